@@ -1,0 +1,62 @@
+"""Settings shared by the API, the worker and the CLI.
+
+Every field is read from a ``REGLAB_*`` environment variable; nothing else
+configures RegLab, so the same code runs embedded (`make run`) and in the
+docker-compose stack.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REGLAB_", extra="ignore")
+
+    DATA_DIR: Path = Field(Path("data"), description="SQLite database, model artifacts and logs")
+    DATABASE_URL: str | None = Field(
+        None, description="SQLAlchemy URL; defaults to SQLite under DATA_DIR"
+    )
+    REDIS_URL: str = Field("redis://127.0.0.1:6379/0", description="Celery broker and live updates")
+    URL: str = Field("http://127.0.0.1:8000", description="Where the CLI finds the API")
+
+    MAX_RUNS_PER_EXPERIMENT: int = Field(256, ge=1, le=10_000)
+    MAX_EPOCHS: int = Field(1000, ge=1, le=100_000)
+    TRAIN_QUEUE: str = "train"
+    # Prefix of every Redis key and channel RegLab uses, so deployments (or test
+    # sessions) can share one Redis without hearing each other.
+    CHANNEL_PREFIX: str = "reglab"
+    WORKER_CONCURRENCY: int = Field(1, ge=1, le=64)
+    # A running run whose heartbeat is older than this is taken to have lost its worker.
+    HEARTBEAT_TIMEOUT_S: float = Field(120.0, gt=0)
+    # How often the API retries dispatching runs that were queued while the broker was away.
+    DISPATCH_INTERVAL_S: float = Field(5.0, gt=0)
+    BROKER_TIMEOUT_S: float = Field(1.0, gt=0)
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _known_driver(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(f"REGLAB_DATABASE_URL must be sqlite or postgresql, got {value!r}")
+        return value
+
+    @property
+    def database_url(self) -> str:
+        if self.DATABASE_URL:
+            return self.DATABASE_URL
+        return f"sqlite:///{(self.DATA_DIR / 'reglab.db').resolve()}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.DATA_DIR / "artifacts"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.DATA_DIR / "logs"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
