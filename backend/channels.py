@@ -1,4 +1,21 @@
-"""Names of the Redis channels and keys that the API and the worker share."""
+"""Names of the Redis channels and keys that the API and the worker share.
+
+Messages on :func:`run_channel` are JSON objects with a ``type``:
+
+- ``{"type": "state", "run_id": 7, "state": "running", ...}``: a state change,
+  published by whoever made it (the API for ``cancelled``, a clone's
+  ``queued``, a reaped run's ``failed``; the worker for the rest). Extra keys
+  may follow, e.g. ``"cancel_requested": true`` when the API asked a running
+  run to stop, or ``"experiment_id"`` on a new run.
+- ``{"type": "points", "run_id": 7, "points": [{"name": "loss", "axis": "epoch",
+  "x": 3, "value": 0.41, "t": 12.5}, ...]}``: new metric points, published by
+  the worker after it stored them (``axis`` is ``epoch`` or ``step``, ``t`` the
+  seconds since the run started).
+
+To cancel, the API sets :func:`cancel_key` (value ``"1"``, with a TTL) and
+publishes ``cancel`` on :func:`cancel_channel`; the worker checks the key and
+may listen on the channel, stops the run and publishes its final state.
+"""
 
 from backend.settings import get_settings
 

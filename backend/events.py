@@ -1,0 +1,56 @@
+"""Publishing run events on Redis and asking workers to cancel.
+
+Message formats are documented in :mod:`backend.channels`. Publishing is best
+effort: a Redis that is down never fails the request that changed the state.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any
+
+import orjson
+import redis
+
+from backend.channels import cancel_channel, cancel_key, run_channel
+from backend.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+# A cancel request outlives any plausible queue wait, then cleans itself up.
+CANCEL_TTL_S = 7 * 24 * 3600
+
+
+@lru_cache(maxsize=4)
+def _client(url: str, timeout: float) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+
+
+def redis_client() -> redis.Redis:
+    """A Redis client for the current settings, with the broker timeout on every socket."""
+    settings = get_settings()
+    return _client(settings.REDIS_URL, settings.BROKER_TIMEOUT_S)
+
+
+def publish_state(run_id: int, state: str, **extra: Any) -> bool:
+    """Publish ``{"type": "state", "run_id", "state", ...}`` on the run's channel."""
+    message = orjson.dumps({"type": "state", "run_id": run_id, "state": state, **extra})
+    try:
+        redis_client().publish(run_channel(run_id), message)
+        return True
+    except (redis.RedisError, OSError) as exc:
+        log.warning("could not publish state of run %s: %s", run_id, exc)
+        return False
+
+
+def request_cancel(run_id: int) -> None:
+    """Set the run's cancel key and wake a worker listening on its cancel channel.
+
+    Raises ``redis.RedisError`` when Redis is away, since then no worker can hear it.
+    """
+    client = redis_client()
+    pipe = client.pipeline(transaction=False)
+    pipe.set(cancel_key(run_id), "1", ex=CANCEL_TTL_S)
+    pipe.publish(cancel_channel(run_id), b"cancel")
+    pipe.execute()

@@ -1,0 +1,42 @@
+"""Experiment endpoints: thin wrappers over the service."""
+
+from fastapi import APIRouter, Response
+
+from backend.deps import ExperimentDep, SessionDep
+from backend.dispatch import dispatch_runs
+from backend.experiments import service
+from backend.experiments.schemas import ExperimentCreate
+from backend.responses import OrjsonResponse
+from backend.runs.schemas import Limit, Offset, TagFilter, TextFilter
+
+router = APIRouter(prefix="/api/experiments", tags=["experiments"])
+
+
+@router.post("", status_code=201, response_class=OrjsonResponse)
+def create_experiment(body: ExperimentCreate, session: SessionDep) -> OrjsonResponse:
+    """Create an experiment and queue one run per grid combination."""
+    experiment, warnings = service.create_experiment(session, body)
+    # After the commit, so a worker that picks the task up at once finds the row.
+    dispatch_runs(service.run_ids_of(session, experiment.id))
+    return OrjsonResponse(service.experiment_detail(session, experiment, warnings), status_code=201)
+
+
+@router.get("", response_class=OrjsonResponse)
+def list_experiments(
+    session: SessionDep, limit: Limit = 50, offset: Offset = 0, tag: TagFilter = None, q: TextFilter = None
+) -> OrjsonResponse:
+    """Experiments, newest first, with run counts per state."""
+    return OrjsonResponse(service.list_experiments(session, limit=limit, offset=offset, tag=tag, q=q))
+
+
+@router.get("/{experiment_id}", response_class=OrjsonResponse)
+def get_experiment(experiment: ExperimentDep, session: SessionDep) -> OrjsonResponse:
+    """One experiment with its runs."""
+    return OrjsonResponse(service.experiment_detail(session, experiment))
+
+
+@router.delete("/{experiment_id}", status_code=204)
+def delete_experiment(experiment: ExperimentDep, session: SessionDep) -> Response:
+    """Delete an experiment, its runs, their points and model files."""
+    service.delete_experiment(session, experiment)
+    return Response(status_code=204)

@@ -1,0 +1,58 @@
+"""Min-max downsampling: long step series shrink, their spikes survive."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def _key(value: float | None) -> float:
+    # Missing and NaN values never win a bucket's min or max.
+    return math.nan if value is None else value
+
+
+def min_max_indices(y: Sequence[float | None], max_points: int) -> list[int]:
+    """Indices to keep so that at most ``max_points`` remain: each bucket's min and max, in order.
+
+    The first and last points are always kept, so the x range does not shrink.
+
+    >>> min_max_indices([0, 5, 0, 0, -3, 0, 0, 0], 4)
+    [0, 1, 4, 7]
+    """
+    n = len(y)
+    if n <= max_points:
+        return list(range(n))
+    if max_points < 4:
+        raise ValueError(f"max_points must be at least 4, got {max_points}")
+    inner = range(1, n - 1)
+    buckets = (max_points - 2) // 2
+    size = len(inner) / buckets
+    keep = [0]
+    for b in range(buckets):
+        start = 1 + int(b * size)
+        stop = 1 + int((b + 1) * size) if b < buckets - 1 else n - 1
+        if start >= stop:
+            continue
+        low = high = None
+        for i in range(start, stop):
+            value = _key(y[i])
+            if value != value:
+                continue
+            if low is None or value < _key(y[low]):
+                low = i
+            if high is None or value > _key(y[high]):
+                high = i
+        if low is None:
+            keep.append(start)
+        else:
+            keep.extend(sorted({low, high}))
+    keep.append(n - 1)
+    return keep
+
+
+def downsample(
+    x: Sequence[int], y: Sequence[float | None], t: Sequence[float | None], max_points: int
+) -> tuple[list[int], list[float | None], list[float | None]]:
+    """Keep at most ``max_points`` of a series, each bucket's min and max, in x order."""
+    indices = min_max_indices(y, max_points)
+    return [x[i] for i in indices], [y[i] for i in indices], [t[i] for i in indices]

@@ -1,0 +1,42 @@
+"""Bodies and query parameters of the metric endpoints."""
+
+from typing import Annotated, Literal
+
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field
+
+MetricName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/@+-]+$")]
+
+MaxPoints = Annotated[int, Query(ge=10, le=100_000, description="Step series longer than this are downsampled")]
+Names = Annotated[
+    str | None,
+    Query(max_length=4096, description="Comma-separated metric names; all when omitted", examples=["loss,val_loss"]),
+]
+
+
+class PointIn(BaseModel):
+    """One value of one series, as a worker logs it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: MetricName
+    axis: Literal["epoch", "step"] = "epoch"
+    x: int = Field(ge=0, le=2**31 - 1, description="Epoch or step index")
+    value: float | None = Field(None, description="null (or NaN) for a missing or diverged value")
+    t: float | None = Field(None, ge=0, le=1e9, description="Seconds since the run started")
+
+
+class PointsIn(BaseModel):
+    """A batch of points for one run; writing it twice stores it once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    points: list[PointIn] = Field(max_length=100_000)
+
+
+def parse_names(names: str | None) -> list[str] | None:
+    """``"loss, val_loss"`` -> ``["loss", "val_loss"]``; None or blank -> None (all)."""
+    if names is None:
+        return None
+    parsed = list(dict.fromkeys(n.strip() for n in names.split(",") if n.strip()))
+    return parsed[:64] or None

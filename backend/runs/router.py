@@ -1,0 +1,87 @@
+"""Run endpoints: thin wrappers over the service."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response
+from fastapi.responses import FileResponse
+
+from backend.artifacts import artifact_file
+from backend.bounds import PartialSpec
+from backend.deps import RunDep, SessionDep
+from backend.dispatch import dispatch_runs
+from backend.errors import NotFound
+from backend.responses import OrjsonResponse
+from backend.runs import service
+from backend.runs.schemas import IdFilter, Limit, Offset, StateName, TagFilter, TextFilter
+
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+Overrides = Annotated[
+    PartialSpec,
+    Body(
+        description="Partial spec merged over the run's spec",
+        examples=[{"regularization": {"dropout": 0.3}}],
+    ),
+]
+
+
+@router.get("", response_class=OrjsonResponse)
+def list_runs(
+    session: SessionDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    experiment_id: IdFilter = None,
+    state: StateName | None = None,
+    tag: TagFilter = None,
+    q: TextFilter = None,
+) -> OrjsonResponse:
+    """A page of runs, newest first: ``{"items", "total", "limit", "offset"}``."""
+    page = service.list_runs(
+        session, limit=limit, offset=offset, experiment_id=experiment_id, state=state, tag=tag, q=q
+    )
+    return OrjsonResponse(page)
+
+
+@router.get("/{run_id}", response_class=OrjsonResponse)
+def get_run(run: RunDep, session: SessionDep) -> OrjsonResponse:
+    """One run with its complete spec."""
+    return OrjsonResponse(service.run_detail(session, run))
+
+
+@router.post("/{run_id}/cancel", response_class=OrjsonResponse)
+def cancel_run(run: RunDep, session: SessionDep) -> OrjsonResponse:
+    """Cancel a queued run now, or ask a running run's worker to stop; 409 for a finished run."""
+    return OrjsonResponse(service.cancel_run(session, run))
+
+
+@router.post("/{run_id}/clone", status_code=201, response_class=OrjsonResponse)
+def clone_run(run: RunDep, session: SessionDep, overrides: Overrides = {}) -> OrjsonResponse:  # noqa: B006
+    """A new queued run in the same experiment, with ``overrides`` merged over this run's spec."""
+    clone = service.clone_run(session, run, overrides)
+    dispatch_runs([clone.id])
+    session.refresh(clone)
+    return OrjsonResponse(service.run_detail(session, clone), status_code=201)
+
+
+@router.delete("/{run_id}", status_code=204)
+def delete_run(run: RunDep, session: SessionDep) -> Response:
+    """Delete a run, its points and its model file (a running run is cancelled first)."""
+    service.delete_run(session, run)
+    return Response(status_code=204)
+
+
+@router.get("/{run_id}/model", response_class=FileResponse)
+def get_model(run: RunDep) -> FileResponse:
+    """The trained model file the worker saved."""
+    file = artifact_file(run.artifact_path)
+    if file is None:
+        raise NotFound(f"run {run.id} has no saved model (state: {run.state})")
+    return FileResponse(file, filename=f"run-{run.id}{file.suffix}", media_type="application/octet-stream")
+
+
+@router.get("/{run_id}/summary", response_class=OrjsonResponse)
+def get_model_summary(run: RunDep) -> OrjsonResponse:
+    """The model's layers and parameter counts as the worker recorded them."""
+    if run.model_summary is None:
+        raise NotFound(f"run {run.id} has no model summary yet")
+    return OrjsonResponse(run.model_summary)

@@ -1,0 +1,213 @@
+"""Reading, cancelling, cloning and deleting runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from pydantic import ValidationError
+from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from backend import events
+from backend.artifacts import artifact_file, remove_artifact
+from backend.errors import Conflict, InvalidInput, Unavailable, field_error, spec_errors
+from backend.experiments.grid import format_value
+from backend.experiments.models import Experiment, ExperimentTag
+from backend.runs.models import Run
+from backend.runs.states import CANCELLED, FINAL_STATES, QUEUED, RUNNING
+from backend.settings import get_settings
+from backend.spec import RunSpec, build_spec, flatten, spec_warnings
+from backend.timeutil import iso, utcnow
+
+# Columns of a run list item: everything but the spec and the model summary, which can be large.
+ITEM_COLUMNS = (
+    Run.id,
+    Run.experiment_id,
+    Experiment.name.label("experiment_name"),
+    Run.name,
+    Run.state,
+    Run.created_at,
+    Run.dispatched_at,
+    Run.started_at,
+    Run.finished_at,
+    Run.heartbeat_at,
+    Run.epoch,
+    Run.epochs,
+    Run.epoch_seconds,
+    Run.summary,
+    Run.error,
+    Run.device,
+    Run.worker_host,
+    Run.backend,
+)
+MAX_NAME = 500
+
+
+def item_from_row(row: Any) -> dict[str, Any]:
+    """A run list item from a row of ITEM_COLUMNS."""
+    return {
+        "id": row.id,
+        "experiment_id": row.experiment_id,
+        "experiment_name": row.experiment_name,
+        "name": row.name,
+        "state": row.state,
+        "created_at": iso(row.created_at),
+        "dispatched_at": iso(row.dispatched_at),
+        "started_at": iso(row.started_at),
+        "finished_at": iso(row.finished_at),
+        "heartbeat_at": iso(row.heartbeat_at),
+        "epoch": row.epoch,
+        "epochs": row.epochs,
+        "progress": {"epoch": row.epoch, "epochs": row.epochs},
+        "epoch_seconds": row.epoch_seconds,
+        "summary": row.summary or {},
+        "error": row.error,
+        "device": row.device,
+        "worker_host": row.worker_host,
+        "backend": row.backend,
+    }
+
+
+def items_query() -> Select:
+    return select(*ITEM_COLUMNS).join(Experiment, Experiment.id == Run.experiment_id)
+
+
+def run_items(session: Session, run_ids: list[int]) -> list[dict[str, Any]]:
+    """List items of ``run_ids`` in id order, in one query."""
+    rows = session.execute(items_query().where(Run.id.in_(run_ids)).order_by(Run.id)).all()
+    return [item_from_row(row) for row in rows]
+
+
+def list_runs(
+    session: Session,
+    *,
+    limit: int,
+    offset: int,
+    experiment_id: int | None = None,
+    state: str | None = None,
+    tag: str | None = None,
+    q: str | None = None,
+) -> dict[str, Any]:
+    """One page of runs, newest first, with the total matching the filters."""
+    conditions = []
+    if experiment_id is not None:
+        conditions.append(Run.experiment_id == experiment_id)
+    if state is not None:
+        conditions.append(Run.state == state)
+    if tag is not None:
+        tagged = select(ExperimentTag.experiment_id).where(ExperimentTag.tag == tag)
+        conditions.append(Run.experiment_id.in_(tagged))
+    if q is not None:
+        pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(func.lower(Run.name).like(pattern, escape="\\"))
+    total = session.scalar(select(func.count()).select_from(Run).where(*conditions))
+    rows = session.execute(items_query().where(*conditions).order_by(Run.id.desc()).limit(limit).offset(offset)).all()
+    return {"items": [item_from_row(row) for row in rows], "total": total, "limit": limit, "offset": offset}
+
+
+def run_detail(session: Session, run: Run) -> dict[str, Any]:
+    """A run with its spec, warnings and what the worker left (model, summary)."""
+    item = run_items(session, [run.id])[0]
+    try:
+        warnings = spec_warnings(RunSpec.model_validate(run.spec))
+    except ValidationError:
+        warnings = ["the stored spec no longer validates against this version of the run spec"]
+    return {
+        **item,
+        "spec": run.spec,
+        "warnings": warnings,
+        "has_model": artifact_file(run.artifact_path) is not None,
+        "has_model_summary": run.model_summary is not None,
+    }
+
+
+def cancel_run(session: Session, run: Run) -> dict[str, Any]:
+    """Cancel a queued run at once, or ask the worker of a running one to stop."""
+    if run.state == QUEUED:
+        result = session.execute(
+            update(Run).where(Run.id == run.id, Run.state == QUEUED).values(state=CANCELLED, finished_at=utcnow())
+        )
+        session.commit()
+        if result.rowcount == 1:
+            events.publish_state(run.id, CANCELLED)
+            session.refresh(run)
+            return {**run_detail(session, run), "cancel_requested": False}
+        # It started between our read and our update: fall through as a running run.
+        session.refresh(run)
+    if run.state in FINAL_STATES:
+        raise Conflict(f"run {run.id} is already {run.state}; only queued or running runs can be cancelled")
+    try:
+        events.request_cancel(run.id)
+    except (redis.RedisError, OSError) as exc:
+        raise Unavailable(f"cannot reach Redis to tell the worker of run {run.id} to stop: {exc}") from exc
+    events.publish_state(run.id, RUNNING, cancel_requested=True)
+    return {**run_detail(session, run), "cancel_requested": True}
+
+
+def clone_run(session: Session, run: Run, overrides: dict[str, Any]) -> Run:
+    """A new queued run in the same experiment: ``overrides`` merged over ``run``'s spec."""
+    settings = get_settings()
+    try:
+        spec = build_spec(overrides, base=run.spec)
+    except ValidationError as exc:
+        raise InvalidInput(spec_errors(exc)) from exc
+    if spec.training.epochs > settings.MAX_EPOCHS:
+        raise InvalidInput(
+            [
+                field_error(
+                    "training.epochs",
+                    f"must be ≤ {settings.MAX_EPOCHS} (this server's REGLAB_MAX_EPOCHS), got {spec.training.epochs}",
+                )
+            ]
+        )
+    count = session.scalar(select(func.count()).select_from(Run).where(Run.experiment_id == run.experiment_id))
+    if count >= settings.MAX_RUNS_PER_EXPERIMENT:
+        raise Conflict(
+            f"experiment {run.experiment_id} already has {count} runs, "
+            f"the limit of {settings.MAX_RUNS_PER_EXPERIMENT} per experiment"
+        )
+    data = spec.model_dump(mode="json")
+    clone = Run(
+        experiment_id=run.experiment_id,
+        name=clone_name(run.name, run.spec, data),
+        spec=data,
+        state=QUEUED,
+        epoch=0,
+        epochs=spec.training.epochs,
+        summary={},
+    )
+    session.add(clone)
+    session.commit()
+    events.publish_state(clone.id, QUEUED, experiment_id=clone.experiment_id)
+    return clone
+
+
+def clone_name(name: str, old: dict[str, Any], new: dict[str, Any]) -> str:
+    """``<name> | dropout=0.3`` naming what the clone changed, or ``<name> (clone)``."""
+    before, after = flatten(old), flatten(new)
+    changed = [key for key in after if before.get(key) != after[key]]
+    if not changed:
+        text = f"{name} (clone)"
+    else:
+        text = f"{name} | " + ", ".join(f"{key.split('.')[-1]}={format_value(after[key])}" for key in changed)
+    return text if len(text) <= MAX_NAME else text[: MAX_NAME - 1] + "…"
+
+
+def stop_if_running(run_id: int, state: str) -> None:
+    """Ask a running run's worker to stop before its row goes away; best effort."""
+    if state == RUNNING:
+        try:
+            events.request_cancel(run_id)
+        except (redis.RedisError, OSError):
+            pass
+        events.publish_state(run_id, CANCELLED, deleted=True)
+
+
+def delete_run(session: Session, run: Run) -> None:
+    """Delete a run, its points (by cascade) and its model file; a running run is cancelled first."""
+    run_id, state, artifact = run.id, run.state, run.artifact_path
+    stop_if_running(run_id, state)
+    session.execute(delete(Run).where(Run.id == run_id))
+    session.commit()
+    remove_artifact(artifact)

@@ -1,0 +1,167 @@
+"""How much the worker's metrics tracking slows training on the CPU (target: at most 2%).
+
+Trains the same spec twice per repeat, alternating: once with the run's own
+callbacks only (schedule, TerminateOnNaN), once with the tracking as a real
+run has it too (MetricsTracker with per-step buffering and end-of-epoch
+diagnostics, the cancel check, and per epoch one batched write to a SQLite
+store plus a Redis publish when Redis answers). It prints:
+
+* the A/B difference of the median epoch time (noisy on a shared machine),
+* the time measured inside the tracking code itself (callbacks and sink)
+  as a share of the tracked epoch time: the direct figure.
+
+Run: ``.venv/bin/python bench/tracking_overhead.py`` (about two minutes on
+two cores with the defaults); ``--help`` for the spec knobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="fashion_mnist")
+    parser.add_argument("--train-samples", type=int, default=None, help="cap on training examples (default: all)")
+    parser.add_argument("--validation-samples", type=int, default=5000)
+    parser.add_argument("--hidden", default="300,100", help="hidden layer sizes")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2, help="alternating with/without pairs")
+    parser.add_argument("--schedule", default="one_cycle", help="a per-step schedule exercises rate_at per batch")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="reglab-bench-"))
+    os.environ["REGLAB_DATA_DIR"] = str(data_dir)
+    os.environ["REGLAB_DATABASE_URL"] = f"sqlite:///{data_dir / 'bench.db'}"
+    os.environ.setdefault("REGLAB_CHANNEL_PREFIX", f"reglab-bench-{os.getpid()}")
+
+    import keras
+
+    from backend.migrate import upgrade_head
+    from backend.spec import build_spec
+    from worker import runs
+    from worker.training import callbacks as tracking_callbacks
+    from worker.training.tracking import EpochRecorder
+    from worker.training.trainer import train
+    from backend.db import session_scope
+    from backend.experiments.models import Experiment
+    from backend.runs.models import Run
+
+    def create_run(spec_json: dict, name: str) -> int:
+        with session_scope() as session:
+            experiment = Experiment(name=name, description="", tags=[], base=spec_json, grid={})
+            session.add(experiment)
+            session.flush()
+            run = Run(experiment_id=experiment.id, name=name, spec=spec_json, state="queued", summary={})
+            session.add(run)
+            session.flush()
+            return run.id
+
+    upgrade_head()
+    spec = build_spec(
+        {
+            "dataset": {
+                "name": args.dataset,
+                "validation_samples": args.validation_samples,
+                "train_samples": args.train_samples,
+            },
+            "model": {"hidden_layers": [int(units) for units in args.hidden.split(",") if units]},
+            "schedule": {"name": args.schedule},
+            "training": {"epochs": args.epochs, "batch_size": args.batch_size},
+            "evaluation": {"test_set": False},
+        }
+    )
+
+    try:
+        from worker.live import Publisher, connect
+
+        connect().ping()
+        publisher_factory = Publisher
+    except Exception as error:  # no Redis: measure the database write only
+        print(f"Redis not reachable ({error}); publishing skipped")
+        publisher_factory = None
+
+    # Time spent inside the tracking code, accumulated by wrapping its entry points.
+    inside = {"seconds": 0.0}
+
+    def timed(function):
+        def wrapper(*a, **kw):
+            start = time.perf_counter()
+            try:
+                return function(*a, **kw)
+            finally:
+                inside["seconds"] += time.perf_counter() - start
+
+        return wrapper
+
+    for cls, names in (
+        (tracking_callbacks.MetricsTracker, ("on_epoch_begin", "on_train_batch_end", "on_epoch_end")),
+        (tracking_callbacks.CancelOnEvent, ("on_train_batch_end",)),
+    ):
+        for name in names:
+            setattr(cls, name, timed(getattr(cls, name)))
+
+    class EpochClock(keras.callbacks.Callback):
+        """Epoch wall time, identical in both arms (two perf_counter calls per epoch)."""
+
+        def on_train_begin(self, logs=None):
+            self.seconds = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self.start)
+
+    def run_once(track: bool) -> tuple[list[float], float]:
+        clock = EpochClock()
+        inside["seconds"] = 0.0
+        run_id = create_run(spec.model_dump(mode="json"), name="bench")
+        runs.claim(run_id, "bench")
+        publisher = publisher_factory(run_id) if publisher_factory else None
+        sink = EpochRecorder(run_id, spec.training.epochs, publisher)
+        # The clock comes last, so its epochs include the tracker's end-of-epoch work
+        # (diagnostics, database write, publish).
+        train(spec, sink, extra_callbacks=[clock], track=track)
+        return clock.seconds, inside["seconds"]
+
+    print(
+        f"spec: {args.dataset} train={args.train_samples or 'all'} hidden={args.hidden} "
+        f"batch={args.batch_size} epochs={args.epochs} schedule={args.schedule}; backend {keras.backend.backend()}"
+    )
+    run_once(True)  # warm-up: dataset load, graph tracing
+    plain, tracked, inside_share = [], [], []
+    for repeat in range(args.repeats):
+        for track in (False, True):
+            seconds, inside_s = run_once(track)
+            epochs = seconds[1:] or seconds  # the first epoch includes tracing
+            (tracked if track else plain).extend(epochs)
+            if track:
+                total = sum(seconds)
+                inside_share.append(inside_s / total)
+            print(f"  repeat {repeat} {'tracked' if track else 'plain  '}: epochs {['%.2f' % s for s in seconds]}")
+    plain_median, tracked_median = statistics.median(plain), statistics.median(tracked)
+    ab = (tracked_median - plain_median) / plain_median
+    direct = statistics.mean(inside_share)
+    print(f"median epoch time: plain {plain_median:.3f} s, tracked {tracked_median:.3f} s")
+    print(f"A/B overhead: {ab * 100:+.2f}% (noise of a shared machine included)")
+    print(f"time inside the tracking code: {direct * 100:.2f}% of the tracked epoch time")
+    print(f"tracking overhead ratio (tracked / plain): {tracked_median / plain_median:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+// The REST API, one small function per call. Errors carry the parsed body so
+// forms can show 422 details next to their fields.
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(describeError(status, body));
+    this.status = status;
+    this.body = body;
+  }
+}
+
+function describeError(status, body) {
+  const detail = body && body.detail;
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) return detail.map((item) => `${item.field || (item.loc || []).join(".")}: ${item.msg}`).join("; ");
+  return `HTTP ${status}`;
+}
+
+export async function fetchJson(url, options = {}) {
+  const response = await fetch(url, { headers: { Accept: "application/json" }, ...options });
+  const text = await response.text();
+  let body = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = { detail: text };
+  }
+  if (!response.ok) throw new ApiError(response.status, body);
+  return body;
+}
+
+export function sendJson(url, method, payload) {
+  return fetchJson(url, {
+    method,
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: payload === undefined ? undefined : JSON.stringify(payload),
+  });
+}
+
+export function buildQuery(params) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value == null || value === "") continue;
+    query.set(key, Array.isArray(value) ? value.join(",") : String(value));
+  }
+  const text = query.toString();
+  return text ? `?${text}` : "";
+}
+
+export const getSchema = () => fetchJson("/api/spec/schema");
+export const getDefaultSpec = () => fetchJson("/api/spec/default");
+export const getDatasets = () => fetchJson("/api/spec/datasets");
+export const validateSpec = (spec) => sendJson("/api/spec/validate", "POST", spec);
+export const createExperiment = (payload) => sendJson("/api/experiments", "POST", payload);
+export const listExperiments = () => fetchJson("/api/experiments");
+export const listRuns = (params) => fetchJson(`/api/runs${buildQuery(params)}`);
+export const getRun = (id) => fetchJson(`/api/runs/${id}`);
+export const getRunSummary = (id) => fetchJson(`/api/runs/${id}/summary`);
+export const cancelRun = (id) => sendJson(`/api/runs/${id}/cancel`, "POST");
+export const cloneRun = (id) => sendJson(`/api/runs/${id}/clone`, "POST", {});
+export const deleteRun = (id) => sendJson(`/api/runs/${id}`, "DELETE");
+export const getMetrics = (id, params = {}) => fetchJson(`/api/runs/${id}/metrics${buildQuery(params)}`);
+export const getComparison = (params) => fetchJson(`/api/compare${buildQuery(params)}`);

@@ -1,0 +1,305 @@
+// Overlaid run charts shared by the Compare and Run pages.
+// One trace per (chart, run, series), created up front even when empty, so a
+// live point always has a trace to extend (Plotly.extendTraces, never a full
+// redraw). Raw points stay in `board.store`; traces show them smoothed (EMA)
+// against epoch or wall time, and the last x of every series makes merging a
+// REST refetch with live points free of duplicates.
+
+/* global Plotly */
+
+export const CHARTS = [
+  { id: "loss", title: "Loss", series: ["loss", "val_loss"] },
+  { id: "accuracy", title: "Accuracy", series: ["accuracy", "val_accuracy"] },
+  { id: "learning_rate", title: "Learning rate", series: ["learning_rate"], logY: true },
+  { id: "gap", title: "Data loss vs val loss (generalization gap)", series: ["data_loss", "val_loss"] },
+  { id: "weight_l2", title: "Weight L2 norm", series: ["weight_l2"] },
+  { id: "sparsity", title: "Sparsity (|w| < 1e-3)", series: ["sparsity"] },
+];
+export const STEP_CHART = { id: "steps", title: "Per step: batch loss and batch learning rate", series: ["batch_loss", "batch_learning_rate"], step: true };
+export const EPOCH_SERIES = [...new Set(CHARTS.flatMap((chart) => chart.series))];
+export const STEP_SERIES = STEP_CHART.series;
+// Past this many runs, traces switch to WebGL so 50 overlaid runs stay fluid.
+export const WEBGL_RUN_THRESHOLD = 20;
+
+const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#3b8bc2", "#d37295", "#8cd17d"];
+const VALIDATION = new Set(["val_loss", "val_accuracy"]);
+
+export function pickColor(index) {
+  if (index < PALETTE.length) return PALETTE[index];
+  // Golden-angle hues keep further colours apart from each other.
+  return `hsl(${Math.round((index * 137.508) % 360)}, 60%, 52%)`;
+}
+
+function dashOf(series) {
+  if (VALIDATION.has(series)) return "dash";
+  if (series === "batch_learning_rate") return "dot";
+  return "solid";
+}
+
+export function readTheme() {
+  const style = getComputedStyle(document.documentElement);
+  const read = (name) => style.getPropertyValue(name).trim();
+  return { fg: read("--fg"), muted: read("--muted"), grid: read("--grid"), bg: read("--surface") };
+}
+
+// Exponential moving average that can continue from a previous smoothed value.
+export function smoothSeries(values, weight, previous = null) {
+  if (!weight) return values.slice();
+  const out = new Array(values.length);
+  let last = previous;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (value == null || !Number.isFinite(value)) {
+      out[i] = value;
+      continue;
+    }
+    last = last == null ? value : weight * last + (1 - weight) * value;
+    out[i] = last;
+  }
+  return out;
+}
+
+export class ChartBoard {
+  // runs: [{id, name, state, ...}] in display order; settings: {smooth, logY, xAxis, hidden:Set}.
+  constructor(container, runs, settings) {
+    this.container = container;
+    this.runs = runs;
+    this.settings = settings;
+    this.store = new Map(runs.map((run) => [run.id, {}]));
+    this.colorOf = new Map(runs.map((run, index) => [run.id, pickColor(index)]));
+    this.charts = [];
+    this.onLegendToggle = null;
+  }
+
+  // Adds fetched series ({name: {axis, x, y, t}}) of a run, keeping only points past the last x.
+  mergeSeries(runId, seriesByName) {
+    const additions = {};
+    for (const [name, series] of Object.entries(seriesByName || {})) {
+      const points = series.x.map((x, i) => ({ x, value: series.y[i], t: series.t ? series.t[i] : null, axis: series.axis }));
+      const added = this.appendPoints(runId, name, points);
+      if (added.length) additions[name] = added;
+    }
+    return additions;
+  }
+
+  appendPoints(runId, name, points) {
+    const runStore = this.store.get(runId);
+    if (!runStore) return [];
+    const series = (runStore[name] ||= { axis: points[0]?.axis || "epoch", x: [], y: [], t: [] });
+    const lastX = series.x.length ? series.x[series.x.length - 1] : -Infinity;
+    const fresh = points.filter((point) => point.x > lastX).sort((a, b) => a.x - b.x);
+    for (const point of fresh) {
+      series.x.push(point.x);
+      series.y.push(point.value);
+      series.t.push(point.t);
+    }
+    return fresh;
+  }
+
+  render() {
+    this.container.replaceChildren();
+    this.charts = [];
+    const hasSteps = [...this.store.values()].some((s) => STEP_SERIES.some((name) => s[name]?.x.length));
+    const definitions = hasSteps || this.settings.showSteps ? [...CHARTS, STEP_CHART] : CHARTS;
+    for (const definition of definitions) this.renderChart(definition);
+  }
+
+  renderChart(definition) {
+    const figure = document.createElement("figure");
+    figure.className = `chart chart-${definition.id}`;
+    const caption = document.createElement("figcaption");
+    const title = document.createElement("span");
+    title.textContent = definition.title;
+    const exportButton = document.createElement("button");
+    exportButton.type = "button";
+    exportButton.className = "small secondary";
+    exportButton.textContent = "PNG";
+    exportButton.setAttribute("aria-label", `Export ${definition.title} as PNG`);
+    const div = document.createElement("div");
+    div.className = "plot";
+    div.id = `chart-${definition.id}`;
+    div.dataset.chart = definition.id;
+    exportButton.addEventListener("click", () => Plotly.downloadImage(div, { format: "png", filename: `reglab-${definition.id}`, width: 1200, height: 600 }));
+    const key = document.createElement("span");
+    key.className = "muted chart-key";
+    key.textContent = definition.step ? "solid: batch loss · dotted: batch lr (right axis)" : definition.series.length > 1 ? "solid: train · dashed: validation" : "";
+    caption.append(title, key, exportButton);
+    figure.append(caption, div);
+    this.container.append(figure);
+    const chart = { definition, div, index: new Map() };
+    const traces = this.buildTraces(chart);
+    Plotly.newPlot(div, traces, this.buildLayout(definition), { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] });
+    div.on("plotly_legendclick", (event) => {
+      const runId = event.data[event.curveNumber].meta.runId;
+      this.onLegendToggle?.(runId);
+      return false;
+    });
+    this.charts.push(chart);
+    return chart;
+  }
+
+  buildTraces(chart) {
+    const { definition } = chart;
+    const type = definition.step || this.runs.length > WEBGL_RUN_THRESHOLD ? "scattergl" : "scatter";
+    const traces = [];
+    for (const run of this.runs) {
+      definition.series.forEach((name, seriesIndex) => {
+        const { x, y } = this.traceData(run.id, name, definition);
+        chart.index.set(`${run.id}:${name}`, traces.length);
+        const onSecondAxis = name === "batch_learning_rate";
+        traces.push({
+          type,
+          mode: "lines",
+          x,
+          y,
+          name: escapePlotlyText(run.name),
+          legendgroup: String(run.id),
+          showlegend: seriesIndex === 0,
+          visible: this.settings.hidden.has(run.id) ? "legendonly" : true,
+          line: { color: this.colorOf.get(run.id), dash: dashOf(name), width: VALIDATION.has(name) ? 2 : 1.6 },
+          yaxis: onSecondAxis ? "y2" : "y",
+          meta: { runId: run.id, series: name },
+          // Hover shows the run's name (as text: Plotly escapes it) and the value.
+          hovertemplate: `%{fullData.name}<br>${name}: %{y:.4g}<br>x: %{x}<extra></extra>`,
+        });
+      });
+    }
+    return traces;
+  }
+
+  traceData(runId, name, definition) {
+    const series = this.store.get(runId)?.[name];
+    if (!series) return { x: [], y: [] };
+    const x = this.pickX(series, definition);
+    const weight = this.smoothingFor(name, definition);
+    return { x, y: smoothSeries(series.y, weight) };
+  }
+
+  pickX(series, definition, from = 0) {
+    if (this.settings.xAxis === "time" && !definition.step) return series.t.slice(from);
+    return series.x.slice(from);
+  }
+
+  // Rates are shown exactly as scheduled; smoothing is for the noisy curves.
+  smoothingFor(name, definition) {
+    if (name === "learning_rate" || name === "batch_learning_rate") return 0;
+    return definition.step ? Math.max(this.settings.smooth, 0) : this.settings.smooth;
+  }
+
+  buildLayout(definition) {
+    const theme = readTheme();
+    const logY = definition.logY || this.settings.logY;
+    const axis = { gridcolor: theme.grid, zerolinecolor: theme.grid, linecolor: theme.grid, color: theme.muted, automargin: true, exponentformat: "e" };
+    const xTitle = definition.step ? "step" : this.settings.xAxis === "time" ? "wall time (s)" : "epoch";
+    const layout = {
+      margin: { l: 48, r: 12, t: 30, b: 36 },
+      paper_bgcolor: theme.bg,
+      plot_bgcolor: theme.bg,
+      font: { color: theme.fg, family: "system-ui, sans-serif", size: 12 },
+      xaxis: { ...axis, title: { text: xTitle } },
+      yaxis: { ...axis, type: logY ? "log" : "linear", title: { text: definition.step ? "batch_loss" : definition.series[0] } },
+      showlegend: this.settings.legend !== false,
+      legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: 11 } },
+      hovermode: "closest",
+      uirevision: "keep",
+    };
+    if (definition.step) {
+      layout.yaxis2 = { ...axis, overlaying: "y", side: "right", type: "log", title: { text: "batch_learning_rate" }, showgrid: false };
+    }
+    return layout;
+  }
+
+  // Live points from the stream: [{name, axis, x, value, t}] of one run.
+  extendWithPoints(runId, points) {
+    const byName = new Map();
+    for (const point of points) {
+      if (!byName.has(point.name)) byName.set(point.name, []);
+      byName.get(point.name).push(point);
+    }
+    const added = {};
+    for (const [name, list] of byName) {
+      const before = this.store.get(runId)?.[name]?.x.length || 0;
+      const fresh = this.appendPoints(runId, name, list);
+      if (fresh.length) added[name] = before;
+    }
+    this.extendCharts(runId, added);
+    return added;
+  }
+
+  // Extends the traces of `runId` with the points of each series past index `from`.
+  extendCharts(runId, fromByName) {
+    const needsSteps = STEP_SERIES.some((name) => name in fromByName) && !this.charts.some((c) => c.definition.step);
+    // A chart drawn just now already holds the new points.
+    const fresh = needsSteps ? this.renderChart(STEP_CHART) : null;
+    for (const chart of this.charts) {
+      if (chart === fresh) continue;
+      const update = { x: [], y: [] };
+      const indices = [];
+      for (const name of chart.definition.series) {
+        if (!(name in fromByName)) continue;
+        const series = this.store.get(runId)[name];
+        const from = fromByName[name];
+        const weight = this.smoothingFor(name, chart.definition);
+        const trace = chart.div.data[chart.index.get(`${runId}:${name}`)];
+        const previous = weight && trace.y.length ? trace.y[trace.y.length - 1] : null;
+        update.x.push(this.pickX(series, chart.definition, from));
+        update.y.push(smoothSeries(series.y.slice(from), weight, previous));
+        indices.push(chart.index.get(`${runId}:${name}`));
+      }
+      if (indices.length) Plotly.extendTraces(chart.div, update, indices);
+    }
+  }
+
+  setHidden(hidden) {
+    this.settings.hidden = hidden;
+    for (const chart of this.charts) {
+      const visible = chart.div.data.map((trace) => (hidden.has(trace.meta.runId) ? "legendonly" : true));
+      Plotly.restyle(chart.div, { visible });
+    }
+  }
+
+  // Settings that change every trace (smoothing, x axis) rebuild the figures from the store.
+  refresh() {
+    for (const chart of this.charts) {
+      chart.index.clear();
+      Plotly.react(chart.div, this.buildTraces(chart), this.buildLayout(chart.definition));
+    }
+  }
+
+  // Long-format CSV of every raw point: one row per run, series and x.
+  toCsv() {
+    const rows = [["run_id", "run_name", "series", "axis", "x", "t", "value"]];
+    for (const run of this.runs) {
+      for (const [name, series] of Object.entries(this.store.get(run.id) || {})) {
+        series.x.forEach((x, i) => rows.push([run.id, run.name, name, series.axis, x, series.t[i] ?? "", series.y[i] ?? ""]));
+      }
+    }
+    return rows.map((row) => row.map(quoteCsv).join(",")).join("\n") + "\n";
+  }
+}
+
+// Plotly renders a few HTML tags in names (<b>, <a>, <br>...); entities keep user text literal.
+export function escapePlotlyText(text) {
+  return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+function quoteCsv(value) {
+  const text = String(value);
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function downloadText(text, filename, type = "text/csv") {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const anchor = document.createElement("a");
+  anchor.href = url;
+  anchor.download = filename;
+  document.body.append(anchor);
+  anchor.click();
+  anchor.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+// Re-theme every chart when the OS switches between light and dark.
+export function followColorScheme(board) {
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => board.refresh());
+}

@@ -1,0 +1,23 @@
+// Live updates over Server-Sent Events (GET /api/stream?run_ids=...).
+// EventSource reconnects by itself; Redis pub/sub has no history, so every
+// "ready" means "you may have missed something": events published between the
+// page's REST load (or the drop) and the subscription are gone, so the page
+// refetches from REST and merges without duplicates (see onResync).
+
+export function openRunStream(runIds, { onPoints, onState, onResync, onStatus } = {}) {
+  if (!runIds.length) return { close() {} };
+  const source = new EventSource(`/api/stream?run_ids=${runIds.join(",")}`);
+  source.addEventListener("ready", () => {
+    onStatus?.("live");
+    onResync?.();
+  });
+  source.addEventListener("points", (event) => onPoints?.(JSON.parse(event.data)));
+  source.addEventListener("state", (event) => onState?.(JSON.parse(event.data)));
+  source.addEventListener("error", () => onStatus?.(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting"));
+  return source;
+}
+
+// The EventSource stays alive only for runs that can still change.
+export function isActiveState(state) {
+  return state === "queued" || state === "running";
+}

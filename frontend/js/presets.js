@@ -1,0 +1,91 @@
+// Presets: the reference notes' experiments, one click each. Every preset is a
+// study payload (base spec + grid) for POST /api/experiments; the base follows
+// the Keras chapter notebook (Fashion-MNIST, 300-100 ELU/He MLP, Nadam) and
+// tests shrink epochs / train_samples / layers before submitting.
+
+const NOTEBOOK_BASE = {
+  dataset: { name: "fashion_mnist", validation_samples: 5000 },
+  model: { hidden_layers: [300, 100], activation: "elu", initializer: "he_normal" },
+  optimizer: { name: "nadam", learning_rate: 0.001 },
+  training: { epochs: 10, batch_size: 32 },
+};
+
+export const PRESETS = [
+  {
+    id: "l1-l2",
+    title: "No regularization vs L1 vs L2",
+    summary: "Same network with no penalty, an L1 and an L2 kernel penalty.",
+    tags: ["l1", "l2"],
+    base: NOTEBOOK_BASE,
+    grid: {
+      regularization: [
+        { kernel_l1: 0, kernel_l2: 0 },
+        { kernel_l1: 0.0001, kernel_l2: 0 },
+        { kernel_l1: 0, kernel_l2: 0.01 },
+      ],
+    },
+  },
+  {
+    id: "dropout",
+    title: "Dropout 0.2/0.5",
+    summary: "Dropout after each hidden layer at 20 % and at 50 %.",
+    tags: ["dropout"],
+    base: NOTEBOOK_BASE,
+    grid: { "regularization.dropout": [0.2, 0.5] },
+  },
+  {
+    id: "max-norm",
+    title: "Max-norm",
+    summary: "Max-norm constraint (r = 1) on each unit's incoming weights, against none.",
+    tags: ["max-norm"],
+    base: NOTEBOOK_BASE,
+    grid: { "regularization.max_norm": [null, 1.0] },
+  },
+  {
+    id: "batch-norm",
+    title: "Batch norm vs none",
+    summary: "BatchNormalization after the activation, before it, and none.",
+    tags: ["batch-norm"],
+    base: { ...NOTEBOOK_BASE, model: { ...NOTEBOOK_BASE.model, activation: "relu" } },
+    grid: { "model.batch_norm": ["none", "after_activation", "before_activation"] },
+  },
+  {
+    id: "selu-mc",
+    title: "SELU + AlphaDropout + MC dropout",
+    summary: "Self-normalizing net (SELU, LeCun init, standardized inputs) with AlphaDropout and its MC variant.",
+    tags: ["selu", "mc-dropout"],
+    base: {
+      ...NOTEBOOK_BASE,
+      dataset: { name: "fashion_mnist", validation_samples: 5000, preprocessing: "standardize" },
+      model: { hidden_layers: [300, 100], activation: "selu", initializer: "lecun_normal" },
+      optimizer: { name: "sgd", learning_rate: 0.01, momentum: 0.9, nesterov: true },
+      regularization: { dropout: 0.2 },
+      evaluation: { test_set: true, mc_samples: 50 },
+    },
+    grid: { "regularization.dropout_kind": ["alpha", "mc_alpha"] },
+  },
+  {
+    id: "schedules",
+    title: "LR schedules: power / exponential / piecewise / plateau / 1cycle",
+    summary: "SGD with the notes' five schedules; the preview shows each rate before training.",
+    tags: ["schedules"],
+    base: {
+      ...NOTEBOOK_BASE,
+      optimizer: { name: "sgd", learning_rate: 0.01 },
+      training: { epochs: 25, batch_size: 32 },
+    },
+    grid: {
+      schedule: [
+        { name: "power", decay: 0.0001, c: 1 },
+        { name: "exponential", s: 20, per: "epoch" },
+        { name: "piecewise", boundaries: [5, 15], values: [0.01, 0.005, 0.001] },
+        { name: "plateau", factor: 0.5, patience: 5, monitor: "val_loss", min_lr: 0 },
+        { name: "one_cycle", max_rate: 0.05 },
+      ],
+    },
+  },
+];
+
+export function findPreset(id) {
+  return PRESETS.find((preset) => preset.id === id) || null;
+}

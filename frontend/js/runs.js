@@ -1,0 +1,220 @@
+// Runs page: experiments with their runs, filters in the URL
+// (/?state=running&experiment_id=3&tag=l2&q=dropout), multi-select -> Compare,
+// cancel / clone / delete, live state and progress over SSE.
+// Data: GET /api/experiments and GET /api/runs (its JSON twin).
+
+import { buildQuery, cancelRun, cloneRun, deleteRun, listExperiments, listRuns } from "./api.js";
+import { el, formatDate, formatPercent, renderProgress, renderStateBadge, setJsonTwin, showStatus } from "./dom.js";
+import { isActiveState, openRunStream } from "./live.js";
+import { PRESETS } from "./presets.js";
+
+const PAGE_SIZE = 500;
+const state = { runs: new Map(), experiments: [], selected: new Set(), stream: null, streamKey: "" };
+
+function readFilters() {
+  const params = new URLSearchParams(location.search);
+  return { state: params.get("state") || "", experiment_id: params.get("experiment_id") || "", tag: params.get("tag") || "", q: params.get("q") || "" };
+}
+
+function fillFilterForm(filters) {
+  for (const [key, value] of Object.entries(filters)) {
+    const input = document.querySelector(`#filters [name="${key}"]`);
+    if (input) input.value = value;
+  }
+}
+
+function fillExperimentOptions(select, experiments, current) {
+  select.replaceChildren(el("option", { value: "" }, "any"), experiments.map((exp) => el("option", { value: String(exp.id) }, `#${exp.id} ${exp.name}`)));
+  select.value = current;
+}
+
+async function loadRuns() {
+  const filters = readFilters();
+  const query = { ...filters, limit: PAGE_SIZE };
+  setJsonTwin(`/api/runs${buildQuery(query)}`);
+  const [experiments, page] = await Promise.all([listExperiments(), listRuns(query)]);
+  state.experiments = Array.isArray(experiments) ? experiments : experiments.items || [];
+  state.runs = new Map(page.items.map((run) => [run.id, run]));
+  fillExperimentOptions(document.getElementById("filter-experiment"), state.experiments, filters.experiment_id);
+  renderExperiments(filters);
+  const anyFilter = Object.values(filters).some(Boolean);
+  document.getElementById("start-here").hidden = page.total > 0 || anyFilter || state.experiments.length > 0;
+  showStatus(page.total > page.items.length ? `Showing ${page.items.length} of ${page.total} runs` : `${page.total} runs`);
+  followActiveRuns();
+  document.body.dataset.ready = "1";
+}
+
+function renderExperiments(filters) {
+  const container = document.getElementById("experiments");
+  const byExperiment = new Map();
+  for (const run of state.runs.values()) {
+    if (!byExperiment.has(run.experiment_id)) byExperiment.set(run.experiment_id, []);
+    byExperiment.get(run.experiment_id).push(run);
+  }
+  const known = new Map(state.experiments.map((exp) => [exp.id, exp]));
+  const ids = [...byExperiment.keys()].sort((a, b) => b - a);
+  const sections = ids.map((id) => renderExperiment(known.get(id) || { id, name: `experiment ${id}` }, byExperiment.get(id)));
+  if (!ids.length && Object.values(filters).some(Boolean)) sections.push(el("p", { class: "empty" }, "No run matches these filters."));
+  container.replaceChildren(...sections);
+  updateCompareButton();
+}
+
+function renderExperiment(experiment, runs) {
+  runs.sort((a, b) => a.id - b.id);
+  const selectAll = el("input", { type: "checkbox", "aria-label": `Select all runs of ${experiment.name}` });
+  selectAll.addEventListener("change", () => {
+    for (const run of runs) toggleSelected(run.id, selectAll.checked);
+    document.querySelectorAll(`tbody[data-experiment-id="${experiment.id}"] input.select-run`).forEach((box) => (box.checked = selectAll.checked));
+  });
+  const tags = (experiment.tags || []).map((tag) => el("span", { class: "tag" }, tag));
+  return el("section", { class: "experiment", dataset: { experimentId: experiment.id } },
+    el("header", { class: "experiment-head" },
+      el("h2", {}, el("span", { class: "muted" }, `#${experiment.id} `), experiment.name),
+      el("div", { class: "tags" }, tags),
+      el("span", { class: "muted small" }, formatDate(experiment.created_at)),
+      el("a", { class: "small compare-all", href: `/compare?run_ids=${runs.map((run) => run.id).join(",")}` }, "Compare all")),
+    experiment.description ? el("p", { class: "description" }, experiment.description) : null,
+    el("div", { class: "table-wrap" }, el("table", { class: "data runs" },
+      el("thead", {}, el("tr", {},
+        el("th", { scope: "col", class: "check" }, selectAll),
+        el("th", { scope: "col" }, "Run"), el("th", { scope: "col" }, "State"), el("th", { scope: "col" }, "Progress"),
+        el("th", { scope: "col", class: "num" }, "Best val acc"), el("th", { scope: "col", class: "num" }, "Test acc"),
+        el("th", { scope: "col" }, el("span", { class: "visually-hidden" }, "Actions")))),
+      el("tbody", { dataset: { experimentId: experiment.id } }, runs.map(renderRunRow)))));
+}
+
+function renderRunRow(run) {
+  const box = el("input", { type: "checkbox", class: "select-run", "aria-label": `Select ${run.name}`, checked: state.selected.has(run.id) });
+  box.addEventListener("change", () => toggleSelected(run.id, box.checked));
+  const active = isActiveState(run.state);
+  return el("tr", { id: `run-${run.id}`, dataset: { runId: run.id, state: run.state } },
+    el("td", { class: "check" }, box),
+    el("td", { class: "run-name" }, el("a", { href: `/runs/${run.id}` }, run.name),
+      run.error ? el("div", { class: "error-text" }, run.error) : null),
+    el("td", { class: "state-cell" }, renderStateBadge(run.state)),
+    el("td", { class: "progress-cell" }, renderProgress(run)),
+    el("td", { class: "num" }, formatPercent(run.summary?.best_val_accuracy)),
+    el("td", { class: "num" }, formatPercent(run.summary?.test_accuracy)),
+    el("td", { class: "actions" },
+      active ? el("button", { type: "button", class: "small secondary", onclick: () => act(cancelRun, run, "Cancelled") }, "Cancel") : null,
+      el("button", { type: "button", class: "small secondary", onclick: () => act(cloneRun, run, "Cloned") }, "Clone"),
+      el("button", { type: "button", class: "small danger", onclick: () => confirmDelete(run) }, "Delete")));
+}
+
+function replaceRunRow(run) {
+  const row = document.getElementById(`run-${run.id}`);
+  if (row) row.replaceWith(renderRunRow(run));
+}
+
+function toggleSelected(runId, on) {
+  if (on) state.selected.add(runId);
+  else state.selected.delete(runId);
+  updateCompareButton();
+}
+
+function updateCompareButton() {
+  const button = document.getElementById("compare-selected");
+  button.disabled = state.selected.size === 0;
+  button.textContent = state.selected.size ? `Compare ${state.selected.size} selected` : "Compare selected";
+}
+
+async function act(call, run, verb) {
+  try {
+    await call(run.id);
+    showStatus(`${verb} ${run.name}`);
+    await loadRuns();
+  } catch (error) {
+    showStatus(`${verb.replace(/d$/, "")} failed: ${error.message}`, "error");
+  }
+}
+
+function confirmDelete(run) {
+  if (!window.confirm(`Delete run "${run.name}" and its metrics?`)) return;
+  state.selected.delete(run.id);
+  act(deleteRun, run, "Deleted");
+}
+
+// One EventSource for the runs that can still change; reopened when that set changes.
+function followActiveRuns() {
+  const ids = [...state.runs.values()].filter((run) => isActiveState(run.state)).map((run) => run.id).sort((a, b) => a - b).slice(0, 100);
+  const key = ids.join(",");
+  if (key === state.streamKey) return;
+  state.stream?.close();
+  state.streamKey = key;
+  const live = document.getElementById("live");
+  live.dataset.state = "off";
+  live.textContent = ids.length ? "connecting" : "idle";
+  state.stream = openRunStream(ids, {
+    onState: applyStateMessage,
+    onPoints: applyPointsMessage,
+    onResync: () => loadRuns().catch(() => {}),
+    onStatus: (status) => {
+      live.dataset.state = status;
+      live.textContent = status;
+    },
+  });
+}
+
+function applyStateMessage(message) {
+  const run = state.runs.get(message.run_id);
+  if (!run) return;
+  Object.assign(run, { state: message.state, error: message.error ?? run.error });
+  if (message.epoch != null) run.epoch = message.epoch;
+  if (message.epochs != null) run.epochs = message.epochs;
+  replaceRunRow(run);
+  // A finished run has a new summary (best / test accuracy): fetch it once.
+  if (!isActiveState(message.state)) {
+    clearTimeout(state.reloadTimer);
+    state.reloadTimer = setTimeout(() => loadRuns().catch(() => {}), 300);
+  }
+}
+
+function applyPointsMessage(message) {
+  const run = state.runs.get(message.run_id);
+  if (!run) return;
+  const epochs = message.points.filter((point) => point.axis === "epoch");
+  if (!epochs.length) return;
+  const lastEpoch = Math.max(...epochs.map((point) => point.x));
+  run.epoch = Math.max(run.epoch || 0, lastEpoch + 1);
+  const times = epochs.filter((point) => point.name === "epoch_time").map((point) => point.value);
+  if (times.length) run.epoch_seconds = times[times.length - 1];
+  const acc = epochs.filter((point) => point.name === "val_accuracy").map((point) => point.value);
+  if (acc.length) run.summary = { ...run.summary, best_val_accuracy: Math.max(run.summary?.best_val_accuracy ?? 0, ...acc) };
+  if (run.state === "queued") run.state = "running";
+  replaceRunRow(run);
+}
+
+function renderPresetLinks() {
+  const list = document.getElementById("preset-links");
+  list.replaceChildren(...PRESETS.map((preset) => el("li", {}, el("a", { href: `/new?preset=${preset.id}` }, preset.title), " ", el("span", { class: "muted" }, preset.summary))));
+}
+
+function bindFilters() {
+  document.getElementById("filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const data = new FormData(event.target);
+    const query = buildQuery(Object.fromEntries(data.entries()));
+    history.pushState(null, "", `/${query}`);
+    loadRuns().catch((error) => showStatus(error.message, "error"));
+  });
+  // Changing a select filters at once; text fields wait for Enter.
+  for (const select of document.querySelectorAll("#filters select")) {
+    select.addEventListener("change", () => document.getElementById("filters").requestSubmit());
+  }
+  window.addEventListener("popstate", () => {
+    fillFilterForm(readFilters());
+    loadRuns().catch((error) => showStatus(error.message, "error"));
+  });
+  document.getElementById("compare-selected").addEventListener("click", () => {
+    location.href = `/compare?run_ids=${[...state.selected].sort((a, b) => a - b).join(",")}`;
+  });
+}
+
+function main() {
+  fillFilterForm(readFilters());
+  renderPresetLinks();
+  bindFilters();
+  loadRuns().catch((error) => showStatus(`Could not load runs: ${error.message}`, "error"));
+}
+
+main();

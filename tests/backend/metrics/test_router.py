@@ -1,0 +1,84 @@
+"""Writing and reading a run's series through the real app."""
+
+from tests.backend.helpers import errors_by_field, make_experiment
+
+
+def _points(epochs, names=("loss", "val_loss")):
+    return [
+        {"name": name, "axis": "epoch", "x": epoch, "value": 1.0 / (epoch + 1), "t": epoch * 2.0}
+        for epoch in epochs
+        for name in names
+    ]
+
+
+def test_the_same_batch_twice_stores_each_point_once(client):
+    run_id = make_experiment(client)["runs"][0]["id"]
+    batch = {"points": _points(range(3))}
+
+    assert client.post(f"/api/runs/{run_id}/metrics", json=batch).json() == {"run_id": run_id, "written": 6}
+    client.post(f"/api/runs/{run_id}/metrics", json=batch)
+
+    series = client.get(f"/api/runs/{run_id}/metrics").json()["series"]
+    assert series["loss"] == {"axis": "epoch", "x": [0, 1, 2], "y": [1.0, 0.5, 1 / 3], "t": [0.0, 2.0, 4.0]}
+    assert set(series) == {"loss", "val_loss"}
+
+
+def test_a_retried_point_overwrites_its_value(client):
+    run_id = make_experiment(client)["runs"][0]["id"]
+    client.post(f"/api/runs/{run_id}/metrics", json={"points": [{"name": "loss", "x": 0, "value": 9.0}]})
+    client.post(f"/api/runs/{run_id}/metrics", json={"points": [{"name": "loss", "x": 0, "value": 1.0}]})
+
+    assert client.get(f"/api/runs/{run_id}/metrics").json()["series"]["loss"]["y"] == [1.0]
+
+
+def test_names_filter_and_both_axes(client):
+    run_id = make_experiment(client)["runs"][0]["id"]
+    steps = [{"name": "loss", "axis": "step", "x": s, "value": 2.0} for s in range(5)]
+    client.post(f"/api/runs/{run_id}/metrics", json={"points": _points(range(2)) + steps})
+
+    series = client.get(f"/api/runs/{run_id}/metrics?names=loss").json()["series"]
+
+    assert set(series) == {"loss", "loss@step"}
+    assert series["loss"]["axis"] == "epoch" and series["loss@step"]["x"] == [0, 1, 2, 3, 4]
+
+
+def test_long_step_series_are_downsampled_on_the_server_and_keep_spikes(client):
+    run_id = make_experiment(client)["runs"][0]["id"]
+    values = [1.0] * 5_000
+    values[1234] = 80.0
+    points = [{"name": "batch_loss", "axis": "step", "x": i, "value": v} for i, v in enumerate(values)]
+    client.post(f"/api/runs/{run_id}/metrics", json={"points": points})
+
+    series = client.get(f"/api/runs/{run_id}/metrics?max_points=100").json()["series"]["batch_loss"]
+
+    assert len(series["x"]) <= 100 and series["x"][0] == 0 and series["x"][-1] == 4_999
+    assert 80.0 in series["y"] and 1234 in series["x"]
+
+
+def test_bad_points_are_422_with_the_field_path(client):
+    run_id = make_experiment(client)["runs"][0]["id"]
+
+    response = client.post(
+        f"/api/runs/{run_id}/metrics",
+        json={"points": [{"name": "loss", "x": -1}, {"name": "", "axis": "time", "x": 0}]},
+    )
+
+    errors = errors_by_field(response)
+    assert "≥ 0" in errors["points.0.x"]
+    assert "epoch" in errors["points.1.axis"] and "points.1.name" in errors
+    assert client.get(f"/api/runs/{run_id}/metrics?max_points=5").status_code == 422
+
+
+def test_points_for_a_missing_run_are_a_404_naming_it(client):
+    response = client.post("/api/runs/777/metrics", json={"points": [{"name": "loss", "x": 0, "value": 1.0}]})
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "run 777 not found"}
+
+
+def test_nan_and_null_values_come_back_as_null(client):
+    run_id = make_experiment(client)["runs"][0]["id"]
+    body = b'{"points": [{"name": "loss", "x": 0, "value": NaN}, {"name": "loss", "x": 1, "value": null}]}'
+    client.post(f"/api/runs/{run_id}/metrics", content=body, headers={"content-type": "application/json"})
+
+    assert client.get(f"/api/runs/{run_id}/metrics").json()["series"]["loss"]["y"] == [None, None]

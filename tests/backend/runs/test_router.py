@@ -1,0 +1,159 @@
+"""The run endpoints through the real app: paging, filters, cancel, clone, delete, model files."""
+
+import json
+
+import redis
+
+from backend.channels import cancel_key, run_channel
+from backend.settings import get_settings
+from backend.timeutil import utcnow
+from tests.backend.helpers import errors_by_field, make_experiment, set_run
+
+
+def test_paging_newest_first_with_total(client):
+    make_experiment(client, grid={"training.seed": list(range(1, 8))})
+
+    first = client.get("/api/runs?limit=3").json()
+    second = client.get("/api/runs?limit=3&offset=3").json()
+
+    assert first["total"] == 7 and (first["limit"], first["offset"]) == (3, 0)
+    ids = [r["id"] for r in first["items"] + second["items"]]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 6
+    item = first["items"][0]
+    assert {"summary", "progress", "state", "created_at", "experiment_id", "experiment_name", "device", "error"} <= set(
+        item
+    )
+
+
+def test_filters_by_experiment_state_tag_and_text(client):
+    tagged = make_experiment(client, name="tagged", tags=["keep"], grid={"regularization.dropout": [0.1, 0.2]})
+    other = make_experiment(client, name="other", grid={"regularization.kernel_l2": [0.001]})
+    set_run(tagged["runs"][0]["id"], state="completed", summary={"val_accuracy": 0.9})
+
+    def ids(query):
+        return [r["id"] for r in client.get(f"/api/runs?{query}").json()["items"]]
+
+    assert ids(f"experiment_id={other['id']}") == [other["runs"][0]["id"]]
+    assert ids("state=completed") == [tagged["runs"][0]["id"]]
+    assert ids("tag=keep") == [r["id"] for r in reversed(tagged["runs"])]
+    assert ids("q=DROPOUT%3D0.2") == [tagged["runs"][1]["id"]]
+    assert ids("q=100%25") == []
+    completed = client.get("/api/runs?state=completed").json()["items"][0]
+    assert completed["summary"] == {"val_accuracy": 0.9}
+
+
+def test_list_query_bounds_name_the_parameter_and_range(client):
+    errors = errors_by_field(client.get("/api/runs?limit=501&offset=-1&state=done"))
+
+    assert errors["limit"] == "must be an integer ≥ 1 and ≤ 500, got 501"
+    assert "≥ 0" in errors["offset"] and "queued" in errors["state"]
+
+
+def test_cancel_a_queued_run_at_once_and_publish_it(client):
+    run_id = make_experiment(client)["runs"][0]["id"]
+    pubsub = redis.Redis.from_url(get_settings().REDIS_URL).pubsub()
+    pubsub.subscribe(run_channel(run_id))
+    pubsub.get_message(timeout=1)
+
+    response = client.post(f"/api/runs/{run_id}/cancel")
+
+    assert response.status_code == 200 and response.json()["state"] == "cancelled"
+    message = pubsub.get_message(timeout=2)
+    assert json.loads(message["data"]) == {"type": "state", "run_id": run_id, "state": "cancelled"}
+    assert client.post(f"/api/runs/{run_id}/cancel").status_code == 409
+    pubsub.close()
+
+
+def test_cancel_a_running_run_asks_the_worker(client):
+    run_id = make_experiment(client)["runs"][0]["id"]
+    set_run(run_id, state="running", started_at=utcnow(), heartbeat_at=utcnow())
+
+    response = client.post(f"/api/runs/{run_id}/cancel")
+
+    assert response.status_code == 200 and response.json()["cancel_requested"] is True
+    store = redis.Redis.from_url(get_settings().REDIS_URL)
+    assert store.get(cancel_key(run_id)) == b"1" and store.ttl(cancel_key(run_id)) > 0
+    store.delete(cancel_key(run_id))
+
+
+def test_clone_merges_overrides_into_a_new_queued_run(client):
+    source = make_experiment(client, name="base", base={"training": {"epochs": 4}})["runs"][0]
+
+    response = client.post(f"/api/runs/{source['id']}/clone", json={"regularization": {"dropout": 0.3}})
+
+    assert response.status_code == 201
+    clone = response.json()
+    assert clone["state"] == "queued" and clone["experiment_id"] == source["experiment_id"]
+    assert clone["spec"]["regularization"]["dropout"] == 0.3 and clone["spec"]["training"]["epochs"] == 4
+    assert clone["name"] == "base | dropout=0.3"
+    bad = client.post(f"/api/runs/{source['id']}/clone", json={"optimizer": {"learning_rate": 0}})
+    assert errors_by_field(bad) == {"optimizer.learning_rate": "must be > 0 and ≤ 10, got 0"}
+
+
+def test_delete_removes_the_run_its_points_and_its_model_file(client):
+    run_id = make_experiment(client)["runs"][0]["id"]
+    artifact = get_settings().artifacts_dir / f"run-{run_id}.keras"
+    artifact.parent.mkdir(parents=True, exist_ok=True)
+    artifact.write_bytes(b"model")
+    set_run(run_id, artifact_path=str(artifact), state="completed")
+    client.post(f"/api/runs/{run_id}/metrics", json={"points": [{"name": "loss", "x": 0, "value": 1.0}]})
+
+    assert client.get(f"/api/runs/{run_id}/model").content == b"model"
+    assert client.delete(f"/api/runs/{run_id}").status_code == 204
+
+    assert not artifact.exists()
+    assert client.get(f"/api/runs/{run_id}").json() == {"detail": f"run {run_id} not found"}
+    assert client.get(f"/api/runs/{run_id}/metrics").status_code == 404
+
+
+def test_deleting_a_running_run_cancels_it_first(client):
+    run_id = make_experiment(client)["runs"][0]["id"]
+    set_run(run_id, state="running", started_at=utcnow())
+
+    assert client.delete(f"/api/runs/{run_id}").status_code == 204
+
+    store = redis.Redis.from_url(get_settings().REDIS_URL)
+    assert store.get(cancel_key(run_id)) == b"1"
+    store.delete(cancel_key(run_id))
+
+
+def test_model_and_summary_are_404_until_the_worker_writes_them(client):
+    run_id = make_experiment(client)["runs"][0]["id"]
+
+    assert "no saved model" in client.get(f"/api/runs/{run_id}/model").json()["detail"]
+    assert client.get(f"/api/runs/{run_id}/summary").json() == {"detail": f"run {run_id} has no model summary yet"}
+
+    summary = {
+        "layers": [{"name": "dense", "class_name": "Dense", "output_shape": [None, 300], "params": 235500}],
+        "total_params": 235500,
+        "trainable_params": 235500,
+    }
+    set_run(run_id, model_summary=summary)
+    assert client.get(f"/api/runs/{run_id}/summary").json() == summary
+    assert client.get(f"/api/runs/{run_id}").json()["has_model_summary"] is True
+
+
+def test_model_path_outside_the_artifacts_directory_is_never_served(client, tmp_path):
+    run_id = make_experiment(client)["runs"][0]["id"]
+    secret = tmp_path / "secret.txt"
+    secret.write_text("no")
+    set_run(run_id, artifact_path=str(secret))
+
+    assert client.get(f"/api/runs/{run_id}/model").status_code == 404
+    client.delete(f"/api/runs/{run_id}")
+    assert secret.exists()
+
+
+def test_unknown_run_ids_are_404_for_every_endpoint(client):
+    for method, path in [
+        ("get", "/api/runs/999"),
+        ("post", "/api/runs/999/cancel"),
+        ("post", "/api/runs/999/clone"),
+        ("delete", "/api/runs/999"),
+        ("get", "/api/runs/999/model"),
+        ("get", "/api/runs/999/summary"),
+        ("get", "/api/runs/999/metrics"),
+    ]:
+        response = getattr(client, method)(path)
+        assert response.status_code == 404, path
+        assert response.json() == {"detail": "run 999 not found"}

@@ -1,0 +1,56 @@
+"""The run-spec endpoints: schema, defaults, datasets and validation messages (no database)."""
+
+import pytest
+
+from backend.spec import DATASET_TRAIN_SIZES, RunSpec, default_spec
+
+
+@pytest.fixture(scope="module")
+def spec_client():
+    """A client without the lifespan: these endpoints need neither database nor broker."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+    from backend.main import create_app
+
+    return TestClient(create_app())
+
+
+def test_schema_default_and_datasets(spec_client):
+    assert spec_client.get("/api/spec/schema").json() == RunSpec.model_json_schema()
+    assert spec_client.get("/api/spec/default").json() == default_spec()
+    datasets = spec_client.get("/api/spec/datasets").json()
+    assert datasets["digits"] == {"train": 1437, "test": 360, "classes": 10}
+    assert set(datasets) == set(DATASET_TRAIN_SIZES)
+
+
+def test_validate_returns_the_full_spec_and_warnings(spec_client):
+    body = spec_client.post("/api/spec/validate", json={"model": {"activation": "selu"}}).json()
+
+    assert body["spec"]["model"]["activation"] == "selu" and body["spec"]["training"]["epochs"] == 10
+    assert any("standardize" in w for w in body["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("partial", "field", "msg"),
+    [
+        ({"regularization": {"dropout": 1.5}}, "regularization.dropout", "must be ≥ 0 and < 1, got 1.5"),
+        ({"training": {"epochs": 0}}, "training.epochs", "must be an integer ≥ 1 and ≤ 1000, got 0"),
+        ({"model": {"hidden_layers": [10, 0]}}, "model.hidden_layers.1", "must be an integer ≥ 1 and ≤ 4096, got 0"),
+        ({"optimizer": {"name": "lbfgs"}}, "optimizer.name", "must be one of sgd, adagrad"),
+        ({"schedule": {"name": "warp"}}, "schedule.name", "name must be one of"),
+        ({"schedule": {"name": "plateau", "factor": 1}}, "schedule.factor", "must be > 0 and < 1, got 1"),
+        ({"regularization": {"droput": 0.1}}, "regularization.droput", "is not a known field"),
+        ({"schedule": {"name": "piecewise", "values": [0.1, 0.2]}}, "schedule", "len(values) = len(boundaries) + 1"),
+        ({"dataset": {"num_words": 500}}, "dataset", "num_words applies only to the imdb dataset"),
+        ({"training": {"early_stopping": {"patience": -1}}}, "training.early_stopping.patience", "≥ 0 and ≤ 1000"),
+    ],
+)
+def test_invalid_fields_name_the_path_and_the_allowed_range(spec_client, partial, field, msg):
+    response = spec_client.post("/api/spec/validate", json=partial)
+
+    assert response.status_code == 422
+    errors = {e["field"]: e["msg"] for e in response.json()["detail"]}
+    assert field in errors and msg in errors[field], errors

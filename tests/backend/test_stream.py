@@ -1,0 +1,155 @@
+"""GET /api/stream: Server-Sent Events relayed from a real Redis.
+
+The stream needs no database, so these tests serve only the stream router
+with a real uvicorn (in a thread, on a free port) and read it with httpx:
+ASGI test transports buffer whole responses and cannot show a live stream.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import redis
+import uvicorn
+from fastapi import FastAPI
+
+from backend import stream
+from backend.channels import run_channel
+from backend.settings import get_settings
+from tests.fixtures.services import free_port
+
+
+@pytest.fixture
+def stream_env(redis_url, monkeypatch) -> Iterator[redis.Redis]:
+    monkeypatch.setenv("REGLAB_REDIS_URL", redis_url)
+    monkeypatch.setenv("REGLAB_CHANNEL_PREFIX", f"reglab-stream-test-{uuid.uuid4().hex[:8]}")
+    get_settings.cache_clear()
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def stream_url(stream_env, monkeypatch) -> Iterator[str]:
+    monkeypatch.setattr(stream, "HEARTBEAT_S", 0.5)
+    monkeypatch.setattr(stream, "POLL_S", 0.1)
+    app = FastAPI()
+    app.include_router(stream.router)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+class SseReader:
+    """Parses a text/event-stream response into events and comment lines."""
+
+    def __init__(self, response: httpx.Response):
+        self.lines = response.iter_lines()
+        self.comments: list[str] = []
+
+    def next_event(self) -> dict[str, str]:
+        event: dict[str, str] = {}
+        for line in self.lines:
+            if line == "":
+                if event:
+                    return event
+                continue
+            if line.startswith(":"):
+                self.comments.append(line)
+                continue
+            field, _, value = line.partition(":")
+            event[field] = value[1:] if value.startswith(" ") else value
+        raise AssertionError("stream ended")
+
+
+def test_relays_points_and_state_with_ids(stream_url, stream_env):
+    points = {
+        "type": "points",
+        "run_id": 7,
+        "points": [{"name": "loss", "axis": "epoch", "x": 0, "value": 0.5, "t": 1.25}],
+    }
+    state = {"type": "state", "run_id": 8, "state": "running", "epoch": 0, "epochs": 3, "error": None}
+    with httpx.Client(timeout=10) as client, client.stream("GET", f"{stream_url}/api/stream?run_ids=7,8") as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        reader = SseReader(response)
+        ready = reader.next_event()
+        assert ready["event"] == "ready"
+        assert json.loads(ready["data"]) == {"run_ids": [7, 8]}
+        # Not JSON, and an unknown type: both skipped without breaking the stream.
+        stream_env.publish(run_channel(7), b"not json")
+        stream_env.publish(run_channel(7), json.dumps({"type": "other"}))
+        stream_env.publish(run_channel(7), json.dumps(points))
+        stream_env.publish(run_channel(8), json.dumps(state))
+        first, second = reader.next_event(), reader.next_event()
+    assert (first["event"], first["id"], json.loads(first["data"])) == ("points", "1", points)
+    assert (second["event"], second["id"], json.loads(second["data"])) == ("state", "2", state)
+
+
+def test_other_runs_are_not_relayed(stream_url, stream_env):
+    with httpx.Client(timeout=10) as client, client.stream("GET", f"{stream_url}/api/stream?run_ids=1") as response:
+        reader = SseReader(response)
+        assert reader.next_event()["event"] == "ready"
+        stream_env.publish(run_channel(2), json.dumps({"type": "state", "run_id": 2, "state": "running"}))
+        stream_env.publish(run_channel(1), json.dumps({"type": "state", "run_id": 1, "state": "completed"}))
+        event = reader.next_event()
+    assert json.loads(event["data"])["run_id"] == 1
+
+
+def test_heartbeat_comments_keep_an_idle_stream_open(stream_url):
+    with httpx.Client(timeout=10) as client, client.stream("GET", f"{stream_url}/api/stream?run_ids=3") as response:
+        reader = SseReader(response)
+        assert reader.next_event()["event"] == "ready"
+        deadline = time.monotonic() + 5
+        for line in reader.lines:
+            if line.startswith(":"):
+                break
+            assert time.monotonic() < deadline, "no heartbeat comment within 5 s"
+        else:
+            raise AssertionError("stream ended")
+
+
+def test_leaving_client_unsubscribes(stream_url, stream_env):
+    channel = run_channel(42)
+    with httpx.Client(timeout=10) as client, client.stream("GET", f"{stream_url}/api/stream?run_ids=42") as response:
+        # Keep the reader: dropping its line iterator closes the response.
+        reader = SseReader(response)
+        assert reader.next_event()["event"] == "ready"
+        assert dict(stream_env.pubsub_numsub(channel))[channel.encode()] == 1
+    deadline = time.monotonic() + 5
+    while dict(stream_env.pubsub_numsub(channel))[channel.encode()] != 0:
+        assert time.monotonic() < deadline, "the server kept its subscription after the client left"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("run_ids", "message"),
+    [("", "at least one"), ("1,x", "not a run id"), (",".join(str(i) for i in range(1, 102)), "at most 100")],
+)
+def test_bad_run_ids_are_422(stream_url, run_ids, message):
+    response = httpx.get(f"{stream_url}/api/stream", params={"run_ids": run_ids}, timeout=10)
+    assert response.status_code == 422
+    assert message in json.dumps(response.json())
+
+
+def test_hundred_runs_are_accepted(stream_url):
+    ids = ",".join(str(i) for i in range(1, 101))
+    with httpx.Client(timeout=10) as client, client.stream("GET", f"{stream_url}/api/stream?run_ids={ids}") as response:
+        reader = SseReader(response)
+        ready = reader.next_event()
+    assert json.loads(ready["data"])["run_ids"] == list(range(1, 101))

@@ -1,0 +1,184 @@
+"""The dashboard's pages in a real Chromium against a live server, without a worker.
+
+Live updates are driven by publishing on the runs' Redis channels from the
+test, exactly as the worker does, so these stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+import redis
+
+from backend.channels import run_channel
+
+pytestmark = pytest.mark.browser
+
+XSS_NAME = '<img src=x onerror="window.__xss=1">'
+TINY = {"dataset": {"name": "digits", "validation_samples": 300, "train_samples": 200}, "model": {"hidden_layers": [8]}, "training": {"epochs": 3}}
+
+
+def create_study(base_url: str, name: str, grid: dict, **extra) -> dict:
+    response = httpx.post(f"{base_url}/api/experiments", json={"name": name, "base": TINY, "grid": grid, **extra}, timeout=30)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def wait_ready(page) -> None:
+    page.wait_for_selector("body[data-ready='1']")
+
+
+def publish(reglab_env, run_id: int, message: dict) -> None:
+    client = redis.Redis.from_url(reglab_env["REGLAB_REDIS_URL"])
+    client.publish(run_channel(run_id), json.dumps({"run_id": run_id, **message}))
+    client.close()
+
+
+def test_empty_database_shows_start_here(live_server, page):
+    page.goto(live_server + "/")
+    wait_ready(page)
+    start = page.locator("#start-here")
+    assert start.is_visible()
+    links = start.locator("a")
+    assert links.count() == 6
+    links.filter(has_text="Dropout 0.2/0.5").click()
+    page.wait_for_url("**/new?preset=dropout")
+    wait_ready(page)
+    assert page.locator("#run-count").inner_text() == "2"
+
+
+def test_user_text_is_rendered_as_text(live_server, page, reglab_env):
+    study = create_study(
+        live_server, XSS_NAME, {"regularization.dropout": [0.1]}, description="<b>not bold</b>", tags=["<i>tag</i>"]
+    )
+    run_id = study["runs"][0]["id"]
+    # An error text as a failed run would show it.
+    publish(reglab_env, run_id, {"type": "state", "state": "queued", "error": None})
+    page.goto(live_server + "/")
+    wait_ready(page)
+    heading = page.locator(f"section[data-experiment-id='{study['id']}'] h2")
+    assert XSS_NAME in heading.inner_text()
+    assert page.locator(".description").inner_text() == "<b>not bold</b>"
+    assert page.locator(".tag").first.inner_text() == "<i>tag</i>"
+    assert page.locator("main img").count() == 0
+    page.goto(f"{live_server}/runs/{run_id}")
+    wait_ready(page)
+    assert page.locator("main img").count() == 0
+    point = {"name": "loss", "axis": "epoch", "x": 0, "value": 1.0, "t": 1.0}
+    assert httpx.post(f"{live_server}/api/runs/{run_id}/metrics", json={"points": [point]}).status_code == 200
+    page.goto(f"{live_server}/compare?run_ids={run_id}&legend=1")
+    wait_ready(page)
+    # Plotly renders a few tags in names; the legend must show the name literally.
+    legend = page.locator("#chart-loss .legendtext").first.text_content()
+    assert legend == XSS_NAME
+    assert page.locator("main img").count() == 0
+    assert page.evaluate("window.__xss") is None
+
+
+def test_compare_extends_traces_live_without_duplicates(live_server, page, reglab_env):
+    study = create_study(live_server, "live", {"regularization.kernel_l2": [0.0, 0.01]})
+    first, second = (run["id"] for run in study["runs"])
+    # Two epochs already stored (as the worker writes them) before the page opens.
+    stored = [{"name": name, "axis": "epoch", "x": x, "value": 1.0 - 0.1 * x, "t": float(x)} for x in (0, 1) for name in ("loss", "val_loss")]
+    assert httpx.post(f"{live_server}/api/runs/{first}/metrics", json={"points": stored}).status_code == 200
+    page.goto(f"{live_server}/compare?run_ids={first},{second}&smooth=0")
+    wait_ready(page)
+    page.wait_for_selector("#live[data-state='live']")
+    count_points = f"""() => document.getElementById('chart-loss').data
+        .filter(t => t.meta.runId === {first} && t.meta.series === 'loss')[0].x.length"""
+    assert page.evaluate(count_points) == 2
+    # x=1 again (a replay) and x=2 (new): only x=2 is appended.
+    points = [{"name": "loss", "axis": "epoch", "x": x, "value": 0.5, "t": float(x)} for x in (1, 2)]
+    publish(reglab_env, first, {"type": "points", "points": points})
+    page.wait_for_function(f"({count_points})() === 3")
+    publish(reglab_env, first, {"type": "points", "points": points})
+    publish(reglab_env, second, {"type": "points", "points": [{"name": "accuracy", "axis": "epoch", "x": 0, "value": 0.3, "t": 1.0}]})
+    page.wait_for_function(
+        f"document.getElementById('chart-accuracy').data.filter(t => t.meta.runId === {second} && t.meta.series === 'accuracy')[0].x.length === 1"
+    )
+    assert page.evaluate(count_points) == 3
+    publish(reglab_env, second, {"type": "state", "state": "running", "epoch": 1, "epochs": 3, "error": None})
+    page.wait_for_selector(f"#diff-table tr[data-run-id='{second}'] .badge[data-state='running']")
+
+
+def test_runs_page_follows_state_and_progress(live_server, page, reglab_env):
+    study = create_study(live_server, "states", {"training.seed": [1, 2]})
+    run_id = study["runs"][0]["id"]
+    page.goto(f"{live_server}/?experiment_id={study['id']}")
+    wait_ready(page)
+    page.wait_for_selector("#live[data-state='live']")
+    row = f"tr#run-{run_id}"
+    assert page.locator(f"{row} .badge").inner_text() == "queued"
+    publish(reglab_env, run_id, {"type": "state", "state": "running", "epoch": 0, "epochs": 3, "error": None})
+    page.wait_for_selector(f"{row}[data-state='running']")
+    points = [{"name": "epoch_time", "axis": "epoch", "x": 0, "value": 2.0, "t": 2.0}, {"name": "val_accuracy", "axis": "epoch", "x": 0, "value": 0.5, "t": 2.0}]
+    publish(reglab_env, run_id, {"type": "points", "points": points})
+    page.wait_for_function(f"document.querySelector('{row} .progress-text').textContent === '1/3'")
+    assert "ETA 4 s" in page.locator(f"{row} .eta").inner_text()
+    assert page.locator(f"{row} td.num").first.inner_text() == "50.00 %"
+    # Select both runs: the Compare button carries them in the URL.
+    page.locator(f"section[data-experiment-id='{study['id']}'] thead input[type=checkbox]").check()
+    page.locator("#compare-selected").click()
+    page.wait_for_url("**/compare?run_ids=*")
+    assert page.url.endswith("run_ids=" + ",".join(str(run["id"]) for run in sorted(study["runs"], key=lambda r: r["id"])))
+
+
+def test_new_study_shows_api_errors_next_to_fields(live_server, page):
+    page.goto(live_server + "/new")
+    wait_ready(page)
+    page.fill("#field-regularization-dropout", "1.5")
+    error = page.locator("#error-regularization-dropout")
+    error.wait_for(state="visible")
+    assert "1" in error.inner_text()
+    page.fill("#field-regularization-dropout", "0.2")
+    error.wait_for(state="hidden")
+    # The schedule sub-form switches with schedule.name and the preview follows.
+    page.select_option("#field-schedule-name", "piecewise")
+    page.wait_for_selector("#field-schedule-boundaries")
+    assert page.input_value("#field-schedule-boundaries") == "5, 15"
+    page.wait_for_function("window.reglabPreview && window.reglabPreview[0].schedule.name === 'piecewise'")
+    # The grid builder counts runs before submitting.
+    page.click("#add-grid-row")
+    page.select_option(".grid-row >> nth=0 >> select", "regularization.kernel_l2")
+    page.fill(".grid-row >> nth=0 >> textarea", "0, 0.001, 0.01")
+    page.click("#add-grid-row")
+    page.select_option(".grid-row >> nth=1 >> select", "training.seed")
+    page.fill(".grid-row >> nth=1 >> textarea", "1, 2")
+    assert page.locator("#run-count").inner_text() == "6"
+    # A grid value the API rejects lands next to its grid row.
+    page.fill("#study-name", "bad grid")
+    page.fill(".grid-row >> nth=1 >> textarea", "1, -2")
+    page.click("#submit-study")
+    grid_error = page.locator("#error-grid-training-seed")
+    grid_error.wait_for(state="visible")
+    assert "-2" in grid_error.inner_text()
+    assert page.url.endswith("/new")
+
+
+def test_every_page_has_its_json_twin(live_server, page):
+    study = create_study(live_server, "twins", {"training.seed": [1]})
+    run_id = study["runs"][0]["id"]
+    for path, twin in [
+        ("/", "/api/runs"),
+        ("/new", "/api/spec/schema"),
+        (f"/compare?run_ids={run_id}", f"/api/compare?run_ids={run_id}"),
+        (f"/runs/{run_id}", f"/api/runs/{run_id}"),
+    ]:
+        page.goto(live_server + path)
+        wait_ready(page)
+        href = page.get_attribute('link[rel="alternate"][type="application/json"]', "href") or page.get_attribute("#json-twin", "href")
+        assert href.startswith(twin), (path, href)
+        assert httpx.get(live_server + href).status_code == 200
+
+
+def test_plotly_is_served_locally_with_its_version(live_server):
+    page_html = httpx.get(live_server + "/compare").text
+    start = page_html.index("/static/vendor/plotly-")
+    url = page_html[start : page_html.index('"', start)]
+    response = httpx.get(live_server + url)
+    assert response.status_code == 200
+    assert "immutable" in response.headers["cache-control"]
+    assert url.split("plotly-")[1].removesuffix(".min.js") in response.text[:200]

@@ -1,0 +1,116 @@
+"""Execute one run: claim it, train it, record the outcome.
+
+``execute_run(run_id)`` is what the Celery task calls. It loads the spec from
+the database (never from the message), keeps the heartbeat and the cancel
+listener alive while training, and always leaves the run in a final state
+with a message a person can act on when it fails (the traceback goes to the
+worker log only).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from backend.runs.states import CANCELLED, COMPLETED, FAILED
+from backend.settings import get_settings
+from backend.spec import RunSpec
+from worker import runs
+from worker.heartbeat import Heartbeat
+from worker.live import CancelWatcher, Publisher
+
+log = logging.getLogger(__name__)
+
+SKIPPED = "skipped"
+
+
+def worker_host() -> str:
+    return socket.gethostname()
+
+
+def artifact_path(run_id: int) -> Path:
+    return (get_settings().artifacts_dir / f"run-{run_id}.keras").resolve()
+
+
+def failure_message(error: BaseException) -> str:
+    """One line a person can act on; the traceback stays in the worker log."""
+    from worker.training.datasets import DatasetUnavailable
+
+    if isinstance(error, DatasetUnavailable):
+        return str(error)
+    if isinstance(error, ValidationError):
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)
+        )
+        return f"the stored spec is invalid: {fields}"
+    if isinstance(error, MemoryError):
+        return "out of memory: lower dataset.train_samples, the hidden layer sizes or training.batch_size"
+    name = type(error).__name__
+    if name == "SoftTimeLimitExceeded":
+        return "the run exceeded the worker's time limit; lower training.epochs or the dataset size"
+    text = str(error).strip().splitlines()
+    return f"{name}: {text[0] if text else 'no message'}"
+
+
+def execute_run(run_id: int) -> str:
+    """Train run ``run_id`` if it is ours to train; returns its final state or ``"skipped"``."""
+    claim = runs.claim(run_id, worker_host())
+    if claim is None:
+        log.info("run %s: not claimable (missing, final, or alive on another worker); nothing to do", run_id)
+        return SKIPPED
+    if claim.restarted:
+        log.warning("run %s: its worker died; restarting it from scratch", run_id)
+    publisher = Publisher(run_id)
+    epochs = 0
+    heartbeat = Heartbeat(run_id).start()
+    watcher = CancelWatcher(run_id).start()
+    try:
+        spec = RunSpec.model_validate(claim.spec)
+        epochs = spec.training.epochs
+        runs.set_progress(run_id, epochs=epochs)
+        publisher.state(runs.RUNNING, 0, epochs)
+        state, values = _train(run_id, spec, publisher, watcher)
+    except Exception as error:  # includes Celery's SoftTimeLimitExceeded; a dying worker's
+        # KeyboardInterrupt/SystemExit propagate: the run's stale heartbeat lets it be recovered.
+        log.exception("run %s failed", run_id)
+        state, values = FAILED, {"error": failure_message(error)}
+    finally:
+        heartbeat.stop()
+        watcher.stop()
+    if not runs.finish(run_id, state, **values):
+        log.warning("run %s: no longer running when it finished as %s; outcome dropped", run_id, state)
+        return (runs.current(run_id) or {}).get("state", SKIPPED)
+    watcher.clear_request()
+    final_epoch = (runs.current(run_id) or {}).get("epoch", 0)
+    publisher.state(state, final_epoch, epochs, values.get("error"))
+    log.info("run %s: %s", run_id, state)
+    return state
+
+
+def _train(run_id: int, spec: RunSpec, publisher: Publisher, watcher: CancelWatcher) -> tuple[str, dict]:
+    # Keras and TensorFlow load here, in the worker process that trains, never
+    # at import: a prefork parent must not hold TensorFlow's threads across fork.
+    from worker.training import environment, model as model_module
+    from worker.training.tracking import EpochRecorder
+    from worker.training.trainer import train
+
+    if watcher.event.is_set():  # cancelled while queued: no need to load anything
+        return CANCELLED, {"summary": {"epochs_trained": 0}}
+    runs.set_progress(
+        run_id,
+        backend=environment.backend_name(),
+        device=environment.device_name(),
+        worker_host=f"{worker_host()} (pid {os.getpid()})",
+    )
+    result = train(spec, EpochRecorder(run_id, spec.training.epochs, publisher), cancel=watcher.event)
+    values: dict = {"summary": result.summary, "model_summary": model_module.describe(result.model)}
+    if result.state == COMPLETED:
+        path = artifact_path(run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        result.model.save(path)
+        values["artifact_path"] = str(path)
+    return result.state, values

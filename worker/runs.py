@@ -1,0 +1,128 @@
+"""The worker's side of a run's record: claim it, report progress, finish it.
+
+Every change is one short transaction guarded by the run's state, so a
+redelivered or duplicate task is harmless: a final run is never touched, a
+run another live worker holds (fresh heartbeat) is left alone, and a run
+left ``running`` by a dead worker (stale heartbeat) is taken over and
+restarted from scratch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+
+import backend.models  # noqa: F401  every table, so Run's relationships resolve in a worker process
+from backend.db import session_scope
+from backend.metrics.models import MetricPoint
+from backend.metrics.service import write_points
+from backend.runs.models import Run
+from backend.runs.states import QUEUED, RUNNING
+from backend.settings import get_settings
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    run_id: int
+    spec: dict[str, Any]
+    restarted: bool
+
+
+def claim(run_id: int, worker_host: str) -> Claim | None:
+    """Move the run to ``running`` for this worker, or return None if it is not ours to train.
+
+    Claimable: ``queued``, or ``running`` with a heartbeat older than
+    HEARTBEAT_TIMEOUT_S (its worker died; the broker redelivered the task).
+    A takeover deletes the dead attempt's points, so the restart's series
+    are not mixed with stale ones.
+    """
+    now = utcnow()
+    stale = now - timedelta(seconds=get_settings().HEARTBEAT_TIMEOUT_S)
+    with session_scope() as session:
+        previous = session.execute(select(Run.state, Run.spec).where(Run.id == run_id)).one_or_none()
+        if previous is None:
+            return None
+        result = session.execute(
+            update(Run)
+            .where(
+                Run.id == run_id,
+                or_(
+                    Run.state == QUEUED,
+                    and_(Run.state == RUNNING, or_(Run.heartbeat_at.is_(None), Run.heartbeat_at < stale)),
+                ),
+            )
+            .values(
+                state=RUNNING,
+                started_at=now,
+                finished_at=None,
+                heartbeat_at=now,
+                error=None,
+                worker_host=worker_host,
+                epoch=0,
+                epoch_seconds=None,
+                summary={},
+                artifact_path=None,
+                model_summary=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            return None
+        restarted = previous.state == RUNNING
+        if restarted:
+            session.execute(delete(MetricPoint).where(MetricPoint.run_id == run_id))
+        return Claim(run_id=run_id, spec=previous.spec, restarted=restarted)
+
+
+def _update_running(run_id: int, **values: Any) -> bool:
+    with session_scope() as session:
+        result = session.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.state == RUNNING)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+def set_progress(run_id: int, **values: Any) -> bool:
+    """Update fields of a running run (epochs, device, backend, ...)."""
+    return _update_running(run_id, **values)
+
+
+def heartbeat(run_id: int) -> bool:
+    """Touch ``heartbeat_at``; False once the run is no longer running."""
+    return _update_running(run_id, heartbeat_at=utcnow())
+
+
+def record_epoch(run_id: int, points: list[dict[str, Any]], progress: dict[str, Any]) -> None:
+    """One transaction per epoch: the epoch's points (idempotent upsert), progress and heartbeat."""
+    with session_scope() as session:
+        write_points(session, run_id, points)
+        session.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.state == RUNNING)
+            .values(heartbeat_at=utcnow(), **progress)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def finish(run_id: int, state: str, **values: Any) -> bool:
+    """Move a running run to its final ``state``; False if it was no longer running."""
+    return _update_running(run_id, state=state, finished_at=utcnow(), heartbeat_at=utcnow(), **values)
+
+
+def current(run_id: int) -> dict[str, Any] | None:
+    """The run's state fields, for logging and tests."""
+    with session_scope() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            return None
+        return {"state": run.state, "epoch": run.epoch, "epochs": run.epochs, "error": run.error}

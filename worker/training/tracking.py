@@ -1,0 +1,56 @@
+"""The metrics tracker's sink for a real run: one database write and one publish per epoch."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from worker import runs
+from worker.live import Publisher
+
+log = logging.getLogger(__name__)
+
+
+class EpochRecorder:
+    """Writes an epoch's points with the run's progress in one transaction, then announces them.
+
+    Args:
+        run_id: the run.
+        epochs: planned epochs, for the progress message.
+        publisher: where live updates go (None: database only).
+    """
+
+    def __init__(self, run_id: int, epochs: int, publisher: Publisher | None = None):
+        self.run_id = run_id
+        self.epochs = epochs
+        self.publisher = publisher
+        self.completed_epochs = 0
+        self.seconds: list[float] = []
+
+    def __call__(self, epoch: int, points: list[dict[str, Any]], epoch_seconds: float, complete: bool) -> None:
+        progress: dict[str, Any] = {}
+        if complete:
+            self.completed_epochs = epoch + 1
+            self.seconds.append(epoch_seconds)
+            progress = {"epoch": self.completed_epochs, "epoch_seconds": sum(self.seconds) / len(self.seconds)}
+        runs.record_epoch(self.run_id, points, progress)
+        if self.publisher is not None:
+            if points:
+                self.publisher.points(points)
+            if complete:
+                self.publisher.state(runs.RUNNING, self.completed_epochs, self.epochs)
+
+
+class MemorySink:
+    """Keeps every epoch's points in memory: training without a database (tests, benchmarks)."""
+
+    def __init__(self):
+        self.points: list[dict[str, Any]] = []
+        self.calls: list[tuple[int, float, bool]] = []
+
+    def __call__(self, epoch: int, points: list[dict[str, Any]], epoch_seconds: float, complete: bool) -> None:
+        self.points.extend(points)
+        self.calls.append((epoch, epoch_seconds, complete))
+
+    def series(self, name: str) -> list[float | None]:
+        return [p["value"] for p in sorted((p for p in self.points if p["name"] == name), key=lambda p: p["x"])]

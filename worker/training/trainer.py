@@ -1,0 +1,113 @@
+"""Train one run spec: data, model, optimizer, schedule, callbacks, evaluation.
+
+No database or Redis here: progress leaves through the ``sink`` and the
+cancel request arrives through an ``Event``, so tests and benchmarks train
+with an in-memory sink.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+from typing import Any
+
+import keras
+
+from backend.runs.states import CANCELLED, COMPLETED, DIVERGED
+from worker.training import datasets, evaluation, optimizers, schedules
+from worker.training.callbacks import CancelOnEvent, MetricsTracker, Sink
+from worker.training.model import build_model, loss_for
+
+# Training examples the activity penalty is measured on, once per epoch.
+PROBE_EXAMPLES = 256
+
+
+@dataclasses.dataclass
+class TrainingResult:
+    state: str
+    summary: dict[str, Any]
+    model: keras.Model
+    history: list[dict[str, float | None]]
+
+
+def compile_model(spec: Any, data: datasets.Dataset) -> tuple[keras.Model, schedules.ScheduleSetup]:
+    """The compiled model and the schedule setup for ``spec`` on ``data``."""
+    steps = math.ceil(len(data.x_train) / spec.training.batch_size)
+    setup = schedules.get(spec, steps)
+    model = build_model(spec, data.input_shape, data.classes)
+    model.compile(
+        loss=loss_for(data.classes),
+        optimizer=optimizers.get(spec.optimizer, setup.learning_rate),
+        metrics=["accuracy"],
+    )
+    return model, setup
+
+
+def train(
+    spec: Any,
+    sink: Sink,
+    cancel: threading.Event | None = None,
+    extra_callbacks: list[keras.callbacks.Callback] | None = None,
+    track: bool = True,
+) -> TrainingResult:
+    """Train ``spec`` (a :class:`backend.spec.RunSpec`) and evaluate it.
+
+    Args:
+        spec: the run spec.
+        sink: receives each epoch's points (see :class:`MetricsTracker`).
+        cancel: when set, training stops after the current batch (``cancelled``).
+        extra_callbacks: appended after the run's own (tests probe the optimizer with them).
+        track: False trains without the metrics tracker and cancel check (the
+            overhead benchmark's baseline).
+    """
+    started = time.perf_counter()
+    keras.utils.set_random_seed(spec.training.seed)
+    data = datasets.load(spec.dataset)
+    model, setup = compile_model(spec, data)
+    cancel = cancel or threading.Event()
+    tracker = MetricsTracker(
+        sink,
+        examples=len(data.x_train),
+        batch_size=spec.training.batch_size,
+        rate_at=setup.rate_at,
+        probe=data.x_train[:PROBE_EXAMPLES],
+        started=started,
+    )
+    # Scheduler callbacks first: the tracker reads the rate they set at epoch start.
+    callbacks: list[keras.callbacks.Callback] = [*setup.callbacks, keras.callbacks.TerminateOnNaN()]
+    if track:
+        callbacks += [tracker, CancelOnEvent(cancel)]
+    if spec.training.early_stopping is not None:
+        es = spec.training.early_stopping
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=es.monitor,
+                patience=es.patience,
+                min_delta=es.min_delta,
+                restore_best_weights=es.restore_best_weights,
+            )
+        )
+    callbacks += extra_callbacks or []
+    model.fit(
+        data.x_train,
+        data.y_train,
+        batch_size=spec.training.batch_size,
+        epochs=spec.training.epochs,
+        validation_data=(data.x_val, data.y_val),
+        callbacks=callbacks,
+        shuffle=True,
+        verbose=0,
+    )
+    if tracker.diverged:
+        state = DIVERGED
+    elif cancel.is_set():
+        state = CANCELLED
+    else:
+        state = COMPLETED
+    summary = {**tracker.summary(), "param_count": model.count_params()}
+    if state == COMPLETED:
+        summary.update(evaluation.evaluate(model, data, spec.evaluation, spec.training.seed))
+    summary["train_seconds"] = time.perf_counter() - started
+    return TrainingResult(state=state, summary=summary, model=model, history=tracker.epochs)
