@@ -45,9 +45,11 @@ def plotly_js_url() -> str:
     return f"/static/vendor/plotly-{plotly_js_version()}.min.js"
 
 
-@lru_cache
 def render_page(filename: str) -> str:
-    """The page with the versioned Plotly URL filled in (read once per process)."""
+    """The page with the versioned Plotly URL filled in.
+
+    Read on every request (a few kB), so an edited page shows without a restart.
+    """
     html = (FRONTEND_DIR / filename).read_text(encoding="utf-8")
     return html.replace(PLOTLY_PLACEHOLDER, plotly_js_url())
 

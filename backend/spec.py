@@ -240,7 +240,7 @@ class CosineRestartsSchedule(SpecModel):
 
     name: Literal["cosine_restarts"] = "cosine_restarts"
     first_decay_steps: int = Field(1000, ge=1, le=100_000_000, description="Steps of the first period")
-    t_mul: float = Field(2.0, gt=0.0, le=10.0, description="Growth of each period's length")
+    t_mul: float = Field(2.0, ge=1.0, le=10.0, description="Growth of each period's length, in [1, 10] (periods never shrink)")
     m_mul: float = Field(1.0, gt=0.0, le=1.0, description="Scale of each restart's initial rate, in (0, 1]")
     alpha: float = Field(0.0, ge=0.0, le=1.0, description="Floor as a fraction of the period's rate, in [0, 1]")
 

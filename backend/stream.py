@@ -17,16 +17,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from fastapi import APIRouter, HTTPException, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from backend.channels import run_channel
 from backend.settings import get_settings
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["stream"])
 
 MAX_RUN_IDS = 100
@@ -35,6 +39,8 @@ MAX_RUN_IDS = 100
 HEARTBEAT_S = 15.0
 # How long one wait on Redis lasts before checking whether the client left.
 POLL_S = 1.0
+# Browsers reconnect this soon after a dropped stream (EventSource's default is ~3 s).
+RETRY_MS = 1000
 EVENT_TYPES = frozenset({"points", "state"})
 
 
@@ -72,9 +78,14 @@ def decode_message(data: bytes | str) -> tuple[str, str] | None:
     return kind, text
 
 
+def stream_client_name() -> str:
+    """The Redis client name of stream subscribers (CLIENT LIST shows whose they are)."""
+    return re.sub(r"[^A-Za-z0-9_.:-]", "_", f"{get_settings().CHANNEL_PREFIX}:stream")
+
+
 async def relay_events(request: Request, run_ids: list[int]) -> AsyncIterator[ServerSentEvent]:
     """Yield one SSE event per message on the runs' channels until the client leaves."""
-    client = aioredis.from_url(get_settings().REDIS_URL)
+    client = aioredis.from_url(get_settings().REDIS_URL, client_name=stream_client_name())
     pubsub = client.pubsub()
     sequence = 0
     try:
@@ -82,15 +93,22 @@ async def relay_events(request: Request, run_ids: list[int]) -> AsyncIterator[Se
         # subscribe() returns before Redis confirms; wait for every confirmation
         # so "ready" really means "subscribed".
         confirmed = 0
+        early: list[dict] = []  # published on a channel already confirmed, relayed after "ready"
         while confirmed < len(run_ids):
             message = await pubsub.get_message(timeout=POLL_S)
-            if message and message["type"] == "subscribe":
+            if message is None:
+                if await request.is_disconnected():
+                    return
+            elif message["type"] == "subscribe":
                 confirmed += 1
-            elif await request.is_disconnected():
-                return
-        yield ServerSentEvent(data=json.dumps({"run_ids": run_ids}), event="ready", id="0")
+            else:
+                early.append(message)
+        yield ServerSentEvent(data=json.dumps({"run_ids": run_ids}), event="ready", id="0", retry=RETRY_MS)
         while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_S)
+            if early:
+                message = early.pop(0)
+            else:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_S)
             if message is None:
                 if await request.is_disconnected():
                     return
@@ -103,6 +121,9 @@ async def relay_events(request: Request, run_ids: list[int]) -> AsyncIterator[Se
             sequence += 1
             kind, payload = decoded
             yield ServerSentEvent(data=payload, event=kind, id=str(sequence))
+    except (RedisError, OSError) as exc:
+        # End the stream cleanly: the browser reconnects after RETRY_MS and refills from REST.
+        log.warning("live stream of runs %s lost Redis: %s", run_ids, exc)
     finally:
         # Runs on normal exit and on cancellation (the client went away); shield
         # it so the connection goes back to Redis even while being cancelled.

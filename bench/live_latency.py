@@ -43,19 +43,24 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 EPOCH_NAMES = ["loss", "val_loss", "accuracy", "val_accuracy", "learning_rate", "epoch_time", "reg_loss", "data_loss", "weight_l2", "sparsity", "max_col_norm"]
 STEPS_PER_EPOCH = 50
 
-# Wraps the board's live entry point: the time after the next frame, per (run, epoch).
+# The board calls onFlush after extendTraces has drawn a batch; the next frame puts it on screen.
 HOOK = """() => {
   window.__landed = [];
   const board = window.reglabBoard;
-  const original = board.extendWithPoints.bind(board);
-  board.extendWithPoints = (runId, points) => {
-    const result = original(runId, points);
-    const epochs = points.filter(p => p.axis === 'epoch').map(p => p.x);
-    if (epochs.length) {
-      const x = Math.max(...epochs);
-      requestAnimationFrame(() => window.__landed.push([runId, x, performance.timeOrigin + performance.now()]));
+  const lastX = new Map();
+  board.onFlush = (entries) => {
+    const landed = [];
+    for (const { runId, name, chart } of entries) {
+      if (name !== 'loss' || chart !== 'loss') continue;
+      const xs = board.store.get(runId).loss.x;
+      const from = lastX.has(runId) ? lastX.get(runId) + 1 : 0;
+      for (const x of xs) if (x >= from) landed.push([runId, x]);
+      lastX.set(runId, xs[xs.length - 1]);
     }
-    return result;
+    requestAnimationFrame(() => {
+      const now = performance.timeOrigin + performance.now();
+      for (const [runId, x] of landed) window.__landed.push([runId, x, now]);
+    });
   };
 }"""
 
@@ -130,6 +135,8 @@ def run_scenario(browser, base_url: str, client: redis.Redis, runs: int, epochs:
     page.goto(f"{base_url}/compare?run_ids={','.join(map(str, run_ids))}")
     page.wait_for_selector("body[data-ready='1']")
     page.wait_for_selector("#live[data-state='live']", timeout=30_000)
+    # Charts off screen defer their redraws; look at the first one, as a person would.
+    page.locator("#chart-loss").scroll_into_view_if_needed()
     page.evaluate(HOOK)
     sent: dict[tuple[int, int], float] = {}
     for epoch in range(epochs):
@@ -138,7 +145,11 @@ def run_scenario(browser, base_url: str, client: redis.Redis, runs: int, epochs:
             sent[(run_id, epoch)] = time.time() * 1000
             client.publish(run_channel(run_id), message)
             time.sleep(interval_s)
-    page.wait_for_function(f"window.__landed.length >= {len(sent)}", timeout=60_000)
+    try:
+        page.wait_for_function(f"window.__landed.length >= {len(sent)}", timeout=60_000)
+    except Exception:
+        print(f"only {page.evaluate('window.__landed.length')} of {len(sent)} epochs reached the screen in 60 s", file=sys.stderr)
+        raise
     landed = page.evaluate("window.__landed")
     page.close()
     return [at - sent[(run_id, x)] for run_id, x, at in landed]

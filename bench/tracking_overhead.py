@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -161,6 +162,7 @@ def main() -> None:
     print(f"A/B overhead: {ab * 100:+.2f}% (noise of a shared machine included)")
     print(f"time inside the tracking code: {direct * 100:.2f}% of the tracked epoch time")
     print(f"tracking overhead ratio (tracked / plain): {tracked_median / plain_median:.4f}")
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

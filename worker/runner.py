@@ -29,7 +29,8 @@ SKIPPED = "skipped"
 
 
 def worker_host() -> str:
-    return socket.gethostname()
+    """This process as recorded on the run: "host (pid N)" (``reglab up`` finds its runs by it)."""
+    return f"{socket.gethostname()} (pid {os.getpid()})"
 
 
 def artifact_path(run_id: int) -> Path:
@@ -104,7 +105,6 @@ def _train(run_id: int, spec: RunSpec, publisher: Publisher, watcher: CancelWatc
         run_id,
         backend=environment.backend_name(),
         device=environment.device_name(),
-        worker_host=f"{worker_host()} (pid {os.getpid()})",
     )
     result = train(spec, EpochRecorder(run_id, spec.training.epochs, publisher), cancel=watcher.event)
     values: dict = {"summary": result.summary, "model_summary": model_module.describe(result.model)}

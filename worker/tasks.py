@@ -3,8 +3,8 @@
 from worker.app import app
 
 
-@app.task(name="reglab.train_run", bind=True, max_retries=0)
-def train_run(self, run_id: int) -> str:
+@app.task(name="reglab.train_run", max_retries=0)
+def train_run(run_id: int) -> str:
     """Train run ``run_id``, reading its spec from the database; returns the final state."""
     # Imported per call, not at module import: the prefork parent imports this
     # module, and TensorFlow must load only in the child that trains.

@@ -31,7 +31,14 @@ STUDY_KEYS = {"name", "description", "tags", "base", "grid"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    from pydantic import ValidationError
+
+    try:
+        parser = build_parser()
+    except ValidationError as exc:  # settings are read here first; say which variable is wrong
+        problems = "; ".join(f"REGLAB_{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"error: invalid setting: {problems}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0

@@ -186,6 +186,20 @@ def recover_runs(database_url: str, embedded_broker: bool, heartbeat_timeout_s: 
         engine.dispose()
 
 
+def has_experiments(database_url: str) -> bool:
+    from sqlalchemy import select
+
+    from backend.db import make_engine
+    from backend.models import Experiment
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(select(Experiment.id).limit(1)) is not None
+    finally:
+        engine.dispose()
+
+
 def requeue_runs(conn, run_ids: list[int]) -> None:
     """Put interrupted runs back to ``queued``, to be trained again from the first epoch.
 
@@ -339,6 +353,7 @@ class Stack:
         self.logs_dir = self.data_dir / "logs"
         self.children: dict[str, Child] = {}
         self._stop_signal: int | None = None
+        self._first_start = False
 
     # -- output ---------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -365,6 +380,11 @@ class Stack:
         try:
             self.start()
             self.say(f"RegLab is running: {self.dashboard_url}  (API docs {self.dashboard_url}docs, Ctrl-C stops)")
+            if self._first_start:
+                self.say(
+                    "No experiments yet: pick a preset on the dashboard, or "
+                    "`reglab submit examples/dropout_sweep.yaml --wait`. Nothing trains until you ask."
+                )
             return self.supervise()
         except StackError as exc:
             self.say(f"error: {exc}")
@@ -417,6 +437,7 @@ class Stack:
             self.say(f"re-queued {requeued} run(s) interrupted by the last stop; they train again from epoch 0")
         if redispatched:
             self.say(f"{redispatched} queued run(s) will be sent to the worker again")
+        self._first_start = not has_experiments(database_url)
 
         env = self._child_env()
         self._spawn(
@@ -432,6 +453,7 @@ class Stack:
             ],  # fmt: skip
             env,
         )
+        self.say(f"logs: {self.logs_dir}/{{{','.join(self.children)}}}.log")
         self._wait_for_api(timeout=120.0)
 
     def _child_env(self) -> dict[str, str]:

@@ -6,8 +6,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from backend.db import session_scope
 from backend.errors import InvalidInput, NotFound, field_error
-from backend.metrics.router import shrink
+from backend.metrics.downsample import shrink
 from backend.metrics.service import read_series
 from backend.runs.models import Run
 from backend.runs.service import item_from_row, items_query
@@ -65,3 +66,9 @@ def compare(session: Session, run_ids: list[int], names: list[str] | None, max_p
         "series": {run_id: shrink(series[run_id], max_points) for run_id in run_ids},
         "params_diff": params_diff({run_id: by_id[run_id].spec for run_id in run_ids}),
     }
+
+
+def compare_runs(run_ids: list[int], names: list[str] | None, max_points: int) -> dict[str, Any]:
+    """:func:`compare` in a session of its own, for the async endpoint."""
+    with session_scope() as session:
+        return compare(session, run_ids, names, max_points)

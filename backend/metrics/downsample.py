@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 
 def _key(value: float | None) -> float:
     # Missing and NaN values never win a bucket's min or max.
     return math.nan if value is None else value
+
+
+def _extremes(y: Sequence[float | None], start: int, stop: int) -> tuple[int | None, int | None]:
+    """Indices of the min and max of ``y[start:stop]``, skipping missing and NaN values."""
+    low = high = None
+    for i in range(start, stop):
+        value = _key(y[i])
+        if value != value:
+            continue
+        if low is None or value < _key(y[low]):
+            low = i
+        if high is None or value > _key(y[high]):
+            high = i
+    return low, high
 
 
 def min_max_indices(y: Sequence[float | None], max_points: int) -> list[int]:
@@ -24,6 +39,7 @@ def min_max_indices(y: Sequence[float | None], max_points: int) -> list[int]:
         return list(range(n))
     if max_points < 4:
         raise ValueError(f"max_points must be at least 4, got {max_points}")
+    clean = not any(value is None or value != value for value in y)
     inner = range(1, n - 1)
     buckets = (max_points - 2) // 2
     size = len(inner) / buckets
@@ -33,15 +49,12 @@ def min_max_indices(y: Sequence[float | None], max_points: int) -> list[int]:
         stop = 1 + int((b + 1) * size) if b < buckets - 1 else n - 1
         if start >= stop:
             continue
-        low = high = None
-        for i in range(start, stop):
-            value = _key(y[i])
-            if value != value:
-                continue
-            if low is None or value < _key(y[low]):
-                low = i
-            if high is None or value > _key(y[high]):
-                high = i
+        if clean:
+            # No gaps: min and max run their loops in C.
+            low = min(range(start, stop), key=y.__getitem__)
+            high = max(range(start, stop), key=y.__getitem__)
+        else:
+            low, high = _extremes(y, start, stop)
         if low is None:
             keep.append(start)
         else:
@@ -56,3 +69,11 @@ def downsample(
     """Keep at most ``max_points`` of a series, each bucket's min and max, in x order."""
     indices = min_max_indices(y, max_points)
     return [x[i] for i in indices], [y[i] for i in indices], [t[i] for i in indices]
+
+
+def shrink(series: dict[str, dict[str, Any]], max_points: int) -> dict[str, dict[str, Any]]:
+    """Downsample, in place, the step series of ``series`` longer than ``max_points``; epoch series stay whole."""
+    for data in series.values():
+        if data["axis"] == "step" and len(data["x"]) > max_points:
+            data["x"], data["y"], data["t"] = downsample(data["x"], data["y"], data["t"], max_points)
+    return series

@@ -52,7 +52,7 @@ export const getDefaultSpec = () => fetchJson("/api/spec/default");
 export const getDatasets = () => fetchJson("/api/spec/datasets");
 export const validateSpec = (spec) => sendJson("/api/spec/validate", "POST", spec);
 export const createExperiment = (payload) => sendJson("/api/experiments", "POST", payload);
-export const listExperiments = () => fetchJson("/api/experiments");
+export const listExperiments = (params = { limit: 500 }) => fetchJson(`/api/experiments${buildQuery(params)}`);
 export const listRuns = (params) => fetchJson(`/api/runs${buildQuery(params)}`);
 export const getRun = (id) => fetchJson(`/api/runs/${id}`);
 export const getRunSummary = (id) => fetchJson(`/api/runs/${id}/summary`);

@@ -21,6 +21,11 @@ export const STEP_SERIES = STEP_CHART.series;
 // Past this many runs, traces switch to WebGL so 50 overlaid runs stay fluid.
 export const WEBGL_RUN_THRESHOLD = 20;
 
+// An epoch's per-step points (thousands on a full dataset) are cut to this many
+// buckets' min and max before they reach the charts, as the server downsamples
+// what it serves: a long run stays light and spikes stay visible.
+export const LIVE_STEP_BUCKETS = 16;
+
 const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#3b8bc2", "#d37295", "#8cd17d"];
 const VALIDATION = new Set(["val_loss", "val_accuracy"]);
 
@@ -69,6 +74,19 @@ export class ChartBoard {
     this.colorOf = new Map(runs.map((run, index) => [run.id, pickColor(index)]));
     this.charts = [];
     this.onLegendToggle = null;
+    this.flushScheduled = false;
+    this.lastFlushEnd = 0;
+    this.lastFlushCost = 0;
+    // Charts report whether they are on screen; off-screen ones defer their redraws.
+    this.viewObserver = new IntersectionObserver((items) => {
+      for (const item of items) {
+        const chart = this.charts.find((c) => c.div === item.target);
+        if (!chart) continue;
+        chart.inView = item.isIntersecting;
+        if (chart.inView && chart.pending.size) this.scheduleFlush();
+      }
+    }, { rootMargin: "200px" });
+    this.onFlush = null;
   }
 
   // Adds fetched series ({name: {axis, x, y, t}}) of a run, keeping only points past the last x.
@@ -97,6 +115,7 @@ export class ChartBoard {
   }
 
   render() {
+    this.viewObserver.disconnect();
     this.container.replaceChildren();
     this.charts = [];
     const hasSteps = [...this.store.values()].some((s) => STEP_SERIES.some((name) => s[name]?.x.length));
@@ -126,7 +145,8 @@ export class ChartBoard {
     caption.append(title, key, exportButton);
     figure.append(caption, div);
     this.container.append(figure);
-    const chart = { definition, div, index: new Map() };
+    // pending: (run, series) -> first store index not yet on this chart; see extendCharts.
+    const chart = { definition, div, index: new Map(), pending: new Map(), inView: true };
     const traces = this.buildTraces(chart);
     Plotly.newPlot(div, traces, this.buildLayout(definition), { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] });
     div.on("plotly_legendclick", (event) => {
@@ -135,12 +155,13 @@ export class ChartBoard {
       return false;
     });
     this.charts.push(chart);
+    this.viewObserver.observe(div);
     return chart;
   }
 
   buildTraces(chart) {
     const { definition } = chart;
-    const type = definition.step || this.runs.length > WEBGL_RUN_THRESHOLD ? "scattergl" : "scatter";
+    const type = this.runs.length > WEBGL_RUN_THRESHOLD ? "scattergl" : "scatter";
     const traces = [];
     for (const run of this.runs) {
       definition.series.forEach((name, seriesIndex) => {
@@ -192,19 +213,20 @@ export class ChartBoard {
     const axis = { gridcolor: theme.grid, zerolinecolor: theme.grid, linecolor: theme.grid, color: theme.muted, automargin: true, exponentformat: "e" };
     const xTitle = definition.step ? "step" : this.settings.xAxis === "time" ? "wall time (s)" : "epoch";
     const layout = {
-      margin: { l: 48, r: 12, t: 30, b: 36 },
+      margin: { l: 48, r: 12, t: this.settings.legend ? 30 : 10, b: 36 },
       paper_bgcolor: theme.bg,
       plot_bgcolor: theme.bg,
       font: { color: theme.fg, family: "system-ui, sans-serif", size: 12 },
       xaxis: { ...axis, title: { text: xTitle } },
-      yaxis: { ...axis, type: logY ? "log" : "linear", title: { text: definition.step ? "batch_loss" : definition.series[0] } },
+      // On log axes, label only 1-2-5 steps: every minor tick labelled is unreadable.
+      yaxis: { ...axis, type: logY ? "log" : "linear", dtick: logY ? "D2" : undefined, tickformat: logY ? ".0e" : undefined, title: { text: definition.step ? "batch_loss" : definition.series[0] } },
       showlegend: this.settings.legend !== false,
       legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: 11 } },
       hovermode: "closest",
       uirevision: "keep",
     };
     if (definition.step) {
-      layout.yaxis2 = { ...axis, overlaying: "y", side: "right", type: "log", title: { text: "batch_learning_rate" }, showgrid: false };
+      layout.yaxis2 = { ...axis, overlaying: "y", side: "right", type: "log", dtick: "D2", tickformat: ".0e", title: { text: "batch_learning_rate" }, showgrid: false };
     }
     return layout;
   }
@@ -217,7 +239,8 @@ export class ChartBoard {
       byName.get(point.name).push(point);
     }
     const added = {};
-    for (const [name, list] of byName) {
+    for (const [name, all] of byName) {
+      const list = all[0].axis === "step" ? downsampleSteps(all, LIVE_STEP_BUCKETS) : all;
       const before = this.store.get(runId)?.[name]?.x.length || 0;
       const fresh = this.appendPoints(runId, name, list);
       if (fresh.length) added[name] = before;
@@ -226,28 +249,69 @@ export class ChartBoard {
     return added;
   }
 
-  // Extends the traces of `runId` with the points of each series past index `from`.
+  // Queues the store's points of each series past index `from` for the traces of `runId`.
+  // Messages that arrive within one frame are drawn together (one extendTraces
+  // per chart per frame, however many runs report at once), and charts scrolled
+  // out of view wait until they come back: a redraw is the expensive part.
   extendCharts(runId, fromByName) {
-    const needsSteps = STEP_SERIES.some((name) => name in fromByName) && !this.charts.some((c) => c.definition.step);
-    // A chart drawn just now already holds the new points.
-    const fresh = needsSteps ? this.renderChart(STEP_CHART) : null;
+    let fresh = null;
+    if (STEP_SERIES.some((name) => name in fromByName) && !this.charts.some((c) => c.definition.step)) {
+      // The step chart appears with the first step points, drawn from the store whole.
+      fresh = this.renderChart(STEP_CHART);
+    }
     for (const chart of this.charts) {
       if (chart === fresh) continue;
+      for (const [name, from] of Object.entries(fromByName)) {
+        if (!chart.definition.series.includes(name)) continue;
+        const key = `${runId}:${name}`;
+        const queued = chart.pending.get(key);
+        if (!queued || from < queued.from) chart.pending.set(key, { runId, name, from });
+      }
+    }
+    this.scheduleFlush();
+  }
+
+  // After a redraw that took C ms the next waits C ms, so redraws never take more
+  // than half of the main thread: with 50 runs training the page stays responsive.
+  scheduleFlush() {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    const wait = Math.max(0, this.lastFlushEnd + this.lastFlushCost - performance.now());
+    const flush = () => requestAnimationFrame(() => this.flushPending());
+    if (wait > 0) setTimeout(flush, wait);
+    else flush();
+    // rAF pauses in hidden tabs; the timer keeps a background tab roughly current.
+    setTimeout(() => this.flushPending(), 1000 + wait);
+  }
+
+  flushPending() {
+    if (!this.flushScheduled) return;
+    this.flushScheduled = false;
+    const started = performance.now();
+    const flushed = [];
+    for (const chart of this.charts) {
+      if (!chart.pending.size || !chart.inView) continue;
+      const entries = [...chart.pending.values()];
+      chart.pending.clear();
       const update = { x: [], y: [] };
       const indices = [];
-      for (const name of chart.definition.series) {
-        if (!(name in fromByName)) continue;
-        const series = this.store.get(runId)[name];
-        const from = fromByName[name];
+      for (const { runId, name, from } of entries) {
+        const index = chart.index.get(`${runId}:${name}`);
+        const series = this.store.get(runId)?.[name];
+        if (index === undefined || !series) continue;
         const weight = this.smoothingFor(name, chart.definition);
-        const trace = chart.div.data[chart.index.get(`${runId}:${name}`)];
+        const trace = chart.div.data[index];
         const previous = weight && trace.y.length ? trace.y[trace.y.length - 1] : null;
         update.x.push(this.pickX(series, chart.definition, from));
         update.y.push(smoothSeries(series.y.slice(from), weight, previous));
-        indices.push(chart.index.get(`${runId}:${name}`));
+        indices.push(index);
       }
       if (indices.length) Plotly.extendTraces(chart.div, update, indices);
+      flushed.push(...entries.map((entry) => ({ ...entry, chart: chart.definition.id })));
     }
+    this.lastFlushEnd = performance.now();
+    this.lastFlushCost = this.lastFlushEnd - started;
+    if (flushed.length) this.onFlush?.(flushed);
   }
 
   setHidden(hidden) {
@@ -261,6 +325,7 @@ export class ChartBoard {
   // Settings that change every trace (smoothing, x axis) rebuild the figures from the store.
   refresh() {
     for (const chart of this.charts) {
+      chart.pending.clear();
       chart.index.clear();
       Plotly.react(chart.div, this.buildTraces(chart), this.buildLayout(chart.definition));
     }
@@ -276,6 +341,25 @@ export class ChartBoard {
     }
     return rows.map((row) => row.map(quoteCsv).join(",")).join("\n") + "\n";
   }
+}
+
+// Keeps the lowest and highest value of each of `buckets` equal runs of points (in x order).
+export function downsampleSteps(points, buckets) {
+  if (points.length <= 2 * buckets) return points;
+  const sorted = [...points].sort((a, b) => a.x - b.x);
+  const size = sorted.length / buckets;
+  const kept = [];
+  for (let b = 0; b < buckets; b++) {
+    const bucket = sorted.slice(Math.floor(b * size), Math.floor((b + 1) * size));
+    let low = bucket[0];
+    let high = bucket[0];
+    for (const point of bucket) {
+      if (point.value < low.value) low = point;
+      if (point.value > high.value) high = point;
+    }
+    kept.push(...(low === high ? [low] : low.x < high.x ? [low, high] : [high, low]));
+  }
+  return kept;
 }
 
 // Plotly renders a few HTML tags in names (<b>, <a>, <br>...); entities keep user text literal.

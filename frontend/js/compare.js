@@ -4,7 +4,7 @@
 // The URL is the state, so a view can be shared by link. Data: GET /api/compare.
 
 import { getComparison } from "./api.js";
-import { CHARTS, ChartBoard, EPOCH_SERIES, STEP_SERIES, downloadText, followColorScheme } from "./charts.js";
+import { ChartBoard, EPOCH_SERIES, STEP_SERIES, downloadText, followColorScheme } from "./charts.js";
 import { el, formatNumber, formatPercent, formatValue, renderStateBadge, setJsonTwin, showStatus } from "./dom.js";
 import { isActiveState, openRunStream } from "./live.js";
 
@@ -161,7 +161,7 @@ async function main() {
   board.render();
   bindControls(board, settings);
   followColorScheme(board);
-  showStatus(`${data.runs.length} runs · ${CHARTS.length} charts`);
+  showStatus(`${data.runs.length} runs · hover a curve for its run and value; untick a run to hide it`);
   document.body.dataset.ready = "1";
   const live = document.getElementById("live");
   const active = data.runs.filter((run) => isActiveState(run.state)).map((run) => run.id);

@@ -82,10 +82,10 @@ function renderHelp(path, prop, nullable) {
   return el("p", { class: "help", id: `${fieldId(path)}-help` }, text);
 }
 
-function parseNumber(text, integer) {
+// A non-integer in an integer field is sent as typed, so the API's 422 says why.
+function parseNumber(text) {
   const value = Number(text);
-  if (text.trim() === "" || !Number.isFinite(value)) return NaN;
-  return integer ? Math.trunc(value) : value;
+  return text.trim() === "" || !Number.isFinite(value) ? NaN : value;
 }
 
 function renderInput(path, prop, nullable, spec, onChange) {
@@ -110,11 +110,11 @@ function renderInput(path, prop, nullable, spec, onChange) {
     return box;
   }
   if (prop.type === "array") {
-    const integer = prop.items?.type === "integer";
-    const input = el("input", { id, name: path, type: "text", inputmode: "decimal", "aria-describedby": described, placeholder: "comma-separated" });
+    const input = el("input", { id, name: path, type: "text", "aria-describedby": described, placeholder: "comma-separated" });
     input.value = (value || []).join(", ");
     input.addEventListener("input", () => {
-      const items = input.value.split(",").map((part) => part.trim()).filter(Boolean).map((part) => parseNumber(part, integer));
+      const items = input.value.split(",").map((part) => part.trim()).filter(Boolean).map((part) => parseNumber(part));
+      // An unreadable item goes as null: the API names the list and its bounds.
       commit(items.map((item) => (Number.isNaN(item) ? null : item)));
     });
     return input;
@@ -130,7 +130,7 @@ function renderInput(path, prop, nullable, spec, onChange) {
     input.value = value == null ? "" : String(value);
     input.addEventListener("input", () => {
       if (input.value.trim() === "" && nullable) return commit(null);
-      const parsed = parseNumber(input.value, integer);
+      const parsed = parseNumber(input.value);
       // An unparsable number goes to the API as text, so its 422 lands next to the field.
       commit(Number.isNaN(parsed) ? input.value : parsed);
     });

@@ -168,6 +168,16 @@ function buildPreviewTrace(plan, index) {
   return { type: "scatter", mode: "lines", x, y, name: escapePlotlyText(plan.label), line: { color: pickColor(index), shape: plan.perStep ? "linear" : "hv", width: 2 }, hovertemplate: "%{fullData.name}<br>epoch %{x:.2f}: lr %{y:.4g}<extra></extra>" };
 }
 
+// Log scale shows decays honestly; a flat rate reads better on a linear axis, and
+// minor-tick labels only clutter a log axis spanning decades.
+function pickRateAxis(traces) {
+  const values = traces.flatMap((trace) => trace.y).filter((value) => value > 0);
+  const low = Math.min(...values);
+  const high = Math.max(...values);
+  if (!values.length || high / low < 1.0001) return { type: "linear", rangemode: "tozero" };
+  return { type: "log", dtick: Math.log10(high / low) > 1.5 ? 1 : "D2" };
+}
+
 function renderPreview() {
   const target = document.getElementById("schedule-preview");
   let plans;
@@ -185,14 +195,16 @@ function renderPreview() {
   document.getElementById("preview-caption").textContent = notes.join(" · ");
   if (typeof Plotly === "undefined") return;
   const theme = readTheme();
-  const axis = { gridcolor: theme.grid, zerolinecolor: theme.grid, color: theme.muted, automargin: true, exponentformat: "e" };
-  Plotly.react(target, plans.slice(0, 50).map(buildPreviewTrace), {
-    margin: { l: 56, r: 12, t: 8, b: 40 },
+  // Fixed margins: automargin with a wrapping legend makes Plotly redraw in a loop.
+  const axis = { gridcolor: theme.grid, zerolinecolor: theme.grid, color: theme.muted, exponentformat: "e" };
+  const traces = plans.slice(0, 50).map(buildPreviewTrace);
+  Plotly.react(target, traces, {
+    margin: { l: 64, r: 12, t: 8, b: 44 },
     paper_bgcolor: theme.bg,
     plot_bgcolor: theme.bg,
     font: { color: theme.fg, size: 11 },
     xaxis: { ...axis, title: { text: "epoch" } },
-    yaxis: { ...axis, type: "log", title: { text: "learning rate" } },
+    yaxis: { ...axis, ...pickRateAxis(traces), title: { text: "learning rate" } },
     legend: { orientation: "h", y: -0.25, font: { size: 10.5 } },
     showlegend: plans.length > 1,
   }, { displaylogo: false, responsive: true });

@@ -36,16 +36,17 @@ function renderRun(run) {
   errorBox.hidden = !run.error;
   errorBox.textContent = run.error || "";
   renderFacts(document.getElementById("run-times"), [
-    ["experiment", `#${run.experiment_id}`],
+    ["experiment", el("a", { href: `/?experiment_id=${run.experiment_id}` }, run.experiment_name ? `#${run.experiment_id} ${run.experiment_name}` : `#${run.experiment_id}`)],
     ["created", formatDate(run.created_at)],
     ["started", formatDate(run.started_at)],
     ["finished", formatDate(run.finished_at)],
+    ["duration", run.started_at && run.finished_at ? formatDuration((new Date(run.finished_at) - new Date(run.started_at)) / 1000) : "–"],
     ["seconds / epoch", formatNumber(run.epoch_seconds)],
     ["worker", [run.worker_host, run.device].filter(Boolean).join(" · ") || "–"],
   ]);
   const summary = run.summary || {};
   renderFacts(document.getElementById("run-summary"), SUMMARY_FIELDS.filter(([key]) => key in summary).map(([key, label, format]) => [label, format(summary[key])]));
-  if (!Object.keys(summary).length) renderFacts(document.getElementById("run-summary"), [["", "Filled in when the run finishes."]]);
+  if (!Object.keys(summary).length) document.getElementById("run-summary").replaceChildren(el("p", { class: "muted" }, "Filled in when the run finishes."));
   const model = document.getElementById("model-link");
   model.hidden = run.state !== "completed";
   model.href = `/api/runs/${run.id}/model`;
@@ -71,7 +72,9 @@ function renderLayers(summary) {
     el("tbody", {}, layers.map((layer) => el("tr", {},
       el("td", { class: "mono" }, layer.name), el("td", {}, layer.type || layer.class_name || ""),
       el("td", { class: "mono" }, formatValue(layer.output_shape)), el("td", { class: "num" }, formatNumber(layer.param_count ?? layer.params))))),
-    el("tfoot", {}, el("tr", {}, el("th", { scope: "row", colspan: "3" }, "Total"), el("td", { class: "num" }, formatNumber(summary.param_count ?? summary.total_params)))));
+    el("tfoot", {},
+      el("tr", {}, el("th", { scope: "row", colspan: "3" }, "Total"), el("td", { class: "num" }, formatNumber(summary.param_count ?? summary.total_params))),
+      summary.trainable_params != null ? el("tr", {}, el("th", { scope: "row", colspan: "3" }, "Trainable"), el("td", { class: "num" }, formatNumber(summary.trainable_params))) : null));
 }
 
 async function main() {
@@ -86,7 +89,9 @@ async function main() {
   }
   renderRun(run);
   renderSpec(run.spec);
-  getRunSummary(runId).then(renderLayers, () => renderLayers(null));
+  // The layer table exists once the worker has built the model.
+  if (run.state === "queued") renderLayers(null);
+  else getRunSummary(runId).then(renderLayers, () => renderLayers(null));
   const metrics = await getMetrics(runId, { names: [...EPOCH_SERIES, ...STEP_SERIES], max_points: 800 });
   const board = new ChartBoard(document.getElementById("charts"), [run], { smooth: 0, logY: false, xAxis: "epoch", legend: false, hidden: new Set() });
   board.mergeSeries(run.id, metrics.series);
@@ -94,8 +99,11 @@ async function main() {
   followColorScheme(board);
   window.reglabBoard = board;
   document.body.dataset.ready = "1";
-  if (!isActiveState(run.state)) return;
   const live = document.getElementById("live");
+  if (!isActiveState(run.state)) {
+    live.textContent = "idle";
+    return;
+  }
   openRunStream([runId], {
     onPoints: (message) => {
       board.extendWithPoints(runId, message.points);

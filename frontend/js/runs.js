@@ -24,7 +24,7 @@ function fillFilterForm(filters) {
 }
 
 function fillExperimentOptions(select, experiments, current) {
-  select.replaceChildren(el("option", { value: "" }, "any"), experiments.map((exp) => el("option", { value: String(exp.id) }, `#${exp.id} ${exp.name}`)));
+  select.replaceChildren(el("option", { value: "" }, "any"), ...experiments.map((exp) => el("option", { value: String(exp.id) }, `#${exp.id} ${exp.name}`)));
   select.value = current;
 }
 
@@ -138,7 +138,10 @@ function confirmDelete(run) {
 function followActiveRuns() {
   const ids = [...state.runs.values()].filter((run) => isActiveState(run.state)).map((run) => run.id).sort((a, b) => a - b).slice(0, 100);
   const key = ids.join(",");
-  if (key === state.streamKey) return;
+  // Runs that finish need no new stream (their channel just goes quiet); reopening
+  // only when runs appear keeps the gaps, and the refetch each reopen costs, rare.
+  const current = new Set(state.streamKey.split(",").filter(Boolean).map(Number));
+  if (key === state.streamKey || (state.stream && ids.every((id) => current.has(id)))) return;
   state.stream?.close();
   state.streamKey = key;
   const live = document.getElementById("live");
@@ -211,6 +214,10 @@ function bindFilters() {
 }
 
 function main() {
+  // Studies queued from another tab or the CLI show up when this tab is looked at again.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") loadRuns().catch(() => {});
+  });
   fillFilterForm(readFilters());
   renderPresetLinks();
   bindFilters();

@@ -59,3 +59,17 @@ def test_deeply_nested_or_huge_bodies_are_refused_cleanly(client):
 
     assert deep.status_code == 422 and "16 levels" in deep.json()["detail"][0]["msg"]
     assert huge.status_code == 413
+
+
+def test_the_api_never_imports_tensorflow_keras_or_the_worker():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, backend.main; backend.main.create_app(); "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'worker')); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stdout + result.stderr

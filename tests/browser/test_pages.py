@@ -102,6 +102,22 @@ def test_compare_extends_traces_live_without_duplicates(live_server, page, regla
     assert page.evaluate(count_points) == 3
     publish(reglab_env, second, {"type": "state", "state": "running", "epoch": 1, "epochs": 3, "error": None})
     page.wait_for_selector(f"#diff-table tr[data-run-id='{second}'] .badge[data-state='running']")
+    # Exports: the data as CSV (every stored point once) and a chart as PNG, Plotly's own.
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    csv = download.value.path().read_text().splitlines()
+    assert csv[0] == "run_id,run_name,series,axis,x,t,value"
+    assert sum(line.startswith(f"{first},") and ",loss,epoch," in line for line in csv) == 3
+    with page.expect_download() as download:
+        page.click("#chart-loss >> xpath=.. >> button")
+    assert download.value.suggested_filename == "reglab-loss.png"
+    assert download.value.path().read_bytes()[:4] == b"\x89PNG"
+    # Chart settings live in the URL, so the view can be shared by link.
+    page.fill("#smooth", "0.5")
+    page.check("#logy")
+    page.select_option("#x-axis", "time")
+    assert "smooth=0.5" in page.url and "logy=1" in page.url and "x=time" in page.url
+    assert page.evaluate("document.getElementById('chart-loss').layout.yaxis.type") == "log"
 
 
 def test_runs_page_follows_state_and_progress(live_server, page, reglab_env):
@@ -182,3 +198,96 @@ def test_plotly_is_served_locally_with_its_version(live_server):
     assert response.status_code == 200
     assert "immutable" in response.headers["cache-control"]
     assert url.split("plotly-")[1].removesuffix(".min.js") in response.text[:200]
+
+
+def test_compare_fills_a_dropped_stream_from_rest(live_server, page, reglab_env):
+    """The stream's Redis connection dies; points stored meanwhile come from REST, once each."""
+    from backend.stream import stream_client_name
+
+    study = create_study(live_server, "reconnect", {"training.seed": [1]})
+    run_id = study["runs"][0]["id"]
+
+    def store(*xs: int) -> None:
+        points = [{"name": "loss", "axis": "epoch", "x": x, "value": 1.0 / (x + 1), "t": float(x)} for x in xs]
+        assert httpx.post(f"{live_server}/api/runs/{run_id}/metrics", json={"points": points}).status_code == 200
+        return points
+
+    store(0)
+    page.goto(f"{live_server}/compare?run_ids={run_id}")
+    wait_ready(page)
+    page.wait_for_selector("#live[data-state='live']")
+    loss_x = "() => document.getElementById('chart-loss').data.find(t => t.meta.series === 'loss').x"
+    publish(reglab_env, run_id, {"type": "points", "points": store(1)})
+    page.wait_for_function(f"({loss_x})().length === 2")
+
+    client = redis.Redis.from_url(reglab_env["REGLAB_REDIS_URL"])
+    ours = [c["id"] for c in client.client_list() if c.get("name") == stream_client_name()]
+    assert len(ours) == 1
+    client.client_kill_filter(_id=ours[0])
+    # Stored while the stream is down: their announcements are lost.
+    store(2, 3)
+    page.wait_for_function(f"({loss_x})().length === 4", timeout=20_000)
+    page.wait_for_selector("#live[data-state='live']")
+    publish(reglab_env, run_id, {"type": "points", "points": store(3)})
+    page.wait_for_timeout(500)
+    assert page.evaluate(loss_x) == [0, 1, 2, 3]
+    client.close()
+
+
+def test_runs_page_cancels_clones_and_deletes(live_server, page):
+    study = create_study(live_server, "actions", {"training.seed": [1]})
+    run_id = study["runs"][0]["id"]
+    page.goto(f"{live_server}/?experiment_id={study['id']}")
+    wait_ready(page)
+    row = page.locator(f"tr#run-{run_id}")
+    row.get_by_role("button", name="Clone").click()
+    page.wait_for_function("document.querySelectorAll('tr[data-run-id]').length === 2")
+    row = page.locator(f"tr#run-{run_id}")
+    row.get_by_role("button", name="Cancel").click()
+    page.wait_for_selector(f"tr#run-{run_id}[data-state='cancelled']")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(f"tr#run-{run_id}").get_by_role("button", name="Delete").click()
+    page.wait_for_function(f"!document.getElementById('run-{run_id}') && document.querySelectorAll('tr[data-run-id]').length === 1")
+    assert httpx.get(f"{live_server}/api/runs/{run_id}").status_code == 404
+    assert page.locator("#filter-experiment option").count() >= 2
+    # Filters live in the URL: a state filter shows only matching runs.
+    page.select_option("#filter-state", "completed")
+    page.wait_for_url("**state=completed**")
+    page.wait_for_selector("p.empty")
+    assert page.locator("tr[data-run-id]").count() == 0
+
+
+def test_run_page_shows_spec_and_live_curves(live_server, page, reglab_env):
+    study = create_study(live_server, "one run", {"regularization.dropout": [0.3]})
+    run_id = study["runs"][0]["id"]
+    page.goto(f"{live_server}/runs/{run_id}")
+    wait_ready(page)
+    assert page.locator("#run-title").inner_text() == "one run"
+    assert "0.3" in page.locator("#run-spec").inner_text()
+    assert page.locator("#model-link").is_hidden()
+    page.wait_for_selector("#live[data-state='live']")
+    points = [{"name": name, "axis": "epoch", "x": 0, "value": 0.5, "t": 1.0} for name in ("loss", "val_loss", "epoch_time")]
+    points.append({"name": "batch_loss", "axis": "step", "x": 0, "value": 0.7, "t": 0.1})
+    publish(reglab_env, run_id, {"type": "points", "points": points})
+    page.wait_for_function("document.getElementById('chart-loss').data.every(t => t.x.length === 1)")
+    # The per-step chart appears with the first step points.
+    page.wait_for_selector("#chart-steps")
+    assert page.locator("#run-progress .progress-text").inner_text() == "1/3"
+    assert page.locator("#run-state .badge").inner_text() == "running"
+
+
+def test_live_step_points_are_downsampled_keeping_spikes(live_server, page, reglab_env):
+    study = create_study(live_server, "steps", {"training.seed": [1]})
+    run_id = study["runs"][0]["id"]
+    page.goto(f"{live_server}/compare?run_ids={run_id}")
+    wait_ready(page)
+    page.wait_for_selector("#live[data-state='live']")
+    # One epoch of a full dataset: 1719 batches, one spike.
+    points = [{"name": "batch_loss", "axis": "step", "x": x, "value": 9.0 if x == 777 else 1.0, "t": x / 100} for x in range(1719)]
+    publish(reglab_env, run_id, {"type": "points", "points": points})
+    page.wait_for_selector("#chart-steps")
+    page.wait_for_function("document.getElementById('chart-steps').data.find(t => t.meta.series === 'batch_loss').x.length > 0")
+    trace = page.evaluate("document.getElementById('chart-steps').data.find(t => t.meta.series === 'batch_loss')")
+    assert len(trace["x"]) <= 32
+    assert max(trace["y"]) == 9.0
+    assert trace["x"] == sorted(trace["x"])

@@ -73,6 +73,7 @@ def test_preset_trains_live_and_compares(live_server, celery_worker, page, test_
         runs = httpx.get(f"{live_server}/api/runs").json()["items"]
         states = [(r["id"], r["state"], r["epoch"], r["error"]) for r in runs]
         pytest.fail(f"runs did not all complete: {states}\nworker log:\n{celery_worker.log()[-4000:]}")
+    page.screenshot(path=str(test_output_dir / "runs.png"), full_page=True)
     seen = page.evaluate("window.__statesSeen")
     assert len(seen) == 5
     for states in seen.values():
@@ -129,6 +130,18 @@ def test_preset_trains_live_and_compares(live_server, celery_worker, page, test_
     page.emulate_media(color_scheme="dark")
     page.wait_for_timeout(300)
     page.screenshot(path=str(test_output_dir / "compare-dark.png"), full_page=True)
+    page.emulate_media(color_scheme="light")
+
+    # The run page: summary, layer table and the trained model.
+    page.goto(f"{live_server}/runs/{run_ids[0]}")
+    wait_ready(page)
+    page.wait_for_selector("#layer-table tbody tr")
+    assert page.locator("#layer-table tbody tr").count() >= 3
+    assert "test accuracy" in page.locator("#run-summary").inner_text()
+    model = page.locator("#model-link")
+    assert model.is_visible()
+    assert httpx.get(live_server + model.get_attribute("href")).status_code == 200
+    page.screenshot(path=str(test_output_dir / "run.png"), full_page=True)
 
 
 def assert_close(recorded: list[float], planned: list[float], label: str) -> None:

@@ -80,3 +80,16 @@ def test_example_study_is_valid():
     for path, values in study["grid"].items():
         for value in values:
             build_spec(set_path(base, path, value))
+
+
+def test_invalid_setting_is_named(monkeypatch, capsys):
+    from backend.settings import get_settings
+
+    monkeypatch.setenv("REGLAB_WORKER_CONCURRENCY", "0")
+    get_settings.cache_clear()
+    try:
+        assert main(["ls"]) == 2
+    finally:
+        monkeypatch.delenv("REGLAB_WORKER_CONCURRENCY")
+        get_settings.cache_clear()
+    assert "REGLAB_WORKER_CONCURRENCY" in capsys.readouterr().err

@@ -111,6 +111,7 @@ def test_make_run_trains_stops_cleanly_and_keeps_runs(checkout, venv, tmp_path):
         assert int(broker.group(1)) != 6379
         assert any("redis-server" in " ".join(p.cmdline()) for p in descendants(first.proc.pid))
         assert (checkout / "data" / "reglab.db").exists()
+        assert "No experiments yet" in first.output()
 
         health = httpx.get(f"{first.url}/api/health", timeout=5)
         assert health.status_code == 200
@@ -130,6 +131,7 @@ def test_make_run_trains_stops_cleanly_and_keeps_runs(checkout, venv, tmp_path):
     second = Session(checkout, venv, port, tmp_path / "second.log")
     try:
         second.wait_ready(120)
+        assert "No experiments yet" not in second.output()
         again = get_run(second.url, done)
         assert again["state"] == "completed" and again["summary"]
         metrics = httpx.get(f"{second.url}/api/runs/{done}/metrics", timeout=10).json()

@@ -124,7 +124,8 @@ def test_cosine_restarts():
 
 
 def test_planned_rates_lengths():
-    spec = spec_with({"name": "cosine", "decay_steps": 50}, epochs=2, dataset={"name": "digits", "validation_samples": 437})
+    digits = {"name": "digits", "validation_samples": 437}  # 1000 examples -> 32 steps of 32
+    spec = spec_with({"name": "cosine", "decay_steps": 50}, epochs=2, dataset=digits)
     planned = schedule_math.planned_rates(spec)
     assert len(planned["step"]) == 2 * 32 and len(planned["epoch"]) == 2
     assert planned["epoch"][1] == planned["step"][-1]

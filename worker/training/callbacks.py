@@ -32,6 +32,10 @@ def finite(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _minus(value: float | None, penalty: float | None) -> float | None:
+    return None if value is None or penalty is None else value - penalty
+
+
 class MetricsTracker(keras.callbacks.Callback):
     """Records per-epoch metrics and per-step batch loss and rate, flushed once per epoch.
 
@@ -135,7 +139,11 @@ class MetricsTracker(keras.callbacks.Callback):
         reg_loss = diagnostics.penalty(self.model, self.probe)
         values["reg_loss"] = finite(reg_loss)
         loss = values["loss"]
-        values["data_loss"] = None if loss is None or values["reg_loss"] is None else loss - reg_loss
+        values["data_loss"] = _minus(loss, values["reg_loss"])
+        # Keras adds the penalty to val_loss too, so the generalization gap is
+        # data_loss vs val_data_loss; both subtract the penalty at the epoch-end
+        # weights, the weights validation ran with.
+        values["val_data_loss"] = _minus(values["val_loss"], values["reg_loss"])
         values.update({k: finite(v) for k, v in diagnostics.weight_stats(self.model).items()})
         return values
 

@@ -150,7 +150,7 @@ def _through_keras(name: str, load_data: Callable[[], Any]) -> Any:
 def _unavailable_message(name: str, error: BaseException) -> str:
     put, keras_name, origin = CACHE_FILES[name]
     where = keras_datasets_dir()
-    renamed = f" (the worker links it as {keras_name})" if keras_name else ""
+    renamed = f" (the worker links it under the name Keras looks for, {keras_name})" if keras_name else ""
     return (
         f"dataset {name} is not in the Keras cache and could not be downloaded ({error}): "
         f"put {put} in $KERAS_HOME/datasets (here {where}){renamed}; get it from {origin}"

@@ -96,7 +96,12 @@ def describe(model: keras.Model) -> dict[str, Any]:
         shape = getattr(layer, "output", None)
         shape = list(shape.shape) if shape is not None else None
         layers.append(
-            {"name": layer.name, "class_name": type(layer).__name__, "output_shape": shape, "params": layer.count_params()}
+            {
+                "name": layer.name,
+                "class_name": type(layer).__name__,
+                "output_shape": shape,
+                "params": layer.count_params(),
+            }
         )
     trainable = sum(int(keras.ops.size(w)) for w in model.trainable_weights)
     return {"layers": layers, "total_params": model.count_params(), "trainable_params": trainable}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from backend.metrics.downsample import min_max_indices
 from worker import runs
 from worker.live import Publisher
 
@@ -36,9 +37,30 @@ class EpochRecorder:
         runs.record_epoch(self.run_id, points, progress)
         if self.publisher is not None:
             if points:
-                self.publisher.points(points)
+                self.publisher.points(live_points(points))
             if complete:
                 self.publisher.state(runs.RUNNING, self.completed_epochs, self.epochs)
+
+
+# Step points per series and epoch that a live message carries. The store keeps
+# every step; live charts need only the shape, and a full Fashion-MNIST epoch
+# would otherwise put ~1,700 points per series (300 KB) on the wire per run.
+LIVE_STEP_POINTS = 200
+
+
+def live_points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``points`` with each step series thinned to its min-max outline (spikes survive)."""
+    series: dict[str, list[dict[str, Any]]] = {}
+    kept = []
+    for point in points:
+        if point["axis"] == "step":
+            series.setdefault(point["name"], []).append(point)
+        else:
+            kept.append(point)
+    for steps in series.values():
+        values = [p["value"] for p in steps]
+        kept.extend(steps[i] for i in min_max_indices(values, LIVE_STEP_POINTS))
+    return kept
 
 
 class MemorySink:

@@ -4,6 +4,8 @@ import math
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backend.metrics.downsample import downsample, min_max_indices
 
@@ -42,3 +44,19 @@ def test_missing_and_nan_values_never_hide_a_spike():
     kept = [y[i] for i in min_max_indices(y, 20)]
 
     assert 9.0 in kept
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    y=st.lists(st.floats(-1e6, 1e6, allow_nan=False) | st.none(), min_size=1, max_size=400),
+    max_points=st.integers(4, 100),
+)
+def test_kept_points_hold_every_bucket_extreme(y, max_points):
+    indices = min_max_indices(y, max_points)
+
+    assert len(indices) == len(y) if len(y) <= max_points else len(indices) <= max_points
+    assert indices == sorted(set(indices))
+    values = [v for v in y if v is not None]
+    if values and len(y) > max_points:
+        kept = [y[i] for i in indices if y[i] is not None]
+        assert max(values) in kept and min(values) in kept

@@ -26,7 +26,8 @@ def test_digits_split_and_scale():
     from sklearn.datasets import load_digits
 
     data = datasets.load(DatasetSpec(name="digits", validation_samples=300, preprocessing="scale"))
-    assert data.x_train.shape == (1137, 8, 8) and data.x_val.shape == (300, 8, 8) and data.x_test.shape == (360, 8, 8)
+    assert data.x_train.shape == (1137, 8, 8) and data.x_val.shape == (300, 8, 8)
+    assert data.x_test.shape == (360, 8, 8)
     assert data.classes == 10 and data.input_shape == (8, 8)
     images, labels = load_digits().images, load_digits().target
     np.testing.assert_allclose(data.x_val, images[:300] / 16, rtol=1e-6)  # the head is validation
@@ -53,7 +54,8 @@ def test_standardize_uses_the_training_part_statistics():
     assert np.isfinite(data.x_val).all() and np.isfinite(data.x_test).all()
     mean, std = raw_train.mean(axis=0), raw_train.std(axis=0)
     std[std == 0] = 1
-    np.testing.assert_allclose(data.x_val.reshape(300, -1), (datasets.raw("digits")[0][0][:300].reshape(300, -1) - mean) / std, rtol=1e-4, atol=1e-5)
+    raw_val = datasets.raw("digits")[0][0][:300].reshape(300, -1)
+    np.testing.assert_allclose(data.x_val.reshape(300, -1), (raw_val - mean) / std, rtol=1e-4, atol=1e-5)
 
 
 def test_none_keeps_raw_values():

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.worker.helpers import fit
+from tests.worker.helpers import fit, tiny_spec
 from worker.training import diagnostics
 
 
@@ -13,6 +13,8 @@ def test_data_loss_is_loss_minus_reg_loss_and_reg_loss_matches_keras():
     loss, reg, data = sink.series("loss"), sink.series("reg_loss"), sink.series("data_loss")
     assert all(r > 0 for r in reg)
     assert data == pytest.approx([a - b for a, b in zip(loss, reg)])
+    val_data = [a - b for a, b in zip(sink.series("val_loss"), reg)]
+    assert sink.series("val_data_loss") == pytest.approx(val_data)
     probe = np.ones((4, 8, 8), dtype="float32")
     result.model(probe, training=False)
     keras_total = sum(float(keras.ops.convert_to_numpy(x)) for x in result.model.losses)
@@ -23,6 +25,20 @@ def test_unregularized_run_has_zero_reg_loss():
     _, sink = fit({})
     assert sink.series("reg_loss") == [0.0, 0.0, 0.0]
     assert sink.series("data_loss") == sink.series("loss")
+    assert sink.series("val_data_loss") == sink.series("val_loss")
+
+
+def test_val_data_loss_is_the_plain_cross_entropy_on_the_validation_set():
+    """Keras adds the weight penalty to val_loss; val_data_loss takes it out again."""
+    from worker.training import datasets
+
+    result, sink = fit({"regularization": {"kernel_l2": 0.05}})
+    data = datasets.load(tiny_spec().dataset)
+    probabilities = result.model.predict(data.x_val, verbose=0)
+    cross_entropy = keras.losses.sparse_categorical_crossentropy(data.y_val, probabilities)
+    expected = float(np.mean(keras.ops.convert_to_numpy(cross_entropy)))
+    assert sink.series("val_data_loss")[-1] == pytest.approx(expected, rel=1e-4)
+    assert sink.series("val_loss")[-1] > expected + 0.01
 
 
 def test_max_col_norm_stays_under_max_norm():

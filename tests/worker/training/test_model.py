@@ -56,11 +56,18 @@ def test_no_regularization_means_no_regularizer_objects():
     assert layer.activity_regularizer is None and layer.kernel_constraint is None
 
 
-@pytest.mark.parametrize(
-    "kind, cls", [("standard", keras.layers.Dropout), ("alpha", keras.layers.AlphaDropout), ("mc", MCDropout), ("mc_alpha", MCAlphaDropout)]
-)
+DROPOUT_KINDS = [
+    ("standard", keras.layers.Dropout),
+    ("alpha", keras.layers.AlphaDropout),
+    ("mc", MCDropout),
+    ("mc_alpha", MCAlphaDropout),
+]
+
+
+@pytest.mark.parametrize("kind, cls", DROPOUT_KINDS)
 def test_dropout_kinds(kind, cls):
-    model = build({"model": {"hidden_layers": [16, 8]}, "regularization": {"dropout": 0.3, "input_dropout": 0.1, "dropout_kind": kind}})
+    regularization = {"dropout": 0.3, "input_dropout": 0.1, "dropout_kind": kind}
+    model = build({"model": {"hidden_layers": [16, 8]}, "regularization": regularization})
     drops = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout | keras.layers.AlphaDropout)]
     assert [type(layer) for layer in drops] == [cls] * 3
     assert [layer.rate for layer in drops] == [0.1, 0.3, 0.3]
@@ -135,7 +142,11 @@ OPTIMIZER_CASES = [
     ({"name": "adamax", "beta_1": 0.7}, keras.optimizers.Adamax, {"beta_1": 0.7}),
     ({"name": "nadam", "beta_2": 0.95}, keras.optimizers.Nadam, {"beta_2": 0.95}),
     ({"name": "adamw", "weight_decay": 0.01}, keras.optimizers.AdamW, {"weight_decay": 0.01}),
-    ({"name": "sgd", "clipnorm": 1.5, "weight_decay": 0.001}, keras.optimizers.SGD, {"clipnorm": 1.5, "weight_decay": 0.001}),
+    (
+        {"name": "sgd", "clipnorm": 1.5, "weight_decay": 0.001},
+        keras.optimizers.SGD,
+        {"clipnorm": 1.5, "weight_decay": 0.001},
+    ),
     ({"name": "adam", "clipvalue": 0.5}, keras.optimizers.Adam, {"clipvalue": 0.5}),
 ]
 

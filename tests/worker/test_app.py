@@ -1,0 +1,34 @@
+"""The Celery app: delivery guarantees, queue, and no TensorFlow in the parent process."""
+
+import subprocess
+import sys
+
+
+def test_app_configuration(reglab_env):
+    from worker.app import create_application
+
+    conf = create_application().conf
+    assert conf.task_acks_late is True and conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_default_queue == reglab_env["REGLAB_TRAIN_QUEUE"]
+    assert conf.task_routes["reglab.train_run"]["queue"] == reglab_env["REGLAB_TRAIN_QUEUE"]
+    assert conf.broker_url == conf.result_backend == reglab_env["REGLAB_REDIS_URL"]
+    assert conf.task_soft_time_limit < conf.task_time_limit < conf.broker_transport_options["visibility_timeout"]
+
+
+def test_importing_the_app_and_task_loads_no_tensorflow():
+    code = (
+        "import sys, worker.app, worker.tasks, worker.runner;"
+        "assert 'reglab.train_run' in worker.app.app.tasks;"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_backend_never_imports_the_worker():
+    code = (
+        "import sys, backend.main, backend.schedule_math;"
+        "assert not [m for m in sys.modules if m == 'worker' or m.startswith('worker.')];"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
