@@ -54,3 +54,11 @@ def test_invalid_fields_name_the_path_and_the_allowed_range(spec_client, partial
     assert response.status_code == 422
     errors = {e["field"]: e["msg"] for e in response.json()["detail"]}
     assert field in errors and msg in errors[field], errors
+
+
+def test_cosine_restarts_periods_may_not_shrink(client):
+    """t_mul < 1 makes the periods' sum converge and Keras' rate NaN past it: refused up front."""
+    response = client.post("/api/spec/validate", json={"schedule": {"name": "cosine_restarts", "t_mul": 0.8}})
+    assert response.status_code == 422
+    fields = [error["field"] for error in response.json()["detail"]]
+    assert any(field.endswith("t_mul") for field in fields)

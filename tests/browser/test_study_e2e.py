@@ -108,7 +108,7 @@ def test_preset_trains_live_and_compares(live_server, celery_worker, page, test_
         "loss": ["loss", "val_loss"],
         "accuracy": ["accuracy", "val_accuracy"],
         "learning_rate": ["learning_rate"],
-        "gap": ["data_loss", "val_loss"],
+        "gap": ["data_loss", "val_data_loss"],
         "weight_l2": ["weight_l2"],
         "sparsity": ["sparsity"],
         "steps": ["batch_loss", "batch_learning_rate"],
