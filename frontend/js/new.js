@@ -238,13 +238,23 @@ async function onScheduleSwitch() {
   }
 }
 
+// A validation answer that arrives after a newer check or a submit is stale:
+// it must not clear the errors the submit just placed.
+function invalidateChecks() {
+  clearTimeout(page.validateTimer);
+  page.checkSeq = (page.checkSeq || 0) + 1;
+  return page.checkSeq;
+}
+
 async function checkSpec() {
+  const seq = invalidateChecks();
   try {
     const result = await validateSpec(page.spec);
+    if (seq !== page.checkSeq) return;
     showErrors([]);
     showWarnings(result.warnings || []);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 422) showErrors(error.body.detail || []);
+    if (seq === page.checkSeq && error instanceof ApiError && error.status === 422) showErrors(error.body.detail || []);
   }
 }
 
@@ -293,6 +303,7 @@ async function submitStudy(event) {
     document.getElementById("study-name").focus();
     return;
   }
+  invalidateChecks();
   button.disabled = true;
   showStatus("Queuing…");
   try {
