@@ -24,14 +24,16 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Chromium for the browser tests and the real Fashion-MNIST files, from Debian's packages.
+# Chromium for the browser tests, Node.js for the schedule-preview agreement test
+# and the real Fashion-MNIST files, from Debian's packages.
+SYSTEM_PACKAGES := chromium dataset-fashion-mnist nodejs
 system-deps:
-	@if [ -x /usr/bin/chromium ] && [ -d /usr/share/datasets/fashion-mnist ]; then :; \
+	@if [ -x /usr/bin/chromium ] && [ -d /usr/share/datasets/fashion-mnist ] && command -v node >/dev/null; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium dataset-fashion-mnist >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(filter-out $(if $(shell command -v node),nodejs),$(SYSTEM_PACKAGES)) >/dev/null; \
 	elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
-		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium dataset-fashion-mnist >/dev/null; \
-	else echo "install chromium and dataset-fashion-mnist (Debian packages) for the browser and dataset tests"; fi
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(filter-out $(if $(shell command -v node),nodejs),$(SYSTEM_PACKAGES)) >/dev/null; \
+	else echo "install the Debian packages $(SYSTEM_PACKAGES) for the browser, schedule and dataset tests"; fi
 
 run: install
 	$(BIN)/reglab up --host $(HOST) --port $(PORT)

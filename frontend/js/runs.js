@@ -8,7 +8,7 @@ import { el, formatDate, formatPercent, renderProgress, renderStateBadge, setJso
 import { isActiveState, openRunStream } from "./live.js";
 import { PRESETS } from "./presets.js";
 
-const PAGE_SIZE = 500;
+const PAGE_SIZE = 200;
 const state = { runs: new Map(), experiments: [], selected: new Set(), stream: null, streamKey: "" };
 
 function readFilters() {
@@ -28,20 +28,38 @@ function fillExperimentOptions(select, experiments, current) {
   select.value = current;
 }
 
+// Reloads keep as many runs on screen as were shown, so "Load more" survives live updates.
 async function loadRuns() {
   const filters = readFilters();
-  const query = { ...filters, limit: PAGE_SIZE };
-  setJsonTwin(`/api/runs${buildQuery(query)}`);
-  const [experiments, page] = await Promise.all([listExperiments(), listRuns(query)]);
+  const shown = Math.max(PAGE_SIZE, state.runs.size);
+  setJsonTwin(`/api/runs${buildQuery({ ...filters, limit: PAGE_SIZE })}`);
+  const [experiments, page] = await Promise.all([listExperiments(), listRuns({ ...filters, limit: Math.min(shown, 500) })]);
   state.experiments = Array.isArray(experiments) ? experiments : experiments.items || [];
   state.runs = new Map(page.items.map((run) => [run.id, run]));
+  state.total = page.total;
   fillExperimentOptions(document.getElementById("filter-experiment"), state.experiments, filters.experiment_id);
   renderExperiments(filters);
   const anyFilter = Object.values(filters).some(Boolean);
   document.getElementById("start-here").hidden = page.total > 0 || anyFilter || state.experiments.length > 0;
-  showStatus(page.total > page.items.length ? `Showing ${page.items.length} of ${page.total} runs` : `${page.total} runs`);
+  showRunCount();
   followActiveRuns();
   document.body.dataset.ready = "1";
+}
+
+function showRunCount() {
+  const shown = state.runs.size;
+  showStatus(state.total > shown ? `Showing the newest ${shown} of ${state.total} runs` : `${state.total} runs`);
+  document.getElementById("load-more").hidden = state.total <= shown;
+}
+
+// The next page, newest first after the ones shown.
+async function loadMoreRuns() {
+  const page = await listRuns({ ...readFilters(), limit: PAGE_SIZE, offset: state.runs.size });
+  for (const run of page.items) state.runs.set(run.id, run);
+  state.total = page.total;
+  renderExperiments(readFilters());
+  showRunCount();
+  followActiveRuns();
 }
 
 function renderExperiments(filters) {
@@ -221,6 +239,8 @@ function main() {
   fillFilterForm(readFilters());
   renderPresetLinks();
   bindFilters();
+  document.getElementById("load-more").addEventListener("click", () =>
+    loadMoreRuns().catch((error) => showStatus(`Could not load more runs: ${error.message}`, "error")));
   loadRuns().catch((error) => showStatus(`Could not load runs: ${error.message}`, "error"));
 }
 

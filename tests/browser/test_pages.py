@@ -291,3 +291,18 @@ def test_live_step_points_are_downsampled_keeping_spikes(live_server, page, regl
     assert len(trace["x"]) <= 32
     assert max(trace["y"]) == 9.0
     assert trace["x"] == sorted(trace["x"])
+
+
+def test_runs_page_loads_more_than_one_page(live_server, page):
+    study = create_study(live_server, "many", {"training.seed": list(range(1, 206))})
+    assert len(study["runs"]) == 205
+    page.goto(live_server + "/")
+    wait_ready(page)
+    rows = page.locator("tr[data-run-id]")
+    assert rows.count() == 200
+    assert "200 of 205" in page.inner_text("#status")
+    page.click("#load-more")
+    page.wait_for_function("document.querySelectorAll('tr[data-run-id]').length === 205")
+    assert page.locator("#load-more").is_hidden()
+    # The oldest run, only on the second page, is there now.
+    assert page.locator(f"#run-{study['runs'][0]['id']}").count() == 1
