@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test install install-dev system-deps bench clean
+.PHONY: run test install install-dev system-deps torch-cpu bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,17 @@ system-deps:
 		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(filter-out $(if $(shell command -v node),nodejs),$(SYSTEM_PACKAGES)) >/dev/null; \
 	else echo "install the Debian packages $(SYSTEM_PACKAGES) for the browser, schedule and dataset tests"; fi
 
+# Keras' torch backend for the test that trains the same spec on it, only from a
+# local CPU wheel (PIP_FIND_LINKS): PyPI's torch is a multi-GB CUDA build. Without
+# such a wheel that test skips and says why.
+torch-cpu: | $(BIN)/python
+	@wheel=$$(ls $${PIP_FIND_LINKS:-/nonexistent}/torch-*+cpu-*.whl 2>/dev/null | head -n 1); \
+	if [ -n "$$wheel" ] && ! $(BIN)/python -c "import torch" 2>/dev/null; then $(BIN)/pip install -q "$$wheel"; fi
+
 run: install
 	$(BIN)/reglab up --host $(HOST) --port $(PORT)
 
-test: install-dev system-deps
+test: install-dev system-deps torch-cpu
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install-dev

@@ -5,9 +5,16 @@ API sends ``reglab.train_run`` by name with only the run id, so it never
 imports this package or TensorFlow.
 """
 
+import os
+
 from celery import Celery
 
 from backend.settings import get_settings
+
+# TensorFlow takes a whole GPU at its first op unless told to grow its memory as
+# needed; with growth, REGLAB_WORKER_CONCURRENCY runs can share one GPU. Set
+# before TensorFlow loads (it loads inside the task, never at import).
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
 # A 1000-epoch run on a large dataset can take hours; the hard limit only stops
 # runaway tasks. The broker redelivers an unacknowledged task after the

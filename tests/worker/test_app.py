@@ -1,5 +1,6 @@
 """The Celery app: delivery guarantees, queue, and no TensorFlow in the parent process."""
 
+import os
 import subprocess
 import sys
 
@@ -14,6 +15,13 @@ def test_app_configuration(reglab_env):
     assert conf.task_routes["reglab.train_run"]["queue"] == reglab_env["REGLAB_TRAIN_QUEUE"]
     assert conf.broker_url == conf.result_backend == reglab_env["REGLAB_REDIS_URL"]
     assert conf.task_soft_time_limit < conf.task_time_limit < conf.broker_transport_options["visibility_timeout"]
+
+
+def test_the_worker_lets_tensorflow_grow_gpu_memory_instead_of_taking_the_gpu():
+    code = "import os, worker.app; print(os.environ['TF_FORCE_GPU_ALLOW_GROWTH'])"
+    env = {k: v for k, v in os.environ.items() if k != "TF_FORCE_GPU_ALLOW_GROWTH"}
+    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+    assert output.stdout.strip() == "true"
 
 
 def test_importing_the_app_and_task_loads_no_tensorflow():
