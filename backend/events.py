@@ -44,13 +44,13 @@ def publish_state(run_id: int, state: str, **extra: Any) -> bool:
         return False
 
 
-def request_cancel(run_id: int) -> None:
-    """Set the run's cancel key and wake a worker listening on its cancel channel.
+def request_cancel(*run_ids: int, client: redis.Redis | None = None) -> None:
+    """Set each run's cancel key and wake a worker listening on its cancel channel.
 
     Raises ``redis.RedisError`` when Redis is away, since then no worker can hear it.
     """
-    client = redis_client()
-    pipe = client.pipeline(transaction=False)
-    pipe.set(cancel_key(run_id), "1", ex=CANCEL_TTL_S)
-    pipe.publish(cancel_channel(run_id), b"cancel")
+    pipe = (client or redis_client()).pipeline(transaction=False)
+    for run_id in run_ids:
+        pipe.set(cancel_key(run_id), "1", ex=CANCEL_TTL_S)
+        pipe.publish(cancel_channel(run_id), b"cancel")
     pipe.execute()

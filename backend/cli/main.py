@@ -143,7 +143,7 @@ def cmd_up(args) -> int:
 def cmd_worker(args) -> int:
     """Run one Celery worker consuming the training queue, configured by REGLAB_* variables
     (REGLAB_DATABASE_URL, REGLAB_REDIS_URL, REGLAB_TRAIN_QUEUE, REGLAB_WORKER_CONCURRENCY)."""
-    from backend.cli.stack import worker_argv
+    from backend.cli.processes import worker_argv
     from backend.settings import get_settings
 
     settings = get_settings()

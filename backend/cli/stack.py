@@ -15,20 +15,23 @@ orphans. Children's output goes to ``DATA_DIR/logs/<name>.log``.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO
 
 import httpx
 
+from backend.cli.processes import Child, free_port, port_answers, worker_argv, worker_host_names
+from backend.cli.recovery import (
+    ask_runs_to_stop,
+    forget_stop_requests,
+    has_experiments,
+    recover_runs,
+    requeue_interrupted,
+    running_run_ids,
+)
 from backend.settings import Settings
 
 EMBEDDED_WORKER_NAME = "reglab-embedded@%h"
@@ -36,107 +39,6 @@ EMBEDDED_WORKER_NAME = "reglab-embedded@%h"
 
 class StackError(Exception):
     """A start-up failure explained in one message (what failed, which log to read)."""
-
-
-def _die_with_parent() -> None:
-    """Linux: deliver SIGTERM to the child if the supervisor itself is killed (e.g. SIGKILL)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-@dataclass
-class Child:
-    """One supervised process and its log."""
-
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log_path: Path
-    proc: subprocess.Popen | None = None
-    _log: IO[bytes] | None = field(default=None, repr=False)
-
-    def start(self) -> None:
-        self._log = open(self.log_path, "ab")
-        self._log.write(f"\n==== {datetime.now().isoformat(timespec='seconds')} {' '.join(self.argv)}\n".encode())
-        self._log.flush()
-        self.proc = subprocess.Popen(
-            self.argv,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-        )
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def tree_pids(self) -> list[int]:
-        """The leader and its descendants (Celery's pool processes), while they run."""
-        if not self.alive():
-            return []
-        try:
-            import psutil
-
-            return [self.proc.pid, *(p.pid for p in psutil.Process(self.proc.pid).children(recursive=True))]
-        except Exception:  # psutil missing or the process just ended
-            return [self.proc.pid]
-
-    def signal_group(self, sig: int) -> None:
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def stop(self, sig: int | None = signal.SIGTERM, grace: float = 10.0, then: int | None = None, then_grace: float = 5.0) -> None:
-        """Send ``sig`` (None: already sent) to the leader; escalate to ``then``, finally SIGKILL the whole group."""
-        if self.proc is None:
-            return
-        if self.alive():
-            if sig is not None:
-                self.proc.send_signal(sig)
-            if not self.wait(grace) and then is not None:
-                self.proc.send_signal(then)
-                self.wait(then_grace)
-        # Whatever is left of the group (pool processes, a hung leader) goes now.
-        self.signal_group(signal.SIGKILL)
-        self.wait(5.0)
-        if self._log:
-            self._log.close()
-
-    def wait(self, seconds: float) -> bool:
-        try:
-            self.proc.wait(seconds)
-            return True
-        except subprocess.TimeoutExpired:
-            return False
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n".join(text[-lines:])
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def _answers(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def check_redis(url: str) -> None:
@@ -149,184 +51,6 @@ def check_redis(url: str) -> None:
             f"REGLAB_REDIS_URL={url} does not answer ({exc}). Start that Redis, or unset REGLAB_REDIS_URL "
             "to let `reglab up` run an embedded one."
         ) from None
-
-
-def recover_runs(database_url: str, embedded_broker: bool, heartbeat_timeout_s: float) -> tuple[int, int]:
-    """Make runs a previous stop left behind trainable again; returns (requeued running, redispatched queued).
-
-    With the embedded Redis nothing survives a restart, so every queued run is
-    sent again (``dispatched_at`` cleared: the API's dispatcher picks it up) and
-    every ``running`` run lost its worker. With an external broker, queued
-    messages are still there and other machines' workers may be training, so
-    only runs whose heartbeat went stale are taken back.
-    """
-    from sqlalchemy import or_, select, update
-
-    from backend.db import make_engine
-    from backend.models import Run
-    from backend.runs.states import QUEUED, RUNNING
-
-    engine = make_engine(database_url)
-    try:
-        with engine.begin() as conn:
-            orphaned = select(Run.id).where(Run.state == RUNNING)
-            if not embedded_broker:
-                stale = datetime.now(timezone.utc) - timedelta(seconds=heartbeat_timeout_s)
-                orphaned = orphaned.where(or_(Run.heartbeat_at.is_(None), Run.heartbeat_at < stale))
-            ids = list(conn.scalars(orphaned))
-            if ids:
-                requeue_runs(conn, ids)
-            redispatched = 0
-            if embedded_broker:
-                redispatched = conn.execute(
-                    update(Run).where(Run.state == QUEUED, Run.dispatched_at.is_not(None)).values(dispatched_at=None)
-                ).rowcount
-        return len(ids), redispatched
-    finally:
-        engine.dispose()
-
-
-def has_experiments(database_url: str) -> bool:
-    from sqlalchemy import select
-
-    from backend.db import make_engine
-    from backend.models import Experiment
-
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return conn.scalar(select(Experiment.id).limit(1)) is not None
-    finally:
-        engine.dispose()
-
-
-def requeue_runs(conn, run_ids: list[int]) -> None:
-    """Put interrupted runs back to ``queued``, to be trained again from the first epoch.
-
-    A run cannot resume mid-training (no checkpoint), so its partial points go:
-    otherwise the retrained curve would be mixed with the interrupted one's tail.
-    """
-    from sqlalchemy import delete, update
-
-    from backend.models import MetricPoint, Run
-    from backend.runs.states import QUEUED
-
-    conn.execute(delete(MetricPoint).where(MetricPoint.run_id.in_(run_ids)))
-    conn.execute(
-        update(Run)
-        .where(Run.id.in_(run_ids))
-        .values(
-            state=QUEUED,
-            dispatched_at=None,
-            started_at=None,
-            heartbeat_at=None,
-            worker_host=None,
-            epoch=0,
-            epoch_seconds=None,
-        )
-    )
-
-
-def running_run_ids(database_url: str, worker_hosts: set[str] | None = None) -> list[int]:
-    """Runs in state ``running``; with ``worker_hosts``, only those these worker processes hold."""
-    from sqlalchemy import select
-
-    from backend.db import make_engine
-    from backend.models import Run
-    from backend.runs.states import RUNNING
-
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            query = select(Run.id).where(Run.state == RUNNING)
-            if worker_hosts is not None:
-                query = query.where(Run.worker_host.in_(sorted(worker_hosts)))
-            return list(conn.scalars(query.order_by(Run.id)))
-    finally:
-        engine.dispose()
-
-
-def requeue_interrupted(database_url: str, stopped: list[int], worker_hosts: set[str] | None = None) -> int:
-    """After our worker exited: re-queue the runs it was asked to stop and any it left ``running``.
-
-    ``stopped`` runs ended as ``cancelled`` (at our request, not a person's) or,
-    if the worker was killed, are still ``running``. ``worker_hosts`` None means
-    every running run was ours (the embedded broker feeds only our worker).
-    """
-    from sqlalchemy import and_, or_, select
-
-    from backend.db import make_engine
-    from backend.models import Run
-    from backend.runs.states import CANCELLED, RUNNING
-
-    engine = make_engine(database_url)
-    try:
-        with engine.begin() as conn:
-            ours = Run.state == RUNNING
-            if worker_hosts is not None:
-                ours = and_(ours, Run.worker_host.in_(sorted(worker_hosts)))
-            if stopped:
-                ours = or_(ours, and_(Run.id.in_(stopped), Run.state.in_([RUNNING, CANCELLED])))
-            ids = list(conn.scalars(select(Run.id).where(ours)))
-            if ids:
-                requeue_runs(conn, ids)
-            return len(ids)
-    finally:
-        engine.dispose()
-
-
-def requeue_running(database_url: str, worker_hosts: set[str] | None = None) -> int:
-    """Re-queue runs left ``running`` (by ``worker_hosts``, or all of them)."""
-    return requeue_interrupted(database_url, [], worker_hosts)
-
-
-def ask_runs_to_stop(redis_url: str, run_ids: list[int]) -> None:
-    """The API's cancel request (backend.events.request_cancel), sent to our own broker."""
-    import redis
-
-    from backend.channels import cancel_channel, cancel_key
-
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        pipe = client.pipeline()
-        for run_id in run_ids:
-            pipe.set(cancel_key(run_id), "1", ex=3600)
-            pipe.publish(cancel_channel(run_id), b"cancel")
-        pipe.execute()
-    finally:
-        client.close()
-
-
-def forget_stop_requests(redis_url: str, run_ids: list[int]) -> None:
-    """Drop our stop requests, so a re-queued run is not cancelled when it trains again."""
-    import redis
-
-    from backend.channels import cancel_key
-
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        client.delete(*(cancel_key(run_id) for run_id in run_ids))
-    except redis.RedisError:
-        pass  # the embedded Redis keeps nothing anyway
-    finally:
-        client.close()
-
-
-def worker_host_names(pids: list[int]) -> set[str]:
-    """The ``worker_host`` values the worker records for processes ``pids`` ("host (pid N)")."""
-    host = socket.gethostname()
-    return {f"{host} (pid {pid})" for pid in pids}
-
-
-def worker_argv(queue: str, concurrency: int, hostname: str, loglevel: str = "INFO") -> list[str]:
-    """The Celery worker command line `reglab up`, `reglab worker` and the worker image share."""
-    # One run per process: solo keeps TensorFlow in the main process; several
-    # runs side by side (e.g. small runs sharing a GPU) use forked pool processes.
-    pool = ["--pool=solo"] if concurrency == 1 else ["--pool=prefork", f"--concurrency={concurrency}"]
-    return [
-        sys.executable, "-m", "celery", "-A", "worker.app", "worker",
-        "-Q", queue, "-n", hostname, f"--loglevel={loglevel}", *pool,
-    ]  # fmt: skip
 
 
 class Stack:
@@ -406,7 +130,7 @@ class Stack:
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        if _answers("127.0.0.1" if self.host in ("0.0.0.0", "") else self.host, self.port):
+        if port_answers("127.0.0.1" if self.host in ("0.0.0.0", "") else self.host, self.port):
             raise StackError(f"port {self.port} on {self.host} is taken: stop what uses it or pass PORT=... / --port")
 
         database_url = self.settings.database_url
@@ -493,7 +217,7 @@ class Stack:
             dict(os.environ),
         )
         deadline = time.monotonic() + 15
-        while not _answers("127.0.0.1", port):
+        while not port_answers("127.0.0.1", port):
             self._check_stop()
             if not child.alive():
                 raise StackError(f"embedded redis-server exited at start; see {child.log_path}:\n{child.log_tail()}")

@@ -7,7 +7,6 @@ test, exactly as the worker does, so these stay fast.
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import pytest

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from backend.cli.stack import recover_runs, requeue_running
+from backend.cli.recovery import recover_runs, requeue_running
 from backend.db import make_engine
 from backend.models import Experiment, MetricPoint, Run
 from backend.timeutil import utcnow

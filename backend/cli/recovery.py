@@ -1,0 +1,165 @@
+"""Runs a stopped stack left behind: find them, put them back in the queue.
+
+A run cannot resume mid-training (there is no checkpoint), so an interrupted
+run goes back to ``queued`` and trains again from its first epoch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+def recover_runs(database_url: str, embedded_broker: bool, heartbeat_timeout_s: float) -> tuple[int, int]:
+    """Make runs a previous stop left behind trainable again; returns (requeued running, redispatched queued).
+
+    With the embedded Redis nothing survives a restart, so every queued run is
+    sent again (``dispatched_at`` cleared: the API's dispatcher picks it up) and
+    every ``running`` run lost its worker. With an external broker, queued
+    messages are still there and other machines' workers may be training, so
+    only runs whose heartbeat went stale are taken back.
+    """
+    from sqlalchemy import or_, select, update
+
+    from backend.db import make_engine
+    from backend.models import Run
+    from backend.runs.states import QUEUED, RUNNING
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            orphaned = select(Run.id).where(Run.state == RUNNING)
+            if not embedded_broker:
+                stale = datetime.now(timezone.utc) - timedelta(seconds=heartbeat_timeout_s)
+                orphaned = orphaned.where(or_(Run.heartbeat_at.is_(None), Run.heartbeat_at < stale))
+            ids = list(conn.scalars(orphaned))
+            if ids:
+                requeue_runs(conn, ids)
+            redispatched = 0
+            if embedded_broker:
+                redispatched = conn.execute(
+                    update(Run).where(Run.state == QUEUED, Run.dispatched_at.is_not(None)).values(dispatched_at=None)
+                ).rowcount
+        return len(ids), redispatched
+    finally:
+        engine.dispose()
+
+
+def has_experiments(database_url: str) -> bool:
+    from sqlalchemy import select
+
+    from backend.db import make_engine
+    from backend.models import Experiment
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(select(Experiment.id).limit(1)) is not None
+    finally:
+        engine.dispose()
+
+
+def requeue_runs(conn, run_ids: list[int]) -> None:
+    """Put interrupted runs back to ``queued``, to be trained again from the first epoch.
+
+    A run cannot resume mid-training (no checkpoint), so its partial points go:
+    otherwise the retrained curve would be mixed with the interrupted one's tail.
+    """
+    from sqlalchemy import delete, update
+
+    from backend.models import MetricPoint, Run
+    from backend.runs.states import QUEUED
+
+    conn.execute(delete(MetricPoint).where(MetricPoint.run_id.in_(run_ids)))
+    conn.execute(
+        update(Run)
+        .where(Run.id.in_(run_ids))
+        .values(
+            state=QUEUED,
+            dispatched_at=None,
+            started_at=None,
+            heartbeat_at=None,
+            worker_host=None,
+            epoch=0,
+            epoch_seconds=None,
+        )
+    )
+
+
+def running_run_ids(database_url: str, worker_hosts: set[str] | None = None) -> list[int]:
+    """Runs in state ``running``; with ``worker_hosts``, only those these worker processes hold."""
+    from sqlalchemy import select
+
+    from backend.db import make_engine
+    from backend.models import Run
+    from backend.runs.states import RUNNING
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            query = select(Run.id).where(Run.state == RUNNING)
+            if worker_hosts is not None:
+                query = query.where(Run.worker_host.in_(sorted(worker_hosts)))
+            return list(conn.scalars(query.order_by(Run.id)))
+    finally:
+        engine.dispose()
+
+
+def requeue_interrupted(database_url: str, stopped: list[int], worker_hosts: set[str] | None = None) -> int:
+    """After our worker exited: re-queue the runs it was asked to stop and any it left ``running``.
+
+    ``stopped`` runs ended as ``cancelled`` (at our request, not a person's) or,
+    if the worker was killed, are still ``running``. ``worker_hosts`` None means
+    every running run was ours (the embedded broker feeds only our worker).
+    """
+    from sqlalchemy import and_, or_, select
+
+    from backend.db import make_engine
+    from backend.models import Run
+    from backend.runs.states import CANCELLED, RUNNING
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            ours = Run.state == RUNNING
+            if worker_hosts is not None:
+                ours = and_(ours, Run.worker_host.in_(sorted(worker_hosts)))
+            if stopped:
+                ours = or_(ours, and_(Run.id.in_(stopped), Run.state.in_([RUNNING, CANCELLED])))
+            ids = list(conn.scalars(select(Run.id).where(ours)))
+            if ids:
+                requeue_runs(conn, ids)
+            return len(ids)
+    finally:
+        engine.dispose()
+
+
+def requeue_running(database_url: str, worker_hosts: set[str] | None = None) -> int:
+    """Re-queue runs left ``running`` (by ``worker_hosts``, or all of them)."""
+    return requeue_interrupted(database_url, [], worker_hosts)
+
+
+def ask_runs_to_stop(redis_url: str, run_ids: list[int]) -> None:
+    """The API's cancel request, sent to our own broker."""
+    import redis
+
+    from backend.events import request_cancel
+
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        request_cancel(*run_ids, client=client)
+    finally:
+        client.close()
+
+
+def forget_stop_requests(redis_url: str, run_ids: list[int]) -> None:
+    """Drop our stop requests, so a re-queued run is not cancelled when it trains again."""
+    import redis
+
+    from backend.channels import cancel_key
+
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.delete(*(cancel_key(run_id) for run_id in run_ids))
+    except redis.RedisError:
+        pass  # the embedded Redis keeps nothing anyway
+    finally:
+        client.close()
