@@ -65,42 +65,27 @@ def broker_answers() -> bool:
         return False
 
 
-def _claim(run_ids: list[int]) -> list[int]:
-    """Mark runs dispatched unless another process already did; return the ones this call claimed.
+def _send_batch(run_ids: list[int]) -> tuple[int, Exception | None]:
+    """Claim runs, send their tasks and commit, all in one transaction.
 
-    The conditional UPDATE is the lock: of two API processes, only one gets each row back.
+    The conditional UPDATE is the lock: of two API processes, only one gets
+    each row back. Committing after the sends means an API that dies half-way
+    commits nothing: its runs keep ``dispatched_at`` NULL and the next pass
+    sends them again. A task sent twice is harmless, since a worker claims a
+    run only while it is queued. Returns (runs sent, the broker error if one
+    stopped the batch; those not sent are released).
     """
-    with session_scope() as session:
-        claimed = session.scalars(
-            update(Run)
-            .where(Run.id.in_(run_ids), Run.state == QUEUED, Run.dispatched_at.is_(None))
-            .values(dispatched_at=utcnow())
-            .returning(Run.id)
-        ).all()
-    return sorted(claimed)
-
-
-def _release(run_ids: list[int]) -> None:
-    """Give back claims whose task never reached the broker."""
-    if run_ids:
-        with session_scope() as session:
-            session.execute(update(Run).where(Run.id.in_(run_ids), Run.state == QUEUED).values(dispatched_at=None))
-
-
-def dispatch_runs(run_ids: Iterable[int]) -> int:
-    """Send each run's task if the broker answers; return how many were sent.
-
-    Never raises for a broker problem: runs that could not be sent keep
-    ``dispatched_at`` NULL for the next :func:`dispatch_pass`.
-    """
-    ids = list(run_ids)
-    if not ids or not broker_answers():
-        return 0
     settings = get_settings()
     app = celery_app()
-    sent = 0
-    for start in range(0, len(ids), PASS_BATCH):
-        claimed = _claim(ids[start : start + PASS_BATCH])
+    with session_scope() as session:
+        claimed = sorted(
+            session.scalars(
+                update(Run)
+                .where(Run.id.in_(run_ids), Run.state == QUEUED, Run.dispatched_at.is_(None))
+                .values(dispatched_at=utcnow())
+                .returning(Run.id)
+            ).all()
+        )
         done = 0
         try:
             with app.producer_or_acquire() as producer:
@@ -115,11 +100,28 @@ def dispatch_runs(run_ids: Iterable[int]) -> int:
                     )
                     done += 1
         except Exception as exc:  # kombu and redis raise many types; the answer is the same: try later
-            _release(claimed[done:])
-            sent += done
-            log.warning("broker unavailable, %d of %d runs left queued: %s", len(ids) - sent, len(ids), exc)
-            break
+            if claimed[done:]:
+                session.execute(update(Run).where(Run.id.in_(claimed[done:])).values(dispatched_at=None))
+            return done, exc
+    return done, None
+
+
+def dispatch_runs(run_ids: Iterable[int]) -> int:
+    """Send each run's task if the broker answers; return how many were sent.
+
+    Never raises for a broker problem: runs that could not be sent keep
+    ``dispatched_at`` NULL for the next :func:`dispatch_pass`.
+    """
+    ids = list(run_ids)
+    if not ids or not broker_answers():
+        return 0
+    sent = 0
+    for start in range(0, len(ids), PASS_BATCH):
+        done, error = _send_batch(ids[start : start + PASS_BATCH])
         sent += done
+        if error is not None:
+            log.warning("broker unavailable, %d of %d runs left queued: %s", len(ids) - sent, len(ids), error)
+            break
     return sent
 
 
