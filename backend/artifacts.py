@@ -32,3 +32,13 @@ def remove_artifact(path: str | None) -> None:
         file.unlink()
     except OSError as exc:
         log.warning("could not delete artifact %s: %s", file, exc)
+
+
+def remove_checkpoints(run_id: int) -> None:
+    """Delete a run's resume checkpoint files (``run-{id}.checkpoint*``, see the worker's
+    ``training/checkpoint.py``): a run that will not resume no longer needs them."""
+    for file in get_settings().artifacts_dir.glob(f"run-{int(run_id)}.checkpoint*"):
+        try:
+            file.unlink()
+        except OSError as exc:
+            log.warning("could not delete checkpoint %s: %s", file, exc)

@@ -15,9 +15,15 @@ Messages on :func:`run_channel` are JSON objects with a ``type``:
 To cancel, the API sets :func:`cancel_key` (value ``"1"``, with a TTL) and
 publishes ``cancel`` on :func:`cancel_channel`; the worker checks the key and
 may listen on the channel, stops the run and publishes its final state.
+``reglab up`` stopping its worker sets ``"requeue"`` and publishes ``requeue``
+instead: the run stops the same way but keeps its resume checkpoint, since it
+goes back to the queue.
 """
 
 from backend.settings import get_settings
+
+# cancel_key's value (and the channel's message) when a stop is only a pause.
+REQUEUE = "requeue"
 
 
 def run_channel(run_id: int) -> str:

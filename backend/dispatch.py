@@ -18,6 +18,7 @@ from celery import Celery
 from sqlalchemy import select, update
 
 from backend import events
+from backend.artifacts import remove_checkpoints
 from backend.db import session_scope
 from backend.runs.models import Run
 from backend.runs.states import FAILED, QUEUED, RUNNING
@@ -167,6 +168,7 @@ def reap_stale_runs(now: datetime | None = None) -> list[int]:
             if result.rowcount == 1:
                 reaped.append(run_id)
     for run_id in reaped:
+        remove_checkpoints(run_id)  # a failed run is cloned, never resumed
         events.publish_state(run_id, FAILED)
     return reaped
 

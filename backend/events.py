@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import redis
 
-from backend.channels import cancel_channel, cancel_key, run_channel
+from backend.channels import REQUEUE, cancel_channel, cancel_key, run_channel
 from backend.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -44,13 +44,16 @@ def publish_state(run_id: int, state: str, **extra: Any) -> bool:
         return False
 
 
-def request_cancel(*run_ids: int, client: redis.Redis | None = None) -> None:
+def request_cancel(*run_ids: int, client: redis.Redis | None = None, requeue: bool = False) -> None:
     """Set each run's cancel key and wake a worker listening on its cancel channel.
 
-    Raises ``redis.RedisError`` when Redis is away, since then no worker can hear it.
+    ``requeue``: the run is stopped to be re-queued (``reglab up`` stopping), so
+    the worker keeps its resume checkpoint. Raises ``redis.RedisError`` when
+    Redis is away, since then no worker can hear it.
     """
+    value, message = (REQUEUE, REQUEUE.encode()) if requeue else ("1", b"cancel")
     pipe = (client or redis_client()).pipeline(transaction=False)
     for run_id in run_ids:
-        pipe.set(cancel_key(run_id), "1", ex=CANCEL_TTL_S)
-        pipe.publish(cancel_channel(run_id), b"cancel")
+        pipe.set(cancel_key(run_id), value, ex=CANCEL_TTL_S)
+        pipe.publish(cancel_channel(run_id), message)
     pipe.execute()

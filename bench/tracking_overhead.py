@@ -3,8 +3,10 @@
 Trains the same spec twice per repeat, alternating: once with the run's own
 callbacks only (schedule, TerminateOnNaN), once with the tracking as a real
 run has it too (MetricsTracker with per-step buffering and end-of-epoch
-diagnostics, the cancel check, and per epoch one batched write to a SQLite
-store plus a Redis publish when Redis answers). It prints:
+diagnostics, the cancel check, per epoch one batched write to a SQLite
+store plus a Redis publish when Redis answers, and the resume checkpoint,
+at most one per ``--checkpoint-interval`` seconds as a real worker saves it).
+It prints:
 
 * the A/B difference of the median epoch time (noisy on a shared machine),
 * the time measured inside the tracking code itself (callbacks and sink)
@@ -40,6 +42,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2, help="alternating with/without pairs")
     parser.add_argument("--schedule", default="one_cycle", help="a per-step schedule exercises rate_at per batch")
+    parser.add_argument(
+        "--checkpoint-interval", type=float, default=None,
+        help="least seconds between resume checkpoints (default: the worker's REGLAB_CHECKPOINT_INTERVAL_S)",
+    )
+    parser.add_argument("--no-checkpoint", action="store_true", help="track without resume checkpoints")
     return parser.parse_args()
 
 
@@ -55,7 +62,9 @@ def main() -> None:
     from backend.migrate import upgrade_head
     from backend.spec import build_spec
     from worker import runs
+    from backend.settings import get_settings
     from worker.training import callbacks as tracking_callbacks
+    from worker.training import checkpoint as checkpoints
     from worker.training.tracking import EpochRecorder
     from worker.training.trainer import train
     from backend.db import session_scope
@@ -112,6 +121,7 @@ def main() -> None:
     for cls, names in (
         (tracking_callbacks.MetricsTracker, ("on_epoch_begin", "on_train_batch_end", "on_epoch_end")),
         (tracking_callbacks.CancelOnEvent, ("on_train_batch_end",)),
+        (checkpoints.EpochCheckpoint, ("on_epoch_end",)),
     ):
         for name in names:
             setattr(cls, name, timed(getattr(cls, name)))
@@ -135,14 +145,20 @@ def main() -> None:
         runs.claim(run_id, "bench")
         publisher = publisher_factory(run_id) if publisher_factory else None
         sink = EpochRecorder(run_id, spec.training.epochs, publisher)
+        store = None if args.no_checkpoint else checkpoints.CheckpointStore(run_id, data_dir / "artifacts")
         # The clock comes last, so its epochs include the tracker's end-of-epoch work
-        # (diagnostics, database write, publish).
-        train(spec, sink, extra_callbacks=[clock], track=track)
+        # (diagnostics, database write, publish, checkpoint).
+        train(spec, sink, extra_callbacks=[clock], track=track, checkpoint=store, checkpoint_interval_s=interval)
         return clock.seconds, inside["seconds"]
+
+    interval = args.checkpoint_interval
+    if interval is None:
+        interval = get_settings().CHECKPOINT_INTERVAL_S
 
     print(
         f"spec: {args.dataset} train={args.train_samples or 'all'} hidden={args.hidden} "
-        f"batch={args.batch_size} epochs={args.epochs} schedule={args.schedule}; backend {keras.backend.backend()}"
+        f"batch={args.batch_size} epochs={args.epochs} schedule={args.schedule}; backend {keras.backend.backend()}; "
+        f"checkpoints: {'none' if args.no_checkpoint else f'at most one per {interval:g} s'}"
     )
     run_once(True)  # warm-up: dataset load, graph tracing
     plain, tracked, inside_share = [], [], []

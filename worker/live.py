@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from backend.channels import cancel_channel, cancel_key, run_channel
+from backend.channels import REQUEUE, cancel_channel, cancel_key, run_channel
 from backend.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -49,12 +49,15 @@ class CancelWatcher:
 
     A daemon thread subscribes to ``cancel_channel(run_id)`` and then reads
     ``cancel_key(run_id)`` once, so a request made before the subscription
-    is not missed. Training checks the event, never Redis.
+    is not missed. Training checks the event, never Redis. ``requeue`` tells
+    whether the stop came from ``reglab up`` pausing the run (it keeps its
+    checkpoint) rather than from a person cancelling it.
     """
 
     def __init__(self, run_id: int, client: redis.Redis | None = None, poll_s: float = 0.5):
         self.run_id = run_id
         self.event = threading.Event()
+        self.requeue = False
         self.client = client or connect()
         self.poll_s = poll_s
         self._stop = threading.Event()
@@ -71,12 +74,14 @@ class CancelWatcher:
         try:
             pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(cancel_channel(self.run_id))
-            if self.client.exists(cancel_key(self.run_id)):
-                self.event.set()
+            requested = self.client.get(cancel_key(self.run_id))
+            if requested is not None:
+                self._heard(requested)
             self._subscribed.set()
             while not self._stop.is_set() and not self.event.is_set():
-                if pubsub.get_message(timeout=self.poll_s) is not None:
-                    self.event.set()
+                message = pubsub.get_message(timeout=self.poll_s)
+                if message is not None:
+                    self._heard(message["data"])
         except redis.RedisError as error:
             log.warning("run %s: cancel requests not heard: %s", self.run_id, error)
         finally:
@@ -86,6 +91,11 @@ class CancelWatcher:
                     pubsub.close()
                 except redis.RedisError:
                     pass
+
+    def _heard(self, request: bytes | str) -> None:
+        text = request.decode() if isinstance(request, bytes) else str(request)
+        self.requeue = text == REQUEUE
+        self.event.set()
 
     def stop(self) -> None:
         self._stop.set()

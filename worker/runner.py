@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -22,6 +23,9 @@ from backend.spec import RunSpec
 from worker import runs
 from worker.heartbeat import Heartbeat
 from worker.live import CancelWatcher, Publisher
+
+if TYPE_CHECKING:  # Keras loads only in the process that trains (see _train)
+    from worker.training.checkpoint import CheckpointStore, Resume
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,25 @@ def worker_host() -> str:
 
 def artifact_path(run_id: int) -> Path:
     return (get_settings().artifacts_dir / f"run-{run_id}.keras").resolve()
+
+
+def checkpoints(run_id: int) -> "CheckpointStore":
+    """The run's resume checkpoint files (see :mod:`worker.training.checkpoint`)."""
+    from worker.training.checkpoint import CheckpointStore
+
+    return CheckpointStore(run_id, get_settings().artifacts_dir)
+
+
+def resume_point(run_id: int) -> "Resume | None":
+    """Where an interrupted run continues (a :class:`Resume`), or None to start from epoch 0."""
+    from worker.training.checkpoint import Resume
+
+    latest = checkpoints(run_id).latest()
+    if latest is None:
+        return None
+    epoch, path = latest
+    history, t_offset = runs.stored_epochs(run_id, epoch)
+    return Resume(epoch=epoch, model_path=path, history=history, t_offset=t_offset)
 
 
 def failure_message(error: BaseException) -> str:
@@ -64,7 +87,7 @@ def execute_run(run_id: int) -> str:
         log.info("run %s: not claimable (missing, final, or alive on another worker); nothing to do", run_id)
         return SKIPPED
     if claim.restarted:
-        log.warning("run %s: its worker died; restarting it from scratch", run_id)
+        log.warning("run %s: its worker died; taking it over", run_id)
     publisher = Publisher(run_id)
     epochs = 0
     heartbeat = Heartbeat(run_id).start()
@@ -85,6 +108,8 @@ def execute_run(run_id: int) -> str:
     if not runs.finish(run_id, state, **values):
         log.warning("run %s: no longer running when it finished as %s; outcome dropped", run_id, state)
         return (runs.current(run_id) or {}).get("state", SKIPPED)
+    if not (state == CANCELLED and watcher.requeue):  # a paused run resumes from it later
+        checkpoints(run_id).delete()
     watcher.clear_request()
     final_epoch = (runs.current(run_id) or {}).get("epoch", 0)
     publisher.state(state, final_epoch, epochs, values.get("error"))
@@ -106,7 +131,18 @@ def _train(run_id: int, spec: RunSpec, publisher: Publisher, watcher: CancelWatc
         backend=environment.backend_name(),
         device=environment.device_name(),
     )
-    result = train(spec, EpochRecorder(run_id, spec.training.epochs, publisher), cancel=watcher.event)
+    resume = resume_point(run_id)
+    if resume is not None:
+        log.info("run %s: resuming from its checkpoint after epoch %s", run_id, resume.epoch)
+        runs.set_progress(run_id, epoch=resume.epoch)
+    result = train(
+        spec,
+        EpochRecorder(run_id, spec.training.epochs, publisher),
+        cancel=watcher.event,
+        checkpoint=checkpoints(run_id),
+        checkpoint_interval_s=get_settings().CHECKPOINT_INTERVAL_S,
+        resume=resume,
+    )
     values: dict = {"summary": result.summary, "model_summary": model_module.describe(result.model)}
     if result.state == COMPLETED:
         path = artifact_path(run_id)

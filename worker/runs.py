@@ -3,8 +3,9 @@
 Every change is one short transaction guarded by the run's state, so a
 redelivered or duplicate task is harmless: a final run is never touched, a
 run another live worker holds (fresh heartbeat) is left alone, and a run
-left ``running`` by a dead worker (stale heartbeat) is taken over and
-restarted from scratch.
+left ``running`` by a dead worker (stale heartbeat) is taken over. A
+taken-over or re-queued run keeps its stored points: the runner resumes it
+from its last checkpoint, and its first write replaces only what came after.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import dataclasses
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 import backend.models  # noqa: F401  every table, so Run's relationships resolve in a worker process
 from backend.db import session_scope
@@ -40,8 +41,7 @@ def claim(run_id: int, worker_host: str) -> Claim | None:
 
     Claimable: ``queued``, or ``running`` with a heartbeat older than
     HEARTBEAT_TIMEOUT_S (its worker died; the broker redelivered the task).
-    A takeover deletes the dead attempt's points, so the restart's series
-    are not mixed with stale ones.
+    Stored points are kept for a resume (see :func:`record_epoch`).
     """
     now = utcnow()
     stale = now - timedelta(seconds=get_settings().HEARTBEAT_TIMEOUT_S)
@@ -75,10 +75,31 @@ def claim(run_id: int, worker_host: str) -> Claim | None:
         )
         if result.rowcount != 1:
             return None
-        restarted = previous.state == RUNNING
-        if restarted:
-            session.execute(delete(MetricPoint).where(MetricPoint.run_id == run_id))
-        return Claim(run_id=run_id, spec=previous.spec, restarted=restarted)
+        return Claim(run_id=run_id, spec=previous.spec, restarted=previous.state == RUNNING)
+
+
+def stored_epochs(run_id: int, epochs: int) -> tuple[list[dict[str, float | None]], float]:
+    """The stored per-epoch values of epochs ``0..epochs-1`` (one dict per epoch) and the last ``t``.
+
+    A resumed run's summary covers these epochs; its ``t`` offsets continue after the last one.
+    """
+    with session_scope() as session:
+        rows = session.execute(
+            select(MetricPoint.name, MetricPoint.x, MetricPoint.value).where(
+                MetricPoint.run_id == run_id, MetricPoint.axis == "epoch", MetricPoint.x < epochs
+            )
+        ).all()
+        last_t = session.scalar(
+            select(func.max(MetricPoint.t)).where(
+                MetricPoint.run_id == run_id, MetricPoint.axis == "epoch", MetricPoint.x < epochs
+            )
+        )
+    history: list[dict[str, float | None]] = [
+        dict.fromkeys(("loss", "accuracy", "val_loss", "val_accuracy")) for _ in range(epochs)
+    ]
+    for name, x, value in rows:
+        history[int(x)][name] = value
+    return history, float(last_t or 0.0)
 
 
 def _update_running(run_id: int, **values: Any) -> bool:
@@ -102,9 +123,20 @@ def heartbeat(run_id: int) -> bool:
     return _update_running(run_id, heartbeat_at=utcnow())
 
 
-def record_epoch(run_id: int, points: list[dict[str, Any]], progress: dict[str, Any]) -> None:
-    """One transaction per epoch: the epoch's points (idempotent upsert), progress and heartbeat."""
+def record_epoch(
+    run_id: int,
+    points: list[dict[str, Any]],
+    progress: dict[str, Any],
+    drop_from: tuple[int, int | None] | None = None,
+) -> None:
+    """One transaction per epoch: the epoch's points (idempotent upsert), progress and heartbeat.
+
+    ``drop_from=(epoch, step)`` first deletes the points an interrupted attempt
+    stored at or after that epoch and step (step None: epoch points only).
+    """
     with session_scope() as session:
+        if drop_from is not None:
+            _drop_points_from(session, run_id, *drop_from)
         write_points(session, run_id, points)
         session.execute(
             update(Run)
@@ -112,6 +144,13 @@ def record_epoch(run_id: int, points: list[dict[str, Any]], progress: dict[str, 
             .values(heartbeat_at=utcnow(), **progress)
             .execution_options(synchronize_session=False)
         )
+
+
+def _drop_points_from(session, run_id: int, epoch: int, step: int | None) -> None:
+    later = and_(MetricPoint.axis == "epoch", MetricPoint.x >= epoch)
+    if step is not None:
+        later = or_(later, and_(MetricPoint.axis == "step", MetricPoint.x >= step))
+    session.execute(delete(MetricPoint).where(MetricPoint.run_id == run_id, later))
 
 
 def finish(run_id: int, state: str, **values: Any) -> bool:

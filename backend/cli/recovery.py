@@ -1,7 +1,9 @@
 """Runs a stopped stack left behind: find them, put them back in the queue.
 
-A run cannot resume mid-training (there is no checkpoint), so an interrupted
-run goes back to ``queued`` and trains again from its first epoch.
+An interrupted run goes back to ``queued`` with its stored points; the worker
+resumes it from its last checkpoint (the model and optimizer after its last
+complete epoch, see ``worker/training/checkpoint.py``), or from epoch 0 if it
+had none yet.
 """
 
 from __future__ import annotations
@@ -58,17 +60,16 @@ def has_experiments(database_url: str) -> bool:
 
 
 def requeue_runs(conn, run_ids: list[int]) -> None:
-    """Put interrupted runs back to ``queued``, to be trained again from the first epoch.
+    """Put interrupted runs back to ``queued``, to resume from their last checkpoint.
 
-    A run cannot resume mid-training (no checkpoint), so its partial points go:
-    otherwise the retrained curve would be mixed with the interrupted one's tail.
+    Their points stay: the epochs up to the checkpoint are kept as they are,
+    and the resumed attempt's first write replaces whatever came after it.
     """
-    from sqlalchemy import delete, update
+    from sqlalchemy import update
 
-    from backend.models import MetricPoint, Run
+    from backend.models import Run
     from backend.runs.states import QUEUED
 
-    conn.execute(delete(MetricPoint).where(MetricPoint.run_id.in_(run_ids)))
     conn.execute(
         update(Run)
         .where(Run.id.in_(run_ids))
@@ -78,8 +79,6 @@ def requeue_runs(conn, run_ids: list[int]) -> None:
             started_at=None,
             heartbeat_at=None,
             worker_host=None,
-            epoch=0,
-            epoch_seconds=None,
         )
     )
 
@@ -138,14 +137,14 @@ def requeue_running(database_url: str, worker_hosts: set[str] | None = None) -> 
 
 
 def ask_runs_to_stop(redis_url: str, run_ids: list[int]) -> None:
-    """The API's cancel request, sent to our own broker."""
+    """The API's cancel request, sent to our own broker, marked as a pause (checkpoints kept)."""
     import redis
 
     from backend.events import request_cancel
 
     client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
     try:
-        request_cancel(*run_ids, client=client)
+        request_cancel(*run_ids, client=client, requeue=True)
     finally:
         client.close()
 

@@ -5,7 +5,7 @@ an embedded Redis (unless ``REGLAB_REDIS_URL`` names a server), one Celery
 worker, the API. Stop order (Ctrl-C, SIGTERM, or a child dying): the API
 first so nothing new is accepted, then the worker (warm shutdown, then cold
 after a grace period), then the runs it was training go back to ``queued``
-to be trained again on the next start, and Redis last.
+to resume from their last completed epoch on the next start, and Redis last.
 
 Each child runs in its own session (process group), so a terminal's Ctrl-C
 reaches only this supervisor, which stops the children in order, and so a
@@ -158,7 +158,7 @@ class Stack:
             database_url, self.embedded_redis, self.settings.HEARTBEAT_TIMEOUT_S
         )
         if requeued:
-            self.say(f"re-queued {requeued} run(s) interrupted by the last stop; they train again from epoch 0")
+            self.say(f"re-queued {requeued} run(s) interrupted by the last stop; they resume from their last completed epoch")
         if redispatched:
             self.say(f"{redispatched} queued run(s) will be sent to the worker again")
         self._first_start = not has_experiments(database_url)
@@ -268,8 +268,9 @@ class Stack:
 
         Celery's cold shutdown cannot interrupt a task in the solo pool (the run
         would end as failed), so the run is asked to stop the way the API cancels
-        it (a Redis flag the training loop checks each batch); it then ends within
-        one batch and goes back to ``queued`` to train again on the next start.
+        it (a Redis flag the training loop checks each batch, marked as a pause so
+        the worker keeps its checkpoint); it then ends within one batch and goes
+        back to ``queued`` to resume from its last checkpoint on the next start.
         """
         # With an external broker only our worker's runs: other machines' workers may be training.
         hosts = None if self.embedded_redis else worker_host_names(worker.tree_pids())
@@ -293,7 +294,7 @@ class Stack:
             self.say(f"could not re-queue interrupted runs: {exc}")
         else:
             if requeued:
-                self.say(f"{requeued} interrupted run(s) re-queued; they train again from epoch 0 on the next start")
+                self.say(f"{requeued} interrupted run(s) re-queued; they resume from their last completed epoch on the next start")
 
     def shutdown(self) -> None:
         """Stop the children in order; idempotent and safe after a partial start."""

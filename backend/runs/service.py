@@ -10,7 +10,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from backend import events
-from backend.artifacts import artifact_file, remove_artifact
+from backend.artifacts import artifact_file, remove_artifact, remove_checkpoints
 from backend.errors import Conflict, InvalidInput, Unavailable, field_error, spec_errors
 from backend.experiments.grid import format_value
 from backend.experiments.models import Experiment, ExperimentTag
@@ -211,3 +211,4 @@ def delete_run(session: Session, run: Run) -> None:
     session.execute(delete(Run).where(Run.id == run_id))
     session.commit()
     remove_artifact(artifact)
+    remove_checkpoints(run_id)

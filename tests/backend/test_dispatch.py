@@ -68,8 +68,14 @@ def test_silent_running_runs_are_failed_with_an_actionable_error(client):
     )
     set_run(alive, state="running", started_at=now - timedelta(hours=1), heartbeat_at=now)
     set_run(never_beat, state="running", started_at=now - timedelta(seconds=timeout + 5))
+    artifacts = get_settings().artifacts_dir
+    artifacts.mkdir(parents=True, exist_ok=True)
+    for run_id in (silent, alive):
+        (artifacts / f"run-{run_id}.checkpoint.json").write_text("{}")
 
     reap_stale_runs()
+    # A failed run is cloned, never resumed: its checkpoint goes; a live run keeps its own.
+    assert [p.name for p in artifacts.glob("run-*.checkpoint.json")] == [f"run-{alive}.checkpoint.json"]
 
     states = {r["id"]: r for r in client.get("/api/runs").json()["items"]}
     assert states[alive]["state"] == "running"

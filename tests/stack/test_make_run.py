@@ -8,8 +8,10 @@ without downloading TensorFlow again. REGLAB_REDIS_URL is unset, so the
 stack must start its own Redis (and not use one that happens to be on 6379).
 """
 
+import json
 import re
 import shutil
+import sqlite3
 import signal
 import subprocess
 import sys
@@ -70,7 +72,8 @@ class Session:
     def __init__(self, checkout: Path, venv: Path, port: int, log: Path):
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
-        env = clean_env(PIP_NO_INDEX="1", PIP_NO_BUILD_ISOLATION="0")  # "0" means off: pip's inverted flag variable
+        # "0" means off: pip's inverted flag variable. Checkpoints after every epoch, so the interrupted run has one.
+        env = clean_env(PIP_NO_INDEX="1", PIP_NO_BUILD_ISOLATION="0", REGLAB_CHECKPOINT_INTERVAL_S="0")
         self.proc = start(["make", "run", f"VENV={venv}", f"PORT={port}"], env, log, cwd=checkout)
 
     def check(self) -> None:
@@ -120,14 +123,24 @@ def test_make_run_trains_stops_cleanly_and_keeps_runs(checkout, venv, tmp_path):
         run = wait_runs(first.url, [done], FINAL, 240, first.check)[0]
         assert run["state"] == "completed", run
 
-        # A long run, interrupted by the stop: it must be re-queued, not lost nor left "running".
+        # A long run, interrupted by the stop: it must be re-queued with its points, not lost nor left "running".
         long = submit(first.url, "interrupted", training={"epochs": 500})["runs"][0]["id"]
-        wait_runs(first.url, [long], {"running"}, 120, first.check)
+        wait_until(lambda: get_run(first.url, long)["epoch"] >= 2, 120, "two epochs of the long run", first.check)
     finally:
         left = first.stop()
     assert left == [], f"processes survived SIGTERM: {left}"
     assert "re-queued" in first.output(), first.output()[-3000:]
+    pointer = json.loads((checkout / "data" / "artifacts" / f"run-{long}.checkpoint.json").read_text())
+    resumed_from = pointer["epoch"]
+    assert resumed_from >= 2
+    with sqlite3.connect(checkout / "data" / "reglab.db") as db:
+        kept = db.execute(
+            "SELECT x, value FROM metric_points WHERE run_id = ? AND name = 'loss' AND axis = 'epoch' AND x < ?"
+            " ORDER BY x", (long, resumed_from),
+        ).fetchall()  # fmt: skip
+    assert [x for x, _ in kept] == list(range(resumed_from))
 
+    worker_log = checkout / "data" / "logs" / "worker.log"
     second = Session(checkout, venv, port, tmp_path / "second.log")
     try:
         second.wait_ready(120)
@@ -136,7 +149,12 @@ def test_make_run_trains_stops_cleanly_and_keeps_runs(checkout, venv, tmp_path):
         assert again["state"] == "completed" and again["summary"]
         metrics = httpx.get(f"{second.url}/api/runs/{done}/metrics", timeout=10).json()
         assert len(metrics["series"]["loss"]["x"]) == 2
-        assert get_run(second.url, long)["state"] in ("queued", "running")
+        # The long run resumes after its checkpoint's epoch, the earlier epochs' points unchanged.
+        wait_until(lambda: log_contains(worker_log, f"run {long}: resuming from its checkpoint after epoch {resumed_from}"),
+                   120, "the long run to resume", second.check, every=0.5)  # fmt: skip
+        wait_until(lambda: get_run(second.url, long)["epoch"] > resumed_from, 120, "a resumed epoch", second.check)
+        loss = httpx.get(f"{second.url}/api/runs/{long}/metrics", timeout=10).json()["series"]["loss"]
+        assert list(zip(loss["x"], loss["y"]))[:resumed_from] == [(x, pytest.approx(v)) for x, v in kept]
     finally:
         left = second.stop()
     assert left == [], f"processes survived SIGTERM: {left}"

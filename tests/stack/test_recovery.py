@@ -49,10 +49,10 @@ def test_embedded_broker_requeues_running_and_redispatches_queued(database_url, 
 
     session.expire_all()
     running = session.get(Run, runs["running"].id)
-    assert (running.state, running.dispatched_at, running.epoch, running.worker_host) == ("queued", None, 0, None)
-    # It trains again from epoch 0, so the interrupted curve goes; the finished run keeps its points.
+    assert (running.state, running.dispatched_at, running.epoch, running.worker_host) == ("queued", None, 3, None)
+    # It resumes from its checkpoint, so every run keeps its points.
     points = dict(session.execute(select(MetricPoint.run_id, func.count()).group_by(MetricPoint.run_id)).all())
-    assert runs["running"].id not in points and points[runs["done"].id] == 3
+    assert points[runs["running"].id] == 3 and points[runs["done"].id] == 3
     assert session.get(Run, runs["queued_sent"].id).dispatched_at is None
     done = session.get(Run, runs["done"].id)
     assert (done.state, done.epoch) == ("completed", 10)
@@ -82,3 +82,5 @@ def test_requeue_after_stop(database_url, session):
     session.expire_all()
     assert session.get(Run, runs["running"].id).state == "queued"
     assert session.get(Run, runs["done"].id).state == "completed"
+    kept = session.scalar(select(func.count()).where(MetricPoint.run_id == runs["running"].id))
+    assert kept == 3

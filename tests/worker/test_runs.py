@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from backend.db import session_scope
@@ -42,7 +43,14 @@ def test_running_run_with_fresh_heartbeat_is_left_to_its_worker(reglab_env):
     assert load_run(run_id).worker_host == "host-a"
 
 
-def test_running_run_of_a_dead_worker_restarts_from_scratch(reglab_env):
+def stored(run_id):
+    from backend.metrics.models import MetricPoint
+
+    with session_scope() as session:
+        return {(p.name, p.axis, p.x): p.value for p in session.query(MetricPoint).filter_by(run_id=run_id)}
+
+
+def test_running_run_of_a_dead_worker_is_taken_over_with_its_points(reglab_env):
     run_id = create_run(TINY)
     assert runs.claim(run_id, "host-a") is not None
     with session_scope() as session:
@@ -52,10 +60,35 @@ def test_running_run_of_a_dead_worker_restarts_from_scratch(reglab_env):
     assert claim is not None and claim.restarted
     run = load_run(run_id)
     assert (run.state, run.worker_host, run.epoch) == ("running", "host-b", 0)
-    from backend.metrics.models import MetricPoint
+    # Kept for the resume: the new attempt's first write replaces only what follows its start.
+    assert stored(run_id) == {("loss", "epoch", 0): 1.0}
 
-    with session_scope() as session:
-        assert session.query(MetricPoint).filter_by(run_id=run_id).count() == 0
+
+def test_first_write_of_an_attempt_drops_the_interrupted_tail(reglab_env):
+    run_id = create_run(TINY)
+    runs.claim(run_id, "host-a")
+    old = [{"name": "loss", "axis": "epoch", "x": x, "value": 1.0} for x in range(3)]
+    old += [{"name": "batch_loss", "axis": "step", "x": x, "value": 1.0} for x in range(10)]
+    runs.record_epoch(run_id, old, {})
+    new = [{"name": "batch_loss", "axis": "step", "x": x, "value": 2.0} for x in (4, 5)]
+    runs.record_epoch(run_id, new, {}, drop_from=(1, 4))
+    expected = {("loss", "epoch", 0): 1.0} | {("batch_loss", "step", x): 1.0 for x in range(4)}
+    assert stored(run_id) == expected | {("batch_loss", "step", 4): 2.0, ("batch_loss", "step", 5): 2.0}
+
+
+def test_stored_epochs_give_the_history_and_last_t(reglab_env):
+    run_id = create_run(TINY)
+    runs.claim(run_id, "host-a")
+    points = [
+        {"name": name, "axis": "epoch", "x": x, "value": 0.1 * (x + 1), "t": 2.0 * (x + 1)}
+        for name in ("loss", "val_accuracy") for x in range(3)
+    ]  # fmt: skip
+    runs.record_epoch(run_id, points, {})
+    history, last_t = runs.stored_epochs(run_id, 2)
+    assert [(e["loss"], e["val_accuracy"], e["accuracy"]) for e in history] == [
+        (0.1, 0.1, None), (pytest.approx(0.2), pytest.approx(0.2), None)
+    ]  # fmt: skip
+    assert last_t == 4.0
 
 
 def test_finish_only_moves_running_runs(reglab_env):

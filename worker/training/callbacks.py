@@ -49,6 +49,9 @@ class MetricsTracker(keras.callbacks.Callback):
         probe: a few training examples for the activity penalty (see
             :func:`worker.training.diagnostics.penalty`).
         started: ``time.perf_counter()`` at the run's start, origin of the ``t`` offsets.
+        history: the values of the epochs trained before a resume (epoch ``i`` at
+            index ``i``); the summary covers them and the step counter continues
+            after them.
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class MetricsTracker(keras.callbacks.Callback):
         rate_at: Callable[[int], float] | None = None,
         probe: Any = None,
         started: float | None = None,
+        history: list[dict[str, float | None]] | None = None,
     ):
         super().__init__()
         self.sink = sink
@@ -68,14 +72,18 @@ class MetricsTracker(keras.callbacks.Callback):
         self.rate_at = rate_at
         self.probe = probe
         self.started = started
+        self.history = list(history or [])
         self.epochs: list[dict[str, float | None]] = []
         self.diverged = False
+        self.completed: set[int] = set()
 
     def on_train_begin(self, logs=None):
         self.started = self.started or time.perf_counter()
-        self.epochs = []
+        self.epochs = list(self.history)
         self.diverged = False
-        self.step = 0
+        self.completed = set()
+        # A resumed run's steps continue the global batch index (fit's initial_epoch).
+        self.step = len(self.history) * self.steps_per_epoch
         self._reset_buffers()
 
     def _reset_buffers(self):
@@ -131,6 +139,12 @@ class MetricsTracker(keras.callbacks.Callback):
             points.extend({"name": n, "axis": "epoch", "x": epoch, "value": v, "t": t} for n, v in values.items())
         self._reset_buffers()
         self.sink(epoch, points, epoch_seconds, complete)
+        if complete:
+            self.completed.add(epoch)
+
+    def stored(self, epoch: int) -> bool:
+        """Whether ``epoch`` completed and the sink took its points (checkpoints wait for it)."""
+        return epoch in self.completed
 
     def epoch_values(self, epoch: int, logs: dict, epoch_seconds: float) -> dict[str, float | None]:
         values = {name: finite(logs.get(name)) for name in EPOCH_LOG_NAMES}

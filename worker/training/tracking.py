@@ -15,6 +15,10 @@ log = logging.getLogger(__name__)
 class EpochRecorder:
     """Writes an epoch's points with the run's progress in one transaction, then announces them.
 
+    The first write of an attempt also drops what an earlier, interrupted
+    attempt stored from that epoch and step on, so no curve mixes two trainings
+    (points before it, which a resume continues from, stay).
+
     Args:
         run_id: the run.
         epochs: planned epochs, for the progress message.
@@ -27,6 +31,7 @@ class EpochRecorder:
         self.publisher = publisher
         self.completed_epochs = 0
         self.seconds: list[float] = []
+        self.first_write = True
 
     def __call__(self, epoch: int, points: list[dict[str, Any]], epoch_seconds: float, complete: bool) -> None:
         progress: dict[str, Any] = {}
@@ -34,7 +39,12 @@ class EpochRecorder:
             self.completed_epochs = epoch + 1
             self.seconds.append(epoch_seconds)
             progress = {"epoch": self.completed_epochs, "epoch_seconds": sum(self.seconds) / len(self.seconds)}
-        runs.record_epoch(self.run_id, points, progress)
+        drop_from = None
+        if self.first_write:
+            steps = [p["x"] for p in points if p["axis"] == "step"]
+            drop_from = (epoch, min(steps) if steps else None)
+            self.first_write = False
+        runs.record_epoch(self.run_id, points, progress, drop_from=drop_from)
         if self.publisher is not None:
             if points:
                 self.publisher.points(live_points(points))

@@ -8,6 +8,7 @@ with an in-memory sink.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import threading
 import time
@@ -16,9 +17,12 @@ from typing import Any
 import keras
 
 from backend.runs.states import CANCELLED, COMPLETED, DIVERGED
+from worker.training import checkpoint as checkpoints
 from worker.training import datasets, evaluation, optimizers, schedules
 from worker.training.callbacks import CancelOnEvent, MetricsTracker, Sink
 from worker.training.model import build_model, loss_for
+
+log = logging.getLogger(__name__)
 
 # Training examples the activity penalty is measured on, once per epoch.
 PROBE_EXAMPLES = 256
@@ -51,6 +55,9 @@ def train(
     cancel: threading.Event | None = None,
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
     track: bool = True,
+    checkpoint: checkpoints.CheckpointStore | None = None,
+    checkpoint_interval_s: float = 0.0,
+    resume: checkpoints.Resume | None = None,
 ) -> TrainingResult:
     """Train ``spec`` (a :class:`backend.spec.RunSpec`) and evaluate it.
 
@@ -61,11 +68,27 @@ def train(
         extra_callbacks: appended after the run's own (tests probe the optimizer with them).
         track: False trains without the metrics tracker and cancel check (the
             overhead benchmark's baseline).
+        checkpoint: where to save a resume checkpoint after complete epochs (None: none).
+        checkpoint_interval_s: least seconds between two checkpoints.
+        resume: continue an interrupted run from its checkpoint: its model and
+            optimizer state, at its epoch, with the earlier epochs' values.
     """
     started = time.perf_counter()
     keras.utils.set_random_seed(spec.training.seed)
     data = datasets.load(spec.dataset)
     model, setup = compile_model(spec, data)
+    initial_epoch = 0
+    if resume is not None:
+        # The schedule setup still comes from the spec (callbacks, rate_at); the
+        # optimizer, with its iterations and any LearningRateSchedule, from the file.
+        try:
+            model = checkpoints.load(resume.model_path)
+        except Exception as error:  # e.g. written by another Keras version: lose the progress, not the run
+            log.warning("checkpoint %s unreadable (%s); training from epoch 0", resume.model_path, error)
+            resume = None
+    if resume is not None:
+        initial_epoch = resume.epoch
+        started -= resume.t_offset  # t continues from the interrupted attempt's last point
     cancel = cancel or threading.Event()
     tracker = MetricsTracker(
         sink,
@@ -74,11 +97,14 @@ def train(
         rate_at=setup.rate_at,
         probe=data.x_train[:PROBE_EXAMPLES],
         started=started,
+        history=resume.history if resume is not None else None,
     )
     # Scheduler callbacks first: the tracker reads the rate they set at epoch start.
     callbacks: list[keras.callbacks.Callback] = [*setup.callbacks, keras.callbacks.TerminateOnNaN()]
     if track:
         callbacks += [tracker, CancelOnEvent(cancel)]
+        if checkpoint is not None:
+            callbacks.append(checkpoints.EpochCheckpoint(checkpoint, tracker.stored, checkpoint_interval_s))
     if spec.training.early_stopping is not None:
         es = spec.training.early_stopping
         callbacks.append(
@@ -95,6 +121,7 @@ def train(
         data.y_train,
         batch_size=spec.training.batch_size,
         epochs=spec.training.epochs,
+        initial_epoch=initial_epoch,
         validation_data=(data.x_val, data.y_val),
         callbacks=callbacks,
         shuffle=True,
@@ -107,6 +134,8 @@ def train(
     else:
         state = COMPLETED
     summary = {**tracker.summary(), "param_count": model.count_params()}
+    if resume is not None:
+        summary["resumed_from_epoch"] = resume.epoch
     if state == COMPLETED:
         summary.update(evaluation.evaluate(model, data, spec.evaluation, spec.training.seed))
     summary["train_seconds"] = time.perf_counter() - started

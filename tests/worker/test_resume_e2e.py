@@ -1,0 +1,73 @@
+"""End to end: a run whose worker is killed mid-training resumes from its checkpoint on another
+worker, keeps every point stored up to the checkpoint and ends with each epoch exactly once."""
+
+import signal
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from backend.db import session_scope
+from backend.metrics.models import MetricPoint
+from backend.runs.models import Run
+from backend.settings import get_settings
+from backend.spec import deep_merge
+from backend.timeutil import utcnow
+from tests.worker.helpers import TINY
+from tests.worker.store import create_run, load_run, send, wait_for
+from worker.training.checkpoint import CheckpointStore
+
+pytestmark = pytest.mark.slow
+
+EPOCHS, TRAIN, BATCH = 20, 1400, 16
+EVERY_EPOCH = {"REGLAB_CHECKPOINT_INTERVAL_S": "0"}
+
+
+def stored_points(run_id):
+    with session_scope() as session:
+        return {(p.name, p.axis, p.x): (p.value, p.t) for p in session.query(MetricPoint).filter_by(run_id=run_id)}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_killed_worker_run_resumes_from_its_checkpoint(celery_worker_factory):
+    spec = deep_merge(
+        TINY,
+        {"dataset": {"train_samples": TRAIN}, "training": {"epochs": EPOCHS, "batch_size": BATCH}},
+    )
+    run_id = create_run(spec)
+    first = celery_worker_factory(EVERY_EPOCH)
+    send(run_id)
+    wait_for(run_id, lambda run: run.epoch >= 2, worker=first, timeout=120)
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait(10)
+
+    assert load_run(run_id).state == "running"  # a dead worker's run, until its heartbeat goes stale
+    store = CheckpointStore(run_id, get_settings().artifacts_dir)
+    resumed_from, _ = store.latest()
+    assert 1 <= resumed_from < EPOCHS
+    before = stored_points(run_id)
+    with session_scope() as session:
+        session.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow() - timedelta(hours=1)))
+
+    second = celery_worker_factory(EVERY_EPOCH)
+    send(run_id)  # the killed worker's message is only redelivered after the visibility timeout
+    run = wait_for(run_id, worker=second, timeout=180)
+    assert run.state == "completed", run.error
+    assert (run.summary["resumed_from_epoch"], run.summary["epochs_trained"]) == (resumed_from, EPOCHS)
+    assert f"resuming from its checkpoint after epoch {resumed_from}" in second.log()
+
+    after = stored_points(run_id)
+    for name in ("loss", "val_accuracy", "learning_rate"):
+        assert sorted(x for n, axis, x in after if n == name) == list(range(EPOCHS))
+    steps = sorted(x for n, axis, x in after if n == "batch_loss")
+    per_epoch = len(steps) // EPOCHS
+    assert steps == list(range(EPOCHS * per_epoch))
+    kept = {
+        key: value for key, value in before.items()
+        if key[2] < (resumed_from if key[1] == "epoch" else resumed_from * per_epoch)
+    }  # fmt: skip
+    assert kept and {key: after[key] for key in kept} == kept
+    # The t offsets go on after the interrupted attempt's.
+    last_kept_t = max(t for _, t in kept.values())
+    assert min(t for (n, axis, x), (_, t) in after.items() if axis == "epoch" and x >= resumed_from) > last_kept_t
+    assert store.latest() is None and not list(get_settings().artifacts_dir.glob(f"run-{run_id}.checkpoint*"))
