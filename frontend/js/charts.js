@@ -30,6 +30,32 @@ export const LIVE_STEP_BUCKETS = 16;
 const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#3b8bc2", "#d37295", "#8cd17d"];
 const VALIDATION = new Set(["val_loss", "val_accuracy", "val_data_loss"]);
 
+// 1-2-5 ticks suit a log axis spanning decades, but a rate that moves within
+// one decade (a slow power decay) would get no labelled tick at all: such an
+// axis takes Plotly's own ticks, with enough digits to tell them apart.
+export function fitLogTicks(div) {
+  const updates = {};
+  for (const [key, ref] of [["yaxis", "y"], ["yaxis2", "y2"]]) {
+    const axis = div.layout[key];
+    if (!axis || axis.type !== "log") continue;
+    let low = Infinity;
+    let high = -Infinity;
+    for (const trace of div.data) {
+      if ((trace.yaxis || "y") !== ref) continue;
+      for (const y of trace.y) {
+        if (y > 0 && y < low) low = y;
+        if (y > high) high = y;
+      }
+    }
+    if (!(high >= low)) continue; // no data yet
+    // A constant rate gets a two-decade autorange, where 1-2-5 ticks work.
+    const narrow = high > low && high / low < 10;
+    if (narrow && axis.dtick === "D2") Object.assign(updates, { [`${key}.dtick`]: null, [`${key}.tickformat`]: ".4~g" });
+    if (!narrow && axis.dtick !== "D2") Object.assign(updates, { [`${key}.dtick`]: "D2", [`${key}.tickformat`]: ".0e" });
+  }
+  if (Object.keys(updates).length) Plotly.relayout(div, updates);
+}
+
 export function pickColor(index) {
   if (index < PALETTE.length) return PALETTE[index];
   // Golden-angle hues keep further colours apart from each other.
@@ -150,6 +176,7 @@ export class ChartBoard {
     const chart = { definition, div, index: new Map(), pending: new Map(), inView: true };
     const traces = this.buildTraces(chart);
     Plotly.newPlot(div, traces, this.buildLayout(definition), { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] });
+    fitLogTicks(div);
     div.on("plotly_legendclick", (event) => {
       const runId = event.data[event.curveNumber].meta.runId;
       this.onLegendToggle?.(runId);
@@ -307,7 +334,10 @@ export class ChartBoard {
         update.y.push(smoothSeries(series.y.slice(from), weight, previous));
         indices.push(index);
       }
-      if (indices.length) Plotly.extendTraces(chart.div, update, indices);
+      if (indices.length) {
+        Plotly.extendTraces(chart.div, update, indices);
+        fitLogTicks(chart.div);
+      }
       flushed.push(...entries.map((entry) => ({ ...entry, chart: chart.definition.id })));
     }
     this.lastFlushEnd = performance.now();
@@ -329,6 +359,7 @@ export class ChartBoard {
       chart.pending.clear();
       chart.index.clear();
       Plotly.react(chart.div, this.buildTraces(chart), this.buildLayout(chart.definition));
+      fitLogTicks(chart.div);
     }
   }
 

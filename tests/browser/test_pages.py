@@ -305,3 +305,20 @@ def test_runs_page_loads_more_than_one_page(live_server, page):
     assert page.locator("#load-more").is_hidden()
     # The oldest run, only on the second page, is there now.
     assert page.locator(f"#run-{study['runs'][0]['id']}").count() == 1
+
+
+def test_a_rate_moving_within_one_decade_still_gets_labelled_ticks(live_server, page):
+    study = create_study(live_server, "ticks", {"optimizer.learning_rate": [0.001, 0.01]})
+    slow, fast = (run["id"] for run in study["runs"])
+    for run_id, rates in ((slow, [0.001, 0.0009995, 0.000999]), (fast, [0.01, 0.001, 0.0001])):
+        points = [{"name": "learning_rate", "axis": "epoch", "x": x, "value": v, "t": float(x)} for x, v in enumerate(rates)]
+        assert httpx.post(f"{live_server}/api/runs/{run_id}/metrics", json={"points": points}).status_code == 200
+    ticks = "() => { const a = document.getElementById('chart-learning_rate').layout.yaxis; return [a.dtick ?? null, a.tickformat]; }"
+    page.goto(f"{live_server}/runs/{slow}")
+    wait_ready(page)
+    page.wait_for_function(f"({ticks})()[0] === null")
+    assert page.evaluate(ticks) == [None, ".4~g"]
+    page.goto(f"{live_server}/runs/{fast}")
+    wait_ready(page)
+    page.wait_for_function("document.getElementById('chart-learning_rate').data[0].y.length === 3")
+    assert page.evaluate(ticks) == ["D2", ".0e"]
