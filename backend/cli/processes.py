@@ -12,10 +12,11 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
 
 def _die_with_parent() -> None:
@@ -118,6 +119,33 @@ def port_answers(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def api_answers(base_url: str) -> bool:
+    """Whether the RegLab API at ``base_url`` answers ``GET /api/health`` with 200."""
+    import httpx
+
+    try:
+        return httpx.get(base_url.rstrip("/") + "/api/health", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_for_api(base_url: str, timeout: float, check: Callable[[], None] | None = None) -> bool:
+    """Poll until the API answers; False if ``timeout`` seconds pass first.
+
+    ``check`` runs before each poll and may raise to give up early (e.g. the
+    server process exited), with a message better than a timeout's.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if check is not None:
+            check()
+        if api_answers(base_url):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
 
 
 def worker_host_names(pids: list[int]) -> set[str]:

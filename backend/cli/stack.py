@@ -21,9 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 
-from backend.cli.processes import Child, free_port, port_answers, worker_argv, worker_host_names
+from backend.cli.processes import Child, free_port, port_answers, wait_for_api, worker_argv, worker_host_names
 from backend.cli.recovery import (
     ask_runs_to_stop,
     forget_stop_requests,
@@ -227,19 +226,13 @@ class Stack:
         return f"redis://127.0.0.1:{port}/0"
 
     def _wait_for_api(self, timeout: float) -> None:
-        url = self.dashboard_url + "api/health"
-        deadline = time.monotonic() + timeout
-        while True:
+        def still_starting() -> None:
             self._check_stop()
             self._check_children()
-            try:
-                if httpx.get(url, timeout=2.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise StackError(f"the API did not answer {url} within {timeout:.0f} s; see {self.children['api'].log_path}")
-            time.sleep(0.2)
+
+        if not wait_for_api(self.dashboard_url, timeout, still_starting):
+            url = self.dashboard_url + "api/health"
+            raise StackError(f"the API did not answer {url} within {timeout:.0f} s; see {self.children['api'].log_path}")
 
     def _check_children(self) -> None:
         for child in self.children.values():

@@ -65,13 +65,6 @@ def alive_check(procs: dict[str, subprocess.Popen], logs: dict[str, Path]) -> Ca
     return check
 
 
-def health(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/api/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def log_contains(path: Path, text: str) -> bool:
     try:
         return text in path.read_text(errors="replace")

@@ -13,12 +13,12 @@ import uuid
 
 import pytest
 
+from backend.cli.processes import api_answers
 from tests.fixtures.services import free_port
 from tests.stack.procs import (
     ROOT,
     alive_check,
     clean_env,
-    health,
     celery_node,
     start,
     stop_group,
@@ -64,7 +64,7 @@ def test_compose_shaped_stack_spreads_a_study_over_two_workers(postgres_url, red
                 [sys.executable, "-m", "backend.cli.main", "worker", "--hostname", f"w{index}-{tag}@%h"], env, logs[name]
             )
         check = alive_check(procs, logs)
-        wait_until(lambda: health(url), 90, "the API to answer /api/health", check)
+        wait_until(lambda: api_answers(url), 90, "the API to answer /api/health", check)
         # Both workers consume the queue before the study arrives, so neither can take it all.
         for index in (1, 2):
             node = celery_node(f"w{index}-{tag}")
