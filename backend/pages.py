@@ -45,18 +45,42 @@ def plotly_js_url() -> str:
     return f"/static/vendor/plotly-{plotly_js_version()}.min.js"
 
 
-def render_page(filename: str) -> str:
-    """The page with the versioned Plotly URL filled in.
+# What every page's <head> and top bar share, written once; a page asks for
+# them with <!-- reglab:head --> and <!-- reglab:topbar --> (or
+# <!-- reglab:topbar live --> for a page with the live-stream indicator).
+HEAD = """<meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <meta name="color-scheme" content="light dark">
+  <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+  <link rel="stylesheet" href="/static/css/reglab.css">"""
+NAV = (("/", "Runs"), ("/new", "New study"), ("/compare", "Compare"))
+LIVE_INDICATOR = '\n    <span class="live-indicator" id="live" data-state="off">offline</span>'
+TOPBAR_PLACEHOLDER = re.compile(r"<!-- reglab:topbar( live)? -->")
+
+
+def topbar(current: str | None, live: bool) -> str:
+    marks = {href: ' aria-current="page"' if href == current else "" for href, _ in NAV}
+    links = "\n".join(f'      <a href="{href}"{marks[href]}>{label}</a>' for href, label in NAV)
+    return (
+        '<header class="topbar">\n    <a class="brand" href="/">RegLab</a>\n'
+        f'    <nav aria-label="Main">\n{links}\n    </nav>{LIVE_INDICATOR if live else ""}\n  </header>'
+    )
+
+
+def render_page(filename: str, current: str | None = None) -> str:
+    """The page with the shared head, the top bar and the versioned Plotly URL filled in.
 
     Read on every request (a few kB), so an edited page shows without a restart.
     """
     html = (FRONTEND_DIR / filename).read_text(encoding="utf-8")
+    html = html.replace("<!-- reglab:head -->", HEAD)
+    html = TOPBAR_PLACEHOLDER.sub(lambda match: topbar(current, bool(match.group(1))), html)
     return html.replace(PLOTLY_PLACEHOLDER, plotly_js_url())
 
 
-def page_route(filename: str):
+def page_route(path: str, filename: str):
     async def serve_page() -> Response:
-        return Response(render_page(filename), media_type="text/html; charset=utf-8", headers=NO_CACHE)
+        return Response(render_page(filename, path), media_type="text/html; charset=utf-8", headers=NO_CACHE)
 
     serve_page.__name__ = f"page_{filename.split('.')[0]}"
     return serve_page
@@ -77,7 +101,7 @@ async def serve_plotly() -> FileResponse:
 def install_frontend(app: FastAPI) -> None:
     """Mount the dashboard on ``app``: the four pages, ``/static/`` and Plotly."""
     for path, filename in PAGES.items():
-        app.add_api_route(path, page_route(filename), methods=["GET"], include_in_schema=False)
+        app.add_api_route(path, page_route(path, filename), methods=["GET"], include_in_schema=False)
     app.add_api_route("/runs/{run_id}", serve_run_page, methods=["GET"], include_in_schema=False)
     app.add_api_route(plotly_js_url(), serve_plotly, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=FRONTEND_DIR), name="static")
