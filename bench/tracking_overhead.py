@@ -47,6 +47,10 @@ def parse_args() -> argparse.Namespace:
         help="least seconds between resume checkpoints (default: the worker's REGLAB_CHECKPOINT_INTERVAL_S)",
     )
     parser.add_argument("--no-checkpoint", action="store_true", help="track without resume checkpoints")
+    parser.add_argument(
+        "--read-every-step", action="store_true",
+        help="read the optimizer's learning rate before every batch (default: twice an epoch, plan checked)",
+    )
     return parser.parse_args()
 
 
@@ -119,7 +123,7 @@ def main() -> None:
         return wrapper
 
     for cls, names in (
-        (tracking_callbacks.MetricsTracker, ("on_epoch_begin", "on_train_batch_end", "on_epoch_end")),
+        (tracking_callbacks.MetricsTracker, ("on_epoch_begin", "on_train_batch_begin", "on_train_batch_end", "on_epoch_end")),
         (tracking_callbacks.CancelOnEvent, ("on_train_batch_end",)),
         (checkpoints.EpochCheckpoint, ("on_epoch_end",)),
     ):
@@ -148,7 +152,10 @@ def main() -> None:
         store = None if args.no_checkpoint else checkpoints.CheckpointStore(run_id, data_dir / "artifacts")
         # The clock comes last, so its epochs include the tracker's end-of-epoch work
         # (diagnostics, database write, publish, checkpoint).
-        train(spec, sink, extra_callbacks=[clock], track=track, checkpoint=store, checkpoint_interval_s=interval)
+        train(
+            spec, sink, extra_callbacks=[clock], track=track, checkpoint=store, checkpoint_interval_s=interval,
+            read_rates_every_step=args.read_every_step,
+        )
         return clock.seconds, inside["seconds"]
 
     interval = args.checkpoint_interval
@@ -158,7 +165,8 @@ def main() -> None:
     print(
         f"spec: {args.dataset} train={args.train_samples or 'all'} hidden={args.hidden} "
         f"batch={args.batch_size} epochs={args.epochs} schedule={args.schedule}; backend {keras.backend.backend()}; "
-        f"checkpoints: {'none' if args.no_checkpoint else f'at most one per {interval:g} s'}"
+        f"checkpoints: {'none' if args.no_checkpoint else f'at most one per {interval:g} s'}; "
+        f"learning rate read {'before every batch' if args.read_every_step else 'twice an epoch, plan checked'}"
     )
     run_once(True)  # warm-up: dataset load, graph tracing
     plain, tracked, inside_share = [], [], []

@@ -3,6 +3,16 @@
 Per batch they do a few Python float operations and list appends; anything
 heavier (weight diagnostics, the database write, the Redis publish) happens
 once per epoch.
+
+Learning rates come from the optimizer. Reading ``optimizer.learning_rate``
+evaluates its schedule eagerly, about 0.6 ms for a per-step schedule on the
+CPU, more than a small batch's whole step, so by default the tracker reads it
+twice an epoch (as the first and the last batch start) and records, per batch,
+the read rate (epoch-based schedules: it only changes between epochs) or the
+planned one (per-step schedules). Every read, and the optimizer's step count,
+is checked against the plan, and a difference fails the run: a schedule that
+does not drive the optimizer is never drawn as if it did.
+``read_every_step=True`` reads before every batch instead.
 """
 
 from __future__ import annotations
@@ -32,6 +42,20 @@ def finite(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+class LearningRateMismatch(RuntimeError):
+    """The optimizer trained with another rate, or step count, than the schedule plans."""
+
+
+# float32 in the optimizer against float64 in the plan; one step of a long 1cycle is ~1e-4.
+RATE_RTOL = 1e-5
+RATE_ATOL = 1e-9
+
+
+def read_rate(optimizer: Any) -> float:
+    """The rate the optimizer applies to its next update."""
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
 def _minus(value: float | None, penalty: float | None) -> float | None:
     return None if value is None or penalty is None else value - penalty
 
@@ -43,9 +67,13 @@ class MetricsTracker(keras.callbacks.Callback):
         sink: called at each epoch's end with the epoch's points.
         examples: training examples per epoch.
         batch_size: examples per batch (the last batch may be smaller).
-        rate_at: global step -> rate, for per-step schedules; None to read the
-            optimizer's rate once at each epoch's start (epoch-based schedules,
-            whose callbacks must come before this one).
+        rate_at: global step -> planned rate, recorded per batch for per-step
+            schedules; None for epoch-based ones (the rate read as the epoch's
+            first batch starts is recorded for all its batches).
+        planned: global step -> planned rate, which the optimizer's rate must
+            match at each read (None: no plan, e.g. plateau).
+        read_every_step: read the optimizer's rate before every batch and record
+            that (costly with per-step schedules, see the module docstring).
         probe: a few training examples for the activity penalty (see
             :func:`worker.training.diagnostics.penalty`).
         started: ``time.perf_counter()`` at the run's start, origin of the ``t`` offsets.
@@ -60,6 +88,8 @@ class MetricsTracker(keras.callbacks.Callback):
         examples: int,
         batch_size: int,
         rate_at: Callable[[int], float] | None = None,
+        planned: Callable[[int], float] | None = None,
+        read_every_step: bool = False,
         probe: Any = None,
         started: float | None = None,
         history: list[dict[str, float | None]] | None = None,
@@ -70,6 +100,11 @@ class MetricsTracker(keras.callbacks.Callback):
         self.batch_size = batch_size
         self.steps_per_epoch = math.ceil(examples / batch_size)
         self.rate_at = rate_at
+        self.planned = planned
+        self.read_every_step = read_every_step
+        self.batch_rate: float | None = None
+        self.first_rate: float | None = None
+        self.last_rate: float | None = None
         self.probe = probe
         self.started = started
         self.history = list(history or [])
@@ -97,9 +132,18 @@ class MetricsTracker(keras.callbacks.Callback):
         self.batches = 0
         self.seen = 0
         self.previous_total = 0.0
-        if self.rate_at is None:
-            # Epoch-based: the scheduler callbacks have just set this epoch's rate.
-            self.epoch_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self.first_rate = self.last_rate = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # As the batch starts, the optimizer holds the rate this batch trains with
+        # (schedule callbacks have already run their on_epoch_begin).
+        last = batch == self.steps_per_epoch - 1
+        if self.read_every_step or batch == 0 or last:
+            self.batch_rate = read_rate(self.model.optimizer)
+            if batch == 0:
+                self.first_rate = self.batch_rate
+            if last:
+                self.last_rate = self.batch_rate
 
     def on_train_batch_end(self, batch, logs=None):
         # Keras logs the running mean of the epoch's losses, weighted by batch size:
@@ -115,7 +159,13 @@ class MetricsTracker(keras.callbacks.Callback):
         step = self.step
         self.step_x.append(step)
         self.step_loss.append(loss)
-        self.step_rate.append(self.rate_at(step) if self.rate_at is not None else self.epoch_rate)
+        if self.read_every_step:
+            rate = self.batch_rate
+        elif self.rate_at is not None:
+            rate = self.rate_at(step)
+        else:
+            rate = self.first_rate
+        self.step_rate.append(rate)
         self.step_t.append(time.perf_counter() - self.started)
         self.step = step + 1
         self.batches += 1
@@ -133,6 +183,8 @@ class MetricsTracker(keras.callbacks.Callback):
             for x, value, at in zip(self.step_x, values, self.step_t)
         ]
         complete = self.batches == self.steps_per_epoch and not self.diverged
+        if not self.diverged:
+            self.check_rates(epoch)
         if complete:
             values = self.epoch_values(epoch, logs, epoch_seconds)
             self.epochs.append(values)
@@ -142,13 +194,35 @@ class MetricsTracker(keras.callbacks.Callback):
         if complete:
             self.completed.add(epoch)
 
+    def check_rates(self, epoch: int) -> None:
+        """Raise :class:`LearningRateMismatch` if the optimizer did not follow the plan this epoch."""
+        if self.planned is None or self.model is None:
+            return
+        first_step = self.step - self.batches
+        for step, rate in ((first_step, self.first_rate), (self.step - 1, self.last_rate)):
+            if rate is None:
+                continue
+            plan = self.planned(step)
+            if not math.isclose(rate, plan, rel_tol=RATE_RTOL, abs_tol=RATE_ATOL):
+                raise LearningRateMismatch(
+                    f"the optimizer trained step {step} (epoch {epoch}) with learning rate {rate:.6g}, "
+                    f"but the schedule plans {plan:.6g}: the schedule is not driving the optimizer"
+                )
+        iterations = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        if iterations != self.step:
+            raise LearningRateMismatch(
+                f"the optimizer counted {iterations} steps after epoch {epoch}, the run {self.step}: "
+                "its per-step schedule would be off by the difference"
+            )
+
     def stored(self, epoch: int) -> bool:
         """Whether ``epoch`` completed and the sink took its points (checkpoints wait for it)."""
         return epoch in self.completed
 
     def epoch_values(self, epoch: int, logs: dict, epoch_seconds: float) -> dict[str, float | None]:
         values = {name: finite(logs.get(name)) for name in EPOCH_LOG_NAMES}
-        values["learning_rate"] = self.rate_at(self.step - 1) if self.rate_at is not None else self.epoch_rate
+        # Read from the optimizer as the epoch's last batch started: the rate it trained with.
+        values["learning_rate"] = self.last_rate
         values["epoch_time"] = epoch_seconds
         reg_loss = diagnostics.penalty(self.model, self.probe)
         values["reg_loss"] = finite(reg_loss)

@@ -4,8 +4,11 @@
 optimizer's ``learning_rate`` (a float, or a Keras ``LearningRateSchedule``
 for per-step schedules, evaluated by the optimizer at its own iteration
 count, i.e. the global batch index from 0), the callbacks epoch-based
-schedules need, and ``rate_at(step)``, the same rate as a plain Python
-float, which the metrics tracker records without touching a tensor.
+schedules need, ``rate_at(step)``, the planned rate of per-step schedules as a
+plain Python float (recorded per batch, where reading the optimizer each batch
+would cost too much), and ``planned(step)``, the rate
+:mod:`backend.schedule_math` plans for any batch, which the metrics tracker
+checks the optimizer against at every epoch.
 
 Keras' own classes wherever Keras has one (InverseTimeDecay, ExponentialDecay,
 CosineDecay, CosineDecayRestarts, LearningRateScheduler, ReduceLROnPlateau);
@@ -32,6 +35,9 @@ class ScheduleSetup:
     # Rate of global step (batch index from 0) for per-step schedules; None when the
     # rate is set per epoch (the tracker then reads the optimizer once per epoch).
     rate_at: Callable[[int], float] | None
+    # The planned rate of any global step, checked against the optimizer's at each
+    # epoch; None where nothing can be planned (plateau follows the metrics).
+    planned: Callable[[int], float] | None = None
 
 
 @keras.saving.register_keras_serializable(package="reglab")
@@ -105,15 +111,19 @@ class OneCycleDecay(keras.optimizers.schedules.LearningRateSchedule):
 # ---- registry: spec schedule name -> setup -----------------------------------
 
 
+def _planned(spec, steps):
+    return functools.partial(schedule_math.learning_rate_at, spec, steps_per_epoch=steps)
+
+
 def _constant(spec, steps):
-    return ScheduleSetup(spec.optimizer.learning_rate, [], None)
+    return ScheduleSetup(spec.optimizer.learning_rate, [], None, _planned(spec, steps))
 
 
 def _epoch_based(spec, steps):
     # LearningRateScheduler sets the optimizer's rate at each epoch's start.
     rate = functools.partial(schedule_math.epoch_rate_at, spec)
     callback = keras.callbacks.LearningRateScheduler(lambda epoch, lr: rate(epoch))
-    return ScheduleSetup(spec.optimizer.learning_rate, [callback], None)
+    return ScheduleSetup(spec.optimizer.learning_rate, [callback], None, _planned(spec, steps))
 
 
 def _plateau(spec, steps):
@@ -166,7 +176,8 @@ def _cosine_restarts(spec, steps):
 
 
 def _per_step(spec, steps, schedule):
-    return ScheduleSetup(schedule, [], functools.partial(schedule_math.step_rate_at, spec, steps_per_epoch=steps))
+    rate_at = functools.partial(schedule_math.step_rate_at, spec, steps_per_epoch=steps)
+    return ScheduleSetup(schedule, [], rate_at, _planned(spec, steps))
 
 
 SCHEDULES: dict[str, Callable[[Any, int], ScheduleSetup]] = {

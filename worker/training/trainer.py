@@ -58,6 +58,7 @@ def train(
     checkpoint: checkpoints.CheckpointStore | None = None,
     checkpoint_interval_s: float = 0.0,
     resume: checkpoints.Resume | None = None,
+    read_rates_every_step: bool = False,
 ) -> TrainingResult:
     """Train ``spec`` (a :class:`backend.spec.RunSpec`) and evaluate it.
 
@@ -72,6 +73,11 @@ def train(
         checkpoint_interval_s: least seconds between two checkpoints.
         resume: continue an interrupted run from its checkpoint: its model and
             optimizer state, at its epoch, with the earlier epochs' values.
+        read_rates_every_step: record the optimizer's rate read before every batch
+            instead of the planned one (see :mod:`worker.training.callbacks`).
+
+    Raises:
+        LearningRateMismatch: the optimizer's rate or step count left the plan.
     """
     started = time.perf_counter()
     keras.utils.set_random_seed(spec.training.seed)
@@ -95,11 +101,13 @@ def train(
         examples=len(data.x_train),
         batch_size=spec.training.batch_size,
         rate_at=setup.rate_at,
+        planned=setup.planned,
+        read_every_step=read_rates_every_step,
         probe=data.x_train[:PROBE_EXAMPLES],
         started=started,
         history=resume.history if resume is not None else None,
     )
-    # Scheduler callbacks first: the tracker reads the rate they set at epoch start.
+    # Scheduler callbacks first, as Keras users order them (the tracker reads the rate as batches start).
     callbacks: list[keras.callbacks.Callback] = [*setup.callbacks, keras.callbacks.TerminateOnNaN()]
     if track:
         callbacks += [tracker, CancelOnEvent(cancel)]

@@ -1,11 +1,13 @@
-"""Each schedule's recorded learning_rate / batch_learning_rate series equal backend.schedule_math,
-and the optimizer really trained each batch with that rate."""
+"""Each schedule's recorded learning_rate / batch_learning_rate series, read from the optimizer,
+equal backend.schedule_math; a schedule that does not drive the optimizer fails the run."""
 
 import keras
 import pytest
 
 from backend import schedule_math
 from tests.worker.helpers import TINY_STEPS_PER_EPOCH, fit, tiny_spec
+from worker.training import schedules
+from worker.training.callbacks import LearningRateMismatch
 
 SCHEDULES = {
     "constant": {"name": "constant"},
@@ -32,21 +34,64 @@ class RateProbe(keras.callbacks.Callback):
 
 
 @pytest.mark.parametrize("name", sorted(SCHEDULES))
-def test_recorded_rates_follow_the_formulas(name):
+def test_rates_read_from_the_optimizer_follow_the_formulas(name):
     overrides = {"schedule": SCHEDULES[name], "optimizer": {"name": "sgd", "learning_rate": 0.02}}
     spec = tiny_spec(overrides)
     probe = RateProbe()
-    result, sink = fit(overrides, extra_callbacks=[probe])
+    # Every batch's rate read from the optimizer (Keras' schedules, float32) against the Python formulas.
+    result, sink = fit(overrides, extra_callbacks=[probe], read_rates_every_step=True)
     assert result.state == "completed"
     planned = schedule_math.planned_rates(spec, TINY_STEPS_PER_EPOCH)
     recorded_steps = sink.series("batch_learning_rate")
     assert len(recorded_steps) == 3 * TINY_STEPS_PER_EPOCH
-    assert recorded_steps == pytest.approx(planned["step"], rel=1e-6, abs=1e-12)
-    assert sink.series("learning_rate") == pytest.approx(planned["epoch"], rel=1e-6, abs=1e-12)
-    # The optimizer computes in float32: equal to the formulas within its precision.
-    assert probe.rates == pytest.approx(planned["step"], rel=1e-5, abs=1e-9)
+    assert recorded_steps == pytest.approx(planned["step"], rel=1e-5, abs=1e-9)
+    assert recorded_steps == probe.rates
+    assert sink.series("learning_rate") == pytest.approx(planned["epoch"], rel=1e-5, abs=1e-9)
     if name != "constant":
         assert len(set(round(r, 12) for r in planned["step"])) > 1, "the test spec should make the rate move"
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_by_default_epoch_rates_are_read_and_step_rates_checked(name):
+    overrides = {"schedule": SCHEDULES[name], "optimizer": {"name": "sgd", "learning_rate": 0.02}}
+    probe = RateProbe()
+    result, sink = fit(overrides, extra_callbacks=[probe])
+    assert result.state == "completed"
+    # The epoch point is the optimizer's rate as the epoch's last batch started.
+    last_batches = probe.rates[TINY_STEPS_PER_EPOCH - 1 :: TINY_STEPS_PER_EPOCH]
+    assert sink.series("learning_rate") == last_batches
+    assert sink.series("batch_learning_rate") == pytest.approx(probe.rates, rel=1e-5, abs=1e-9)
+
+
+def _unwired(factory):
+    """A schedule factory whose schedule never reaches the optimizer (it trains at lr0)."""
+
+    def setup(spec, steps):
+        wired = factory(spec, steps)
+        return schedules.ScheduleSetup(spec.optimizer.learning_rate, [], wired.rate_at, wired.planned)
+
+    return setup
+
+
+@pytest.mark.parametrize("name", ["one_cycle", "piecewise", "exponential_step"])
+def test_a_schedule_not_driving_the_optimizer_fails_the_run(name, monkeypatch):
+    kind = SCHEDULES[name]["name"]
+    monkeypatch.setitem(schedules.SCHEDULES, kind, _unwired(schedules.SCHEDULES[kind]))
+    overrides = {"schedule": SCHEDULES[name], "optimizer": {"name": "sgd", "learning_rate": 0.02}}
+    with pytest.raises(LearningRateMismatch, match="the schedule is not driving the optimizer"):
+        fit(overrides)
+    with pytest.raises(LearningRateMismatch):
+        fit(overrides, read_rates_every_step=True)
+
+
+def test_an_optimizer_off_by_steps_fails_the_run():
+    class SkipAhead(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.optimizer.iterations.assign_add(1)
+
+    # Extra callbacks come after the tracker: epoch 0 passes, epoch 1 sees the extra step.
+    with pytest.raises(LearningRateMismatch, match="counted 9 steps after epoch 1"):
+        fit({}, extra_callbacks=[SkipAhead()])
 
 
 def test_plateau_records_the_reduced_rate():
