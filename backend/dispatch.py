@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from backend import events
 from backend.artifacts import remove_checkpoints
 from backend.db import session_scope
+from backend.runs.attempts import lose_attempt
 from backend.runs.models import Run
 from backend.runs.states import FAILED, QUEUED, RUNNING
 from backend.settings import get_settings
@@ -136,45 +137,49 @@ def pending_run_ids(limit: int = PASS_BATCH) -> list[int]:
         )
 
 
-def stale_message(seconds: float, epoch: int) -> str:
-    return (
-        f"the worker training this run stopped responding (no heartbeat for {int(seconds)} s); "
-        f"its metrics up to epoch {epoch} are kept — clone the run to train it again"
-    )
+def stale_message(seconds: float, epoch: int, worker_host: str | None = None) -> str:
+    worker = f" ({worker_host})" if worker_host else ""
+    return f"the worker{worker} stopped responding after epoch {epoch} (no heartbeat for {int(seconds)} s)"
 
 
-def reap_stale_runs(now: datetime | None = None) -> list[int]:
-    """Mark `failed` the running runs whose worker stopped sending heartbeats; return their ids."""
+def reap_stale_runs(now: datetime | None = None) -> dict[int, str]:
+    """Running runs whose worker stopped sending heartbeats: re-queued, or failed after their last attempt.
+
+    Returns ``{run_id: new state}`` (``queued`` or ``failed``).
+    """
+    settings = get_settings()
     now = now or utcnow()
-    cutoff = now - timedelta(seconds=get_settings().HEARTBEAT_TIMEOUT_S)
-    reaped = []
+    cutoff = now - timedelta(seconds=settings.HEARTBEAT_TIMEOUT_S)
+    # A run that never sent a heartbeat is judged by when it started.
+    silent = ((Run.heartbeat_at.is_not(None)) & (Run.heartbeat_at < cutoff)) | (
+        (Run.heartbeat_at.is_(None)) & (Run.started_at < cutoff)
+    )
+    reaped: dict[int, str] = {}
     with session_scope() as session:
-        # A run that never sent a heartbeat is judged by when it started.
         rows = session.execute(
-            select(Run.id, Run.heartbeat_at, Run.started_at, Run.epoch).where(
-                Run.state == RUNNING,
-                ((Run.heartbeat_at.is_not(None)) & (Run.heartbeat_at < cutoff))
-                | ((Run.heartbeat_at.is_(None)) & (Run.started_at < cutoff)),
-            )
+            select(
+                Run.id, Run.heartbeat_at, Run.started_at, Run.epoch, Run.attempts, Run.attempt_errors, Run.worker_host
+            ).where(Run.state == RUNNING, silent)
         ).all()
-        for run_id, heartbeat_at, started_at, epoch in rows:
-            seen = as_utc(heartbeat_at or started_at)
-            # The state guard keeps a run that just finished (or was reaped by another API) as it is.
-            result = session.execute(
-                update(Run)
-                .where(Run.id == run_id, Run.state == RUNNING)
-                .values(state=FAILED, finished_at=now, error=stale_message((now - seen).total_seconds(), epoch))
-            )
-            if result.rowcount == 1:
-                reaped.append(run_id)
-    for run_id in reaped:
-        remove_checkpoints(run_id)  # a failed run is cloned, never resumed
-        events.publish_state(run_id, FAILED)
+        for row in rows:
+            seen = as_utc(row.heartbeat_at or row.started_at)
+            reason = stale_message((now - seen).total_seconds(), row.epoch, row.worker_host)
+            # Guarded by state, attempt and silence: a run that just finished, beat, or
+            # was reaped by another API process stays as it is.
+            state = lose_attempt(session, row, reason, now, settings.MAX_ATTEMPTS, silent)
+            if state is not None:
+                reaped[row.id] = state
+    for run_id, state in reaped.items():
+        if state == FAILED:
+            remove_checkpoints(run_id)  # a failed run is cloned, never resumed
+        else:
+            log.warning("run %s lost its worker; re-queued to resume from its last checkpoint", run_id)
+        events.publish_state(run_id, state)
     return reaped
 
 
 def dispatch_pass() -> dict[str, int]:
-    """One pass of the background loop: reap silent runs, then send runs the broker missed."""
+    """One pass of the background loop: reap silent runs, then send runs the broker missed (re-queued ones too)."""
     reaped = reap_stale_runs()
     pending = pending_run_ids()
     sent = dispatch_runs(pending) if pending else 0

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     WORKER_CONCURRENCY: int = Field(1, ge=1, le=64)
     # A running run whose heartbeat is older than this is taken to have lost its worker.
     HEARTBEAT_TIMEOUT_S: float = Field(120.0, gt=0)
+    # Attempts a run gets when its workers die: a lost attempt is re-queued to resume
+    # from its checkpoint until this many were lost, then the run is failed.
+    MAX_ATTEMPTS: int = Field(3, ge=1, le=100)
     # Least seconds between two resume checkpoints of a run: saving after every tiny
     # epoch would cost more than the 2% tracking budget; 0 saves after every epoch.
     CHECKPOINT_INTERVAL_S: float = Field(10.0, ge=0)

@@ -88,16 +88,19 @@ def execute_run(run_id: int) -> str:
         return SKIPPED
     if claim.restarted:
         log.warning("run %s: its worker died; taking it over", run_id)
+    attempt = claim.attempt
+    log.info("run %s: attempt %s", run_id, attempt)
     publisher = Publisher(run_id)
     epochs = 0
-    heartbeat = Heartbeat(run_id).start()
     watcher = CancelWatcher(run_id).start()
+    # Taken for dead and re-queued while alive (a network partition): stop within a batch.
+    heartbeat = Heartbeat(run_id, attempt=attempt, on_lost=watcher.event.set).start()
     try:
         spec = RunSpec.model_validate(claim.spec)
         epochs = spec.training.epochs
-        runs.set_progress(run_id, epochs=epochs)
+        runs.set_progress(run_id, attempt, epochs=epochs)
         publisher.state(runs.RUNNING, 0, epochs)
-        state, values = _train(run_id, spec, publisher, watcher)
+        state, values = _train(run_id, attempt, spec, publisher, watcher)
     except Exception as error:  # includes Celery's SoftTimeLimitExceeded; a dying worker's
         # KeyboardInterrupt/SystemExit propagate: the run's stale heartbeat lets it be recovered.
         log.exception("run %s failed", run_id)
@@ -105,8 +108,8 @@ def execute_run(run_id: int) -> str:
     finally:
         heartbeat.stop()
         watcher.stop()
-    if not runs.finish(run_id, state, **values):
-        log.warning("run %s: no longer running when it finished as %s; outcome dropped", run_id, state)
+    if not runs.finish(run_id, state, attempt, **values):
+        log.warning("run %s: no longer attempt %s's when it finished as %s; outcome dropped", run_id, attempt, state)
         return (runs.current(run_id) or {}).get("state", SKIPPED)
     if not (state == CANCELLED and watcher.requeue):  # a paused run resumes from it later
         checkpoints(run_id).delete()
@@ -117,7 +120,7 @@ def execute_run(run_id: int) -> str:
     return state
 
 
-def _train(run_id: int, spec: RunSpec, publisher: Publisher, watcher: CancelWatcher) -> tuple[str, dict]:
+def _train(run_id: int, attempt: int, spec: RunSpec, publisher: Publisher, watcher: CancelWatcher) -> tuple[str, dict]:
     # Keras and TensorFlow load here, in the worker process that trains, never
     # at import: a prefork parent must not hold TensorFlow's threads across fork.
     from worker.training import environment, model as model_module
@@ -128,16 +131,17 @@ def _train(run_id: int, spec: RunSpec, publisher: Publisher, watcher: CancelWatc
         return CANCELLED, {"summary": {"epochs_trained": 0}}
     runs.set_progress(
         run_id,
+        attempt,
         backend=environment.backend_name(),
         device=environment.device_name(),
     )
     resume = resume_point(run_id)
     if resume is not None:
         log.info("run %s: resuming from its checkpoint after epoch %s", run_id, resume.epoch)
-        runs.set_progress(run_id, epoch=resume.epoch)
+        runs.set_progress(run_id, attempt, epoch=resume.epoch)
     result = train(
         spec,
-        EpochRecorder(run_id, spec.training.epochs, publisher),
+        EpochRecorder(run_id, spec.training.epochs, publisher, attempt=attempt),
         cancel=watcher.event,
         checkpoint=checkpoints(run_id),
         checkpoint_interval_s=get_settings().CHECKPOINT_INTERVAL_S,

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-def recover_runs(database_url: str, embedded_broker: bool, heartbeat_timeout_s: float) -> tuple[int, int]:
+
+def recover_runs(
+    database_url: str, embedded_broker: bool, heartbeat_timeout_s: float, max_attempts: int = 3
+) -> tuple[int, int]:
     """Make runs a previous stop left behind trainable again; returns (requeued running, redispatched queued).
 
     With the embedded Redis nothing survives a restart, so every queued run is
     sent again (``dispatched_at`` cleared: the API's dispatcher picks it up) and
     every ``running`` run lost its worker. With an external broker, queued
     messages are still there and other machines' workers may be training, so
-    only runs whose heartbeat went stale are taken back.
+    only runs whose heartbeat went stale are taken back. Either way the run's
+    attempt was lost (a clean stop re-queues its runs itself): after
+    ``max_attempts`` lost attempts it is failed instead (see
+    :mod:`backend.runs.attempts`). Returns the runs re-queued, not those failed.
     """
     from sqlalchemy import or_, select, update
 
@@ -33,14 +39,13 @@ def recover_runs(database_url: str, embedded_broker: bool, heartbeat_timeout_s: 
                 stale = datetime.now(timezone.utc) - timedelta(seconds=heartbeat_timeout_s)
                 orphaned = orphaned.where(or_(Run.heartbeat_at.is_(None), Run.heartbeat_at < stale))
             ids = list(conn.scalars(orphaned))
-            if ids:
-                requeue_runs(conn, ids)
+            requeued = lose_attempts(conn, ids, "the stack stopped while it trained", max_attempts)
             redispatched = 0
             if embedded_broker:
                 redispatched = conn.execute(
                     update(Run).where(Run.state == QUEUED, Run.dispatched_at.is_not(None)).values(dispatched_at=None)
                 ).rowcount
-        return len(ids), redispatched
+        return requeued, redispatched
     finally:
         engine.dispose()
 
@@ -81,6 +86,49 @@ def requeue_runs(conn, run_ids: list[int]) -> None:
             worker_host=None,
         )
     )
+
+
+def lose_attempts(conn, run_ids: list[int], reason: str, max_attempts: int) -> int:
+    """Re-queue (or fail, after their last attempt) runs whose attempt ``reason`` ended; returns those re-queued."""
+    from sqlalchemy import select
+
+    from backend.models import Run
+    from backend.runs.attempts import lose_attempt
+    from backend.runs.states import QUEUED
+    from backend.timeutil import utcnow
+
+    if not run_ids:
+        return 0
+    rows = conn.execute(
+        select(Run.id, Run.attempts, Run.attempt_errors, Run.epoch).where(Run.id.in_(run_ids))
+    ).all()
+    now = utcnow()
+    return sum(lose_attempt(conn, row, reason, now, max_attempts) == QUEUED for row in rows)
+
+
+def requeue_lost(database_url: str, worker_hosts: set[str] | None, reason: str, max_attempts: int) -> int:
+    """After our worker died: its runs lost an attempt; re-queue them (or fail them after their last)."""
+    from backend.db import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            ids = running_ids(conn, worker_hosts)
+            return lose_attempts(conn, ids, reason, max_attempts)
+    finally:
+        engine.dispose()
+
+
+def running_ids(conn, worker_hosts: set[str] | None) -> list[int]:
+    from sqlalchemy import select
+
+    from backend.models import Run
+    from backend.runs.states import RUNNING
+
+    query = select(Run.id).where(Run.state == RUNNING)
+    if worker_hosts is not None:
+        query = query.where(Run.worker_host.in_(sorted(worker_hosts)))
+    return list(conn.scalars(query.order_by(Run.id)))
 
 
 def running_run_ids(database_url: str, worker_hosts: set[str] | None = None) -> list[int]:

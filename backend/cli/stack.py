@@ -154,7 +154,7 @@ class Stack:
             self.say(f"broker: {_redact(self.redis_url)}")
 
         requeued, redispatched = recover_runs(
-            database_url, self.embedded_redis, self.settings.HEARTBEAT_TIMEOUT_S
+            database_url, self.embedded_redis, self.settings.HEARTBEAT_TIMEOUT_S, self.settings.MAX_ATTEMPTS
         )
         if requeued:
             self.say(f"re-queued {requeued} run(s) interrupted by the last stop; they resume from their last completed epoch")

@@ -39,5 +39,10 @@ class Run(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     artifact_path: Mapped[str | None] = mapped_column(String(1024))
     model_summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Times a worker started the run (each start is one attempt; a worker's writes
+    # carry its attempt number, so an attempt taken over can no longer write).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Why each earlier attempt ended without finishing (its worker died), oldest first.
+    attempt_errors: Mapped[list[str]] = mapped_column(JSONType, default=list, server_default="[]")
 
     experiment: Mapped["Experiment"] = relationship(back_populates="runs")  # noqa: F821

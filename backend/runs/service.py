@@ -40,6 +40,8 @@ ITEM_COLUMNS = (
     Run.device,
     Run.worker_host,
     Run.backend,
+    Run.attempts,
+    Run.attempt_errors,
 )
 MAX_NAME = 500
 
@@ -66,6 +68,10 @@ def item_from_row(row: Any) -> dict[str, Any]:
         "device": row.device,
         "worker_host": row.worker_host,
         "backend": row.backend,
+        # Starts so far; a run whose worker died is re-queued until max_attempts were lost.
+        "attempts": row.attempts,
+        "max_attempts": get_settings().MAX_ATTEMPTS,
+        "attempt_errors": row.attempt_errors or [],
     }
 
 

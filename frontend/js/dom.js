@@ -79,8 +79,20 @@ export function renderProgress(run) {
   if (run.state === "running" && run.epoch_seconds && epochs) {
     wrap.append(el("span", { class: "eta", title: "estimated time left" }, `ETA ${formatDuration(run.epoch_seconds * (epochs - done))}`));
   }
+  const attempt = renderAttempt(run);
+  if (attempt) wrap.append(attempt);
   wrap.dataset.fraction = fraction.toFixed(3);
   return wrap;
+}
+
+// "attempt 2 of 3" once a worker died under the run (re-queued to resume); the reasons as its tooltip.
+export function renderAttempt(run) {
+  if (!(run.attempts > 1) && !(run.attempt_errors || []).length) return null;
+  const reasons = (run.attempt_errors || []).join("\n");
+  // A re-queued run waits for its next attempt.
+  const number = run.state === "queued" ? run.attempts + 1 : Math.max(run.attempts, 1);
+  return el("span", { class: "attempt", title: reasons, dataset: { attempts: run.attempts } },
+    `attempt ${number} of ${run.max_attempts}`);
 }
 
 // Shows a transient message in the page's status line (role=status, read by screen readers).

@@ -54,36 +54,74 @@ def test_broker_down_leaves_runs_queued_then_they_are_sent_when_it_returns(clien
     assert dispatch_pass()["dispatched"] == 0  # the row guard: never sent twice
 
 
-def test_silent_running_runs_are_failed_with_an_actionable_error(client):
+def _go_silent(run_id, attempts, epoch):
+    timeout = get_settings().HEARTBEAT_TIMEOUT_S
+    now = utcnow()
+    set_run(
+        run_id,
+        state="running",
+        attempts=attempts,
+        started_at=now - timedelta(hours=1),
+        heartbeat_at=now - timedelta(seconds=timeout + 30),
+        worker_host=f"machine-{attempts} (pid 7)",
+        epoch=epoch,
+    )
+
+
+def test_silent_runs_are_requeued_to_resume_then_failed_after_their_last_attempt(client):
     runs = make_experiment(client, grid={"training.seed": [1, 2, 3]})["runs"]
     now = utcnow()
     timeout = get_settings().HEARTBEAT_TIMEOUT_S
+    assert get_settings().MAX_ATTEMPTS == 3
     silent, alive, never_beat = (r["id"] for r in runs)
-    set_run(
-        silent,
-        state="running",
-        started_at=now - timedelta(hours=1),
-        heartbeat_at=now - timedelta(seconds=timeout + 30),
-        epoch=4,
-    )
-    set_run(alive, state="running", started_at=now - timedelta(hours=1), heartbeat_at=now)
-    set_run(never_beat, state="running", started_at=now - timedelta(seconds=timeout + 5))
+    _go_silent(silent, attempts=1, epoch=4)
+    set_run(alive, state="running", attempts=1, started_at=now - timedelta(hours=1), heartbeat_at=now)
+    set_run(never_beat, state="running", attempts=1, started_at=now - timedelta(seconds=timeout + 5))
     artifacts = get_settings().artifacts_dir
     artifacts.mkdir(parents=True, exist_ok=True)
     for run_id in (silent, alive):
         (artifacts / f"run-{run_id}.checkpoint.json").write_text("{}")
 
-    reap_stale_runs()
-    # A failed run is cloned, never resumed: its checkpoint goes; a live run keeps its own.
-    assert [p.name for p in artifacts.glob("run-*.checkpoint.json")] == [f"run-{alive}.checkpoint.json"]
+    assert dispatch_pass() == {"reaped": 2, "pending": 2, "dispatched": 2}
+    items = {r["id"]: r for r in client.get("/api/runs").json()["items"]}
+    assert items[alive]["state"] == "running"
+    # Back in the queue, sent to the workers again, its checkpoint kept to resume from.
+    assert items[silent]["state"] == items[never_beat]["state"] == "queued"
+    assert _dispatched([silent, never_beat]) == {silent: True, never_beat: True}
+    assert (artifacts / f"run-{silent}.checkpoint.json").exists()
+    assert (items[silent]["attempts"], items[silent]["max_attempts"], items[silent]["error"]) == (1, 3, None)
+    [reason] = items[silent]["attempt_errors"]
+    assert reason.startswith("attempt 1: the worker (machine-1 (pid 7)) stopped responding after epoch 4")
+    assert f"no heartbeat for {int(timeout + 30)}" in reason or f"no heartbeat for {int(timeout + 31)}" in reason
+    assert reap_stale_runs() == {}
 
-    states = {r["id"]: r for r in client.get("/api/runs").json()["items"]}
-    assert states[alive]["state"] == "running"
-    assert states[silent]["state"] == "failed" and states[never_beat]["state"] == "failed"
-    error = states[silent]["error"]
-    assert "stopped responding" in error and "up to epoch 4" in error and "clone the run" in error
-    assert f"no heartbeat for {int(timeout + 30)}" in error or f"no heartbeat for {int(timeout + 31)}" in error
-    assert reap_stale_runs() == []
+    _go_silent(silent, attempts=2, epoch=6)
+    assert reap_stale_runs() == {silent: "queued"}
+    _go_silent(silent, attempts=3, epoch=7)
+    assert reap_stale_runs() == {silent: "failed"}
+    run = client.get(f"/api/runs/{silent}").json()
+    assert run["state"] == "failed" and run["attempts"] == 3
+    assert [e.split(":")[0] for e in run["attempt_errors"]] == ["attempt 1", "attempt 2", "attempt 3"]
+    error = run["error"]
+    assert "lost its worker on 3 attempts (REGLAB_MAX_ATTEMPTS=3)" in error and "up to epoch 7" in error
+    assert all(e in error for e in run["attempt_errors"]) and "clone the run" in error
+    # A failed run is cloned, never resumed: its checkpoint goes; a live run keeps its own.
+    assert sorted(p.name for p in artifacts.glob("run-*.checkpoint.json")) == [f"run-{alive}.checkpoint.json"]
+    assert reap_stale_runs() == {}
+
+
+def test_a_reaper_late_for_an_attempt_taken_over_changes_nothing(client):
+    run_id = make_experiment(client)["runs"][0]["id"]
+    _go_silent(run_id, attempts=1, epoch=1)
+    # Another worker claims it between the reaper's read and its update: the update's guard sees it.
+    from backend.runs.attempts import lose_attempt
+
+    with session_scope() as session:
+        row = session.execute(select(Run.id, Run.attempts, Run.attempt_errors, Run.epoch).where(Run.id == run_id)).one()
+    set_run(run_id, attempts=2)  # another worker claimed it meanwhile
+    with session_scope() as session:
+        assert lose_attempt(session, row, "late", utcnow(), 3) is None
+    assert client.get(f"/api/runs/{run_id}").json()["state"] == "running"
 
 
 def test_the_background_loop_dispatches_when_the_broker_returns(reglab_env, monkeypatch):

@@ -1,5 +1,6 @@
-"""End to end: a run whose worker is killed mid-training resumes from its checkpoint on another
-worker, keeps every point stored up to the checkpoint and ends with each epoch exactly once."""
+"""End to end: a run whose worker machine dies mid-training is re-queued by the API's reaper,
+resumes from its checkpoint on another worker, keeps every point stored up to the checkpoint and
+ends with each epoch exactly once, its second attempt recorded with the first one's reason."""
 
 import signal
 from datetime import timedelta
@@ -8,6 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from backend.db import session_scope
+from backend.dispatch import dispatch_pass
 from backend.metrics.models import MetricPoint
 from backend.runs.models import Run
 from backend.settings import get_settings
@@ -50,9 +52,13 @@ def test_killed_worker_run_resumes_from_its_checkpoint(celery_worker_factory):
         session.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow() - timedelta(hours=1)))
 
     second = celery_worker_factory(EVERY_EPOCH)
-    send(run_id)  # the killed worker's message is only redelivered after the visibility timeout
+    # The API's background pass: the silent run goes back to the queue and is sent again (the
+    # killed worker's message would only be redelivered after the broker's visibility timeout).
+    assert dispatch_pass() == {"reaped": 1, "pending": 1, "dispatched": 1}
     run = wait_for(run_id, worker=second, timeout=180)
     assert run.state == "completed", run.error
+    assert run.attempts == 2 and len(run.attempt_errors) == 1
+    assert run.attempt_errors[0].startswith("attempt 1: the worker") and "stopped responding" in run.attempt_errors[0]
     assert (run.summary["resumed_from_epoch"], run.summary["epochs_trained"]) == (resumed_from, EPOCHS)
     assert f"resuming from its checkpoint after epoch {resumed_from}" in second.log()
 

@@ -99,3 +99,35 @@ def test_finish_only_moves_running_runs(reglab_env):
     assert not runs.finish(run_id, "failed", error="late")
     run = load_run(run_id)
     assert (run.state, run.summary, run.error) == ("completed", {"x": 1}, None)
+
+
+def test_each_claim_is_an_attempt_and_a_taken_over_attempt_can_no_longer_write(reglab_env):
+    run_id = create_run(TINY)
+    first = runs.claim(run_id, "host-a")
+    assert first.attempt == 1 and load_run(run_id).attempts == 1
+    runs.record_epoch(run_id, [{"name": "loss", "axis": "epoch", "x": 0, "value": 1.0}], {"epoch": 1}, attempt=1)
+    # host-a is taken for dead (a partition, say) and the run is claimed again.
+    set_run(run_id, heartbeat_at=runs.utcnow() - timedelta(hours=1))
+    second = runs.claim(run_id, "host-b")
+    assert second.attempt == 2 and second.restarted
+    assert load_run(run_id).attempt_errors == ["attempt 1: taken over after its worker stopped responding."]
+
+    # host-a comes back: none of its writes land, and it is told to stop.
+    with pytest.raises(runs.ClaimLost):
+        runs.record_epoch(run_id, [{"name": "loss", "axis": "epoch", "x": 1, "value": 9.0}], {"epoch": 2},
+                          drop_from=(1, None), attempt=1)  # fmt: skip
+    assert not runs.heartbeat(run_id, attempt=1)
+    assert not runs.set_progress(run_id, 1, device="GPU")
+    assert not runs.finish(run_id, "completed", 1, summary={"from": "a"})
+    runs.record_epoch(run_id, [{"name": "loss", "axis": "epoch", "x": 1, "value": 0.5}], {"epoch": 2}, attempt=2)
+    assert runs.heartbeat(run_id, attempt=2)
+    assert runs.finish(run_id, "completed", 2, summary={"from": "b"})
+    run = load_run(run_id)
+    assert (run.state, run.worker_host, run.summary, run.epoch) == ("completed", "host-b", {"from": "b"}, 2)
+    assert stored(run_id) == {("loss", "epoch", 0): 1.0, ("loss", "epoch", 1): 0.5}
+
+
+def test_two_workers_claiming_one_attempt_get_it_once(reglab_env):
+    run_id = create_run(TINY)
+    claims = [runs.claim(run_id, f"host-{i}") for i in range(3)]
+    assert sum(claim is not None for claim in claims) == 1

@@ -23,10 +23,12 @@ class EpochRecorder:
         run_id: the run.
         epochs: planned epochs, for the progress message.
         publisher: where live updates go (None: database only).
+        attempt: the claim's attempt number: writes stop (``ClaimLost``) once it is not the run's.
     """
 
-    def __init__(self, run_id: int, epochs: int, publisher: Publisher | None = None):
+    def __init__(self, run_id: int, epochs: int, publisher: Publisher | None = None, attempt: int | None = None):
         self.run_id = run_id
+        self.attempt = attempt
         self.epochs = epochs
         self.publisher = publisher
         self.completed_epochs = 0
@@ -44,7 +46,7 @@ class EpochRecorder:
             steps = [p["x"] for p in points if p["axis"] == "step"]
             drop_from = (epoch, min(steps) if steps else None)
             self.first_write = False
-        runs.record_epoch(self.run_id, points, progress, drop_from=drop_from)
+        runs.record_epoch(self.run_id, points, progress, drop_from=drop_from, attempt=self.attempt)
         if self.publisher is not None:
             if points:
                 self.publisher.points(live_points(points))
