@@ -2,10 +2,17 @@
 
 Start order: migrate the database, recover runs a previous stop left behind,
 an embedded Redis (unless ``REGLAB_REDIS_URL`` names a server), one Celery
-worker, the API. Stop order (Ctrl-C, SIGTERM, or a child dying): the API
-first so nothing new is accepted, then the worker (warm shutdown, then cold
-after a grace period), then the runs it was training go back to ``queued``
-to resume from their last completed epoch on the next start, and Redis last.
+worker, the API. Stop order (Ctrl-C, SIGTERM, or the API or Redis dying): the
+API first so nothing new is accepted, then the worker (warm shutdown, then
+cold after a grace period), then the runs it was training go back to
+``queued`` to resume from their last completed epoch on the next start, and
+Redis last.
+
+A worker that dies (the OOM killer's SIGKILL, a crash) does not stop the
+stack: its runs lose an attempt and go back to the queue at once (see
+:mod:`backend.runs.attempts`), and it is started again, at once the first
+time, then after 1, 2, 4 s. Only a worker that dies ``WORKER_DEATHS`` times
+within ``WORKER_DEATH_WINDOW_S`` stops the stack, with the reason.
 
 Each child runs in its own session (process group), so a terminal's Ctrl-C
 reaches only this supervisor, which stops the children in order, and so a
@@ -34,6 +41,25 @@ from backend.cli.recovery import (
 from backend.settings import Settings
 
 EMBEDDED_WORKER_NAME = "reglab-embedded@%h"
+# A worker dying this often is broken (not unlucky): stop and say why.
+WORKER_DEATHS = 5
+WORKER_DEATH_WINDOW_S = 60.0
+WORKER_BACKOFF_MAX_S = 30.0
+
+
+def restart_delay(recent_deaths: int) -> float:
+    """Seconds before starting a worker that died ``recent_deaths`` times in the window: 0, 1, 2, 4, ..."""
+    return 0.0 if recent_deaths <= 1 else min(WORKER_BACKOFF_MAX_S, 2.0 ** (recent_deaths - 2))
+
+
+def describe_exit(code: int | None) -> str:
+    """``killed by SIGKILL`` or ``exit code 1``."""
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 class StackError(Exception):
@@ -77,6 +103,10 @@ class Stack:
         self.children: dict[str, Child] = {}
         self._stop_signal: int | None = None
         self._first_start = False
+        self._worker_deaths: list[float] = []
+        self._worker_restart_at: float | None = None
+        self._worker_pids: list[int] = []
+        self._worker_pids_at = 0.0
 
     # -- output ---------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -163,11 +193,7 @@ class Stack:
         self._first_start = not has_experiments(database_url)
 
         env = self._child_env()
-        self._spawn(
-            "worker",
-            worker_argv(self.settings.TRAIN_QUEUE, self.settings.WORKER_CONCURRENCY, EMBEDDED_WORKER_NAME),
-            env,
-        )
+        self._spawn_worker(env)
         self._spawn(
             "api",
             [
@@ -192,6 +218,12 @@ class Stack:
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         return env
+
+    def _spawn_worker(self, env: dict[str, str] | None = None) -> Child:
+        argv = worker_argv(self.settings.TRAIN_QUEUE, self.settings.WORKER_CONCURRENCY, EMBEDDED_WORKER_NAME)
+        worker = self._spawn("worker", argv, env or self._child_env())
+        self._worker_pids = [worker.proc.pid]
+        return worker
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
         child = Child(name, argv, env, self.logs_dir / f"{name}.log")
@@ -234,9 +266,9 @@ class Stack:
             url = self.dashboard_url + "api/health"
             raise StackError(f"the API did not answer {url} within {timeout:.0f} s; see {self.children['api'].log_path}")
 
-    def _check_children(self) -> None:
+    def _check_children(self, skip: tuple[str, ...] = ()) -> None:
         for child in self.children.values():
-            if not child.alive():
+            if child.name not in skip and not child.alive():
                 code = child.proc.returncode if child.proc else None
                 raise StackError(
                     f"{child.name} exited (code {code}); last lines of {child.log_path}:\n{child.log_tail()}"
@@ -246,7 +278,8 @@ class Stack:
         try:
             while True:
                 self._check_stop()
-                self._check_children()
+                self._check_children(skip=("worker",))
+                self._watch_worker()
                 time.sleep(0.5)
         except KeyboardInterrupt:
             name = signal.Signals(self._stop_signal).name if self._stop_signal else "interrupt"
@@ -255,6 +288,50 @@ class Stack:
         except StackError as exc:
             self.say(f"error: {exc}")
             return 1
+
+    def _watch_worker(self) -> None:
+        """Restart a dead worker with backoff, its runs re-queued; StackError if it keeps dying."""
+        worker = self.children["worker"]
+        now = time.monotonic()
+        if worker.alive():
+            if now - self._worker_pids_at > 2.0:  # the pool's processes, whose runs are ours
+                self._worker_pids = worker.tree_pids() or self._worker_pids
+                self._worker_pids_at = now
+            return
+        if self._worker_restart_at is None:
+            self._worker_deaths = [t for t in self._worker_deaths if now - t < WORKER_DEATH_WINDOW_S] + [now]
+            why = describe_exit(worker.proc.returncode)
+            # Pool processes of a dead leader must not train on; this also closes the log.
+            worker.stop(None, grace=0.0)
+            deaths = len(self._worker_deaths)
+            if deaths >= WORKER_DEATHS:
+                raise StackError(
+                    f"the worker died {deaths} times within {WORKER_DEATH_WINDOW_S:.0f} s (the last time {why}); "
+                    f"stopping RegLab rather than restarting it again. Last lines of {worker.log_path}:\n"
+                    f"{worker.log_tail()}"
+                )
+            requeued = self._requeue_lost_runs(f"the worker process died ({why})")
+            delay = restart_delay(deaths)
+            self.say(
+                f"the worker died ({why}); {requeued} run(s) re-queued to resume from their last checkpoint; "
+                f"restarting it {'now' if delay == 0 else f'in {delay:g} s'} ({deaths} death(s) in the last minute)"
+            )
+            self._worker_restart_at = now + delay
+        if now >= self._worker_restart_at:
+            self._worker_restart_at = None
+            self._spawn_worker()
+            self.say("worker restarted")
+
+    def _requeue_lost_runs(self, reason: str) -> int:
+        from backend.cli.recovery import requeue_lost
+
+        # With an external broker only our worker's runs: other machines' workers may be training.
+        hosts = None if self.embedded_redis else worker_host_names(self._worker_pids)
+        try:
+            return requeue_lost(self.settings.database_url, hosts, reason, self.settings.MAX_ATTEMPTS)
+        except Exception as exc:  # the API's reaper re-queues them after the heartbeat timeout anyway
+            self.say(f"could not re-queue the dead worker's runs: {exc}")
+            return 0
 
     def _stop_worker(self, worker: Child) -> None:
         """Warm shutdown; a run still training after the grace period is stopped and re-queued.
