@@ -5,6 +5,7 @@ from logging.config import fileConfig
 from alembic import context
 
 from backend.db import make_engine
+from backend.migrate import migration_lock, pending
 from backend.models import Base
 from backend.settings import get_settings
 
@@ -26,13 +27,18 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = make_engine(_url())
-    with engine.connect() as connection:
-        # Batch mode lets later migrations alter columns on SQLite too.
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
-        with context.begin_transaction():
-            context.run_migrations()
-    engine.dispose()
+    url = _url()
+    # One process at a time (4 API processes start at once): the others then find the database at head.
+    with migration_lock(url):
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            config.attributes["applied"] = pending(connection, config)
+            connection.commit()  # end the read's transaction, so alembic's own begins and commits
+            # Batch mode lets later migrations alter columns on SQLite too.
+            context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+            with context.begin_transaction():
+                context.run_migrations()
+        engine.dispose()
 
 
 if context.is_offline_mode():
