@@ -12,6 +12,11 @@ Messages on :func:`run_channel` are JSON objects with a ``type``:
   the worker after it stored them (``axis`` is ``epoch`` or ``step``, ``t`` the
   seconds since the run started).
 
+Every ``state`` message is also published on :func:`runs_channel`, the
+experiments-level channel the Runs page follows, together with
+``{"type": "runs", "state": "queued", "run_ids": [...], "experiment_ids": [...]}``
+when the API sends new (or re-queued) runs to the workers.
+
 To cancel, the API sets :func:`cancel_key` (value ``"1"``, with a TTL) and
 publishes ``cancel`` on :func:`cancel_channel`; the worker checks the key and
 may listen on the channel, stops the run and publishes its final state.
@@ -29,6 +34,11 @@ REQUEUE = "requeue"
 def run_channel(run_id: int) -> str:
     """Pub/sub channel announcing a run's new points and state changes."""
     return f"{get_settings().CHANNEL_PREFIX}:run:{run_id}"
+
+
+def runs_channel() -> str:
+    """Pub/sub channel with every run's state changes and the runs sent to the workers."""
+    return f"{get_settings().CHANNEL_PREFIX}:runs"
 
 
 def cancel_key(run_id: int) -> str:

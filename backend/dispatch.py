@@ -80,14 +80,15 @@ def _send_batch(run_ids: list[int]) -> tuple[int, Exception | None]:
     settings = get_settings()
     app = celery_app()
     with session_scope() as session:
-        claimed = sorted(
-            session.scalars(
+        claimed_rows = sorted(
+            session.execute(
                 update(Run)
                 .where(Run.id.in_(run_ids), Run.state == QUEUED, Run.dispatched_at.is_(None))
                 .values(dispatched_at=utcnow())
-                .returning(Run.id)
+                .returning(Run.id, Run.experiment_id)
             ).all()
         )
+        claimed = [run_id for run_id, _ in claimed_rows]
         done = 0
         try:
             with app.producer_or_acquire() as producer:
@@ -104,7 +105,9 @@ def _send_batch(run_ids: list[int]) -> tuple[int, Exception | None]:
         except Exception as exc:  # kombu and redis raise many types; the answer is the same: try later
             if claimed[done:]:
                 session.execute(update(Run).where(Run.id.in_(claimed[done:])).values(dispatched_at=None))
-            return done, exc
+            return done, exc  # the broker is failing: no announcement either
+    if claimed_rows:  # after the commit, so a page that reloads on it sees the runs
+        events.publish_queued([run_id for run_id, _ in claimed_rows], sorted({e for _, e in claimed_rows}))
     return done, None
 
 

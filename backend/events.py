@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import redis
 
-from backend.channels import REQUEUE, cancel_channel, cancel_key, run_channel
+from backend.channels import REQUEUE, cancel_channel, cancel_key, run_channel, runs_channel
 from backend.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -34,13 +34,27 @@ def redis_client() -> redis.Redis:
 
 
 def publish_state(run_id: int, state: str, **extra: Any) -> bool:
-    """Publish ``{"type": "state", "run_id", "state", ...}`` on the run's channel."""
+    """Publish ``{"type": "state", "run_id", "state", ...}`` on the run's channel and the runs channel."""
     message = orjson.dumps({"type": "state", "run_id": run_id, "state": state, **extra})
     try:
-        redis_client().publish(run_channel(run_id), message)
+        pipe = redis_client().pipeline(transaction=False)
+        pipe.publish(run_channel(run_id), message)
+        pipe.publish(runs_channel(), message)
+        pipe.execute()
         return True
     except (redis.RedisError, OSError) as exc:
         log.warning("could not publish state of run %s: %s", run_id, exc)
+        return False
+
+
+def publish_queued(run_ids: list[int], experiment_ids: list[int]) -> bool:
+    """Announce runs just sent to the workers on the runs channel (open Runs pages list them)."""
+    message = orjson.dumps({"type": "runs", "state": "queued", "run_ids": run_ids, "experiment_ids": experiment_ids})
+    try:
+        redis_client().publish(runs_channel(), message)
+        return True
+    except (redis.RedisError, OSError) as exc:
+        log.warning("could not announce queued runs %s: %s", run_ids, exc)
         return False
 
 

@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from fastapi import APIRouter, HTTPException, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from backend.channels import run_channel
+from backend.channels import run_channel, runs_channel
 from backend.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ HEARTBEAT_S = 15.0
 POLL_S = 1.0
 # Browsers reconnect this soon after a dropped stream (EventSource's default is ~3 s).
 RETRY_MS = 1000
-EVENT_TYPES = frozenset({"points", "state"})
+EVENT_TYPES = frozenset({"points", "state", "runs"})
 
 
 def parse_run_ids(raw: str) -> list[int]:
@@ -83,18 +83,21 @@ def stream_client_name() -> str:
     return re.sub(r"[^A-Za-z0-9_.:-]", "_", f"{get_settings().CHANNEL_PREFIX}:stream")
 
 
-async def relay_events(request: Request, run_ids: list[int]) -> AsyncIterator[ServerSentEvent]:
-    """Yield one SSE event per message on the runs' channels until the client leaves."""
+async def relay_events(
+    request: Request, run_ids: list[int], channels: list[str] | None = None
+) -> AsyncIterator[ServerSentEvent]:
+    """Yield one SSE event per message on the runs' channels (or ``channels``) until the client leaves."""
+    channels = channels or [run_channel(run_id) for run_id in run_ids]
     client = aioredis.from_url(get_settings().REDIS_URL, client_name=stream_client_name())
     pubsub = client.pubsub()
     sequence = 0
     try:
-        await pubsub.subscribe(*(run_channel(run_id) for run_id in run_ids))
+        await pubsub.subscribe(*channels)
         # subscribe() returns before Redis confirms; wait for every confirmation
         # so "ready" really means "subscribed".
         confirmed = 0
         early: list[dict] = []  # published on a channel already confirmed, relayed after "ready"
-        while confirmed < len(run_ids):
+        while confirmed < len(channels):
             message = await pubsub.get_message(timeout=POLL_S)
             if message is None:
                 if await request.is_disconnected():
@@ -123,7 +126,7 @@ async def relay_events(request: Request, run_ids: list[int]) -> AsyncIterator[Se
             yield ServerSentEvent(data=payload, event=kind, id=str(sequence))
     except (RedisError, OSError) as exc:
         # End the stream cleanly: the browser reconnects after RETRY_MS and refills from REST.
-        log.warning("live stream of runs %s lost Redis: %s", run_ids, exc)
+        log.warning("live stream of %s lost Redis: %s", f"runs {run_ids}" if run_ids else channels, exc)
     finally:
         # Runs on normal exit and on cancellation (the client went away); shield
         # it so the connection goes back to Redis even while being cancelled.
@@ -150,5 +153,19 @@ async def stream_runs(
         relay_events(request, ids),
         ping=HEARTBEAT_S,
         # Proxies (nginx) buffer responses unless told not to.
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/stream/runs")
+async def stream_all_runs(request: Request) -> EventSourceResponse:
+    """Every run's ``state`` changes, and ``runs`` when new runs are queued (text/event-stream).
+
+    What the Runs page follows, so runs submitted elsewhere (the CLI, another
+    tab) appear without a reload; per-epoch points stay on ``/api/stream``.
+    """
+    return EventSourceResponse(
+        relay_events(request, [], channels=[runs_channel()]),
+        ping=HEARTBEAT_S,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from backend.channels import REQUEUE, cancel_channel, cancel_key, run_channel
+from backend.channels import REQUEUE, cancel_channel, cancel_key, run_channel, runs_channel
 from backend.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,17 @@ class Publisher:
         self.channel = run_channel(run_id)
         self.client = client or connect()
 
-    def publish(self, message: dict[str, Any]) -> None:
+    def publish(self, message: dict[str, Any], everyone: bool = False) -> None:
+        """On the run's channel; with ``everyone`` on the runs channel too (state changes)."""
         try:
-            self.client.publish(self.channel, json.dumps({**message, "run_id": self.run_id}, allow_nan=False))
+            data = json.dumps({**message, "run_id": self.run_id}, allow_nan=False)
+            if everyone:
+                pipe = self.client.pipeline(transaction=False)
+                pipe.publish(self.channel, data)
+                pipe.publish(runs_channel(), data)
+                pipe.execute()
+            else:
+                self.client.publish(self.channel, data)
         except (redis.RedisError, ValueError) as error:
             log.warning("run %s: live update not published: %s", self.run_id, error)
 
@@ -41,7 +49,7 @@ class Publisher:
         self.publish({"type": "points", "points": points})
 
     def state(self, state: str, epoch: int, epochs: int, error: str | None = None) -> None:
-        self.publish({"type": "state", "state": state, "epoch": epoch, "epochs": epochs, "error": error})
+        self.publish({"type": "state", "state": state, "epoch": epoch, "epochs": epochs, "error": error}, everyone=True)
 
 
 class CancelWatcher:

@@ -21,3 +21,17 @@ export function openRunStream(runIds, { onPoints, onState, onResync, onStatus } 
 export function isActiveState(state) {
   return state === "queued" || state === "running";
 }
+
+// The experiments-level stream (GET /api/stream/runs): every run's state changes, and
+// "runs" messages naming runs just sent to the workers (submitted anywhere: CLI, another tab).
+export function openRunsStream({ onState, onRuns, onResync, onStatus } = {}) {
+  const source = new EventSource("/api/stream/runs");
+  source.addEventListener("ready", () => {
+    onStatus?.("connected");
+    onResync?.();
+  });
+  source.addEventListener("state", (event) => onState?.(JSON.parse(event.data)));
+  source.addEventListener("runs", (event) => onRuns?.(JSON.parse(event.data)));
+  source.addEventListener("error", () => onStatus?.(source.readyState === EventSource.CLOSED ? "offline" : "reconnecting"));
+  return source;
+}

@@ -1,15 +1,16 @@
 // Runs page: experiments with their runs, filters in the URL
 // (/?state=running&experiment_id=3&tag=l2&q=dropout), multi-select -> Compare,
-// cancel / clone / delete, live state and progress over SSE.
+// cancel / clone / delete, live state and progress over SSE: every run's state and the
+// runs queued anywhere from GET /api/stream/runs, the points of active runs from /api/stream.
 // Data: GET /api/experiments and GET /api/runs (its JSON twin).
 
 import { buildQuery, cancelRun, cloneRun, deleteRun, listExperiments, listRuns } from "./api.js";
 import { el, formatDate, formatPercent, renderProgress, renderStateBadge, setJsonTwin, showStatus } from "./dom.js";
-import { isActiveState, openRunStream } from "./live.js";
+import { isActiveState, openRunStream, openRunsStream } from "./live.js";
 import { PRESETS } from "./presets.js";
 
 const PAGE_SIZE = 200;
-const state = { runs: new Map(), experiments: [], selected: new Set(), stream: null, streamKey: "" };
+const state = { runs: new Map(), experiments: [], selected: new Set(), stream: null, streamKey: "", runsStream: "connecting" };
 
 function readFilters() {
   const params = new URLSearchParams(location.search);
@@ -43,7 +44,41 @@ async function loadRuns() {
   document.getElementById("start-here").hidden = page.total > 0 || anyFilter || state.experiments.length > 0;
   showRunCount();
   followActiveRuns();
+  showLiveStatus();
   document.body.dataset.ready = "1";
+}
+
+// The indicator follows the experiments-level stream: "live" while runs train, "idle" when
+// connected with nothing to follow, "reconnecting" / "offline" when the stream is down.
+function showLiveStatus() {
+  const live = document.getElementById("live");
+  let text = state.runsStream;
+  if (text === "connected") text = [...state.runs.values()].some((run) => isActiveState(run.state)) ? "live" : "idle";
+  live.dataset.state = text;
+  live.textContent = text;
+}
+
+// Runs appear, or change state, elsewhere: one reload (debounced) picks them up with the filters applied.
+function reloadSoon(delay = 150) {
+  clearTimeout(state.reloadTimer);
+  state.reloadTimer = setTimeout(() => loadRuns().catch(() => {}), delay);
+}
+
+function followAllRuns() {
+  openRunsStream({
+    onState: (message) => {
+      if (state.runs.has(message.run_id)) applyStateMessage(message);
+    },
+    onRuns: (message) => {
+      if (message.run_ids.some((id) => !state.runs.has(id))) reloadSoon(0);
+    },
+    // Whatever happened while the stream was down is in the REST answer.
+    onResync: () => reloadSoon(0),
+    onStatus: (status) => {
+      state.runsStream = status;
+      showLiveStatus();
+    },
+  });
 }
 
 function showRunCount() {
@@ -162,32 +197,26 @@ function followActiveRuns() {
   if (key === state.streamKey || (state.stream && ids.every((id) => current.has(id)))) return;
   state.stream?.close();
   state.streamKey = key;
-  const live = document.getElementById("live");
-  live.dataset.state = "off";
-  live.textContent = ids.length ? "connecting" : "idle";
+  // States come from the experiments-level stream too (applying one twice changes nothing),
+  // which also drives the indicator.
   state.stream = openRunStream(ids, {
     onState: applyStateMessage,
     onPoints: applyPointsMessage,
     onResync: () => loadRuns().catch(() => {}),
-    onStatus: (status) => {
-      live.dataset.state = status;
-      live.textContent = status;
-    },
   });
 }
 
 function applyStateMessage(message) {
   const run = state.runs.get(message.run_id);
   if (!run) return;
+  const requeued = run.state === "running" && message.state === "queued";
   Object.assign(run, { state: message.state, error: message.error ?? run.error });
   if (message.epoch != null) run.epoch = message.epoch;
   if (message.epochs != null) run.epochs = message.epochs;
   replaceRunRow(run);
-  // A finished run has a new summary (best / test accuracy): fetch it once.
-  if (!isActiveState(message.state)) {
-    clearTimeout(state.reloadTimer);
-    state.reloadTimer = setTimeout(() => loadRuns().catch(() => {}), 300);
-  }
+  showLiveStatus();
+  // A finished run has a new summary (best / test accuracy), a re-queued one a new attempt: fetch it once.
+  if (!isActiveState(message.state) || requeued) reloadSoon(300);
 }
 
 function applyPointsMessage(message) {
@@ -203,6 +232,7 @@ function applyPointsMessage(message) {
   if (acc.length) run.summary = { ...run.summary, best_val_accuracy: Math.max(run.summary?.best_val_accuracy ?? 0, ...acc) };
   if (run.state === "queued") run.state = "running";
   replaceRunRow(run);
+  showLiveStatus();
 }
 
 function renderPresetLinks() {
@@ -242,6 +272,7 @@ function main() {
   document.getElementById("load-more").addEventListener("click", () =>
     loadMoreRuns().catch((error) => showStatus(`Could not load more runs: ${error.message}`, "error")));
   loadRuns().catch((error) => showStatus(`Could not load runs: ${error.message}`, "error"));
+  followAllRuns();
 }
 
 main();
