@@ -33,6 +33,25 @@ def test_heartbeat_thread_refreshes_a_running_run(reglab_env):
         beat.stop()
 
 
+def test_heartbeat_of_an_attempt_taken_over_stops_its_training(reglab_env):
+    import threading
+
+    run_id = create_run(TINY)
+    first = runs.claim(run_id, "host-a")
+    stop_training = threading.Event()
+    beat = Heartbeat(run_id, interval_s=0.05, attempt=first.attempt, on_lost=stop_training.set).start()
+    try:
+        time.sleep(0.2)
+        assert not stop_training.is_set()
+        # Taken for dead (a partition) and claimed by another worker, as runs.claim leaves it.
+        with runs.session_scope() as session:
+            session.execute(runs.update(runs.Run).where(runs.Run.id == run_id).values(attempts=2, worker_host="host-b"))
+        wait_until(stop_training.is_set)
+        assert load_run(run_id).worker_host == "host-b"
+    finally:
+        beat.stop()
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_cancel_watcher_hears_the_channel(reglab_env):
     watcher = CancelWatcher(4242, poll_s=0.05).start()
