@@ -15,7 +15,8 @@ import copy
 import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 SPEC_VERSION = 1
 
@@ -26,8 +27,10 @@ DATASETS = ("fashion_mnist", "mnist", "cifar10", "imdb", "digits")
 DATASET_TRAIN_SIZES = {"fashion_mnist": 60000, "mnist": 60000, "cifar10": 50000, "imdb": 25000, "digits": 1437}
 DATASET_TEST_SIZES = {"fashion_mnist": 10000, "mnist": 10000, "cifar10": 10000, "imdb": 25000, "digits": 360}
 DATASET_CLASSES = {"fashion_mnist": 10, "mnist": 10, "cifar10": 10, "imdb": 2, "digits": 10}
+# Shape of one example as the loader gives it; imdb's is (num_words,) after multi-hot.
+IMAGE_SHAPES = {"fashion_mnist": (28, 28), "mnist": (28, 28), "cifar10": (32, 32, 3), "digits": (8, 8)}
 
-ACTIVATIONS = ("relu", "leaky_relu", "prelu", "elu", "selu", "tanh", "sigmoid", "gelu", "swish")
+ACTIVATIONS = ("relu", "leaky_relu", "prelu", "elu", "selu", "tanh", "sigmoid", "gelu", "swish", "linear")
 INITIALIZERS = (
     "he_normal",
     "he_uniform",
@@ -86,15 +89,29 @@ class DatasetSpec(SpecModel):
         return self
 
 
+class ConvBlock(SpecModel):
+    """One Conv2D block: convolution (same padding), then the hidden layers' activation, batch norm
+    and dropout, then an optional 2x2 max-pooling."""
+
+    filters: int = Field(32, ge=1, le=1024, description="Convolution filters (1 to 1024)")
+    kernel_size: int = Field(3, ge=1, le=11, description="Square kernel side (1 to 11)")
+    pool: Literal[2] | None = Field(None, description="2 for a 2x2 max-pooling after the block; null for none")
+
+
 class ModelSpec(SpecModel):
+    conv: list[ConvBlock] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Conv2D blocks before the dense layers, input side first (0 to 8); image datasets only",
+    )
     hidden_layers: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
         default_factory=lambda: [300, 100],
         max_length=16,
         description="Units of each hidden Dense layer, input side first (0 to 16 layers of 1 to 4096 units)",
     )
-    activation: Literal["relu", "leaky_relu", "prelu", "elu", "selu", "tanh", "sigmoid", "gelu", "swish"] = Field(
-        "elu", description="Hidden-layer activation; leaky_relu and prelu are separate layers"
-    )
+    activation: Literal[
+        "relu", "leaky_relu", "prelu", "elu", "selu", "tanh", "sigmoid", "gelu", "swish", "linear"
+    ] = Field("elu", description="Hidden-layer activation; leaky_relu and prelu are separate layers; linear is none")
     initializer: Literal[
         "he_normal", "he_uniform", "lecun_normal", "glorot_uniform", "glorot_normal", "variance_scaling_fan_avg"
     ] = Field("he_normal", description="Kernel initializer of the hidden layers")
@@ -119,6 +136,9 @@ class RegularizationSpec(SpecModel):
     dropout_kind: Literal["standard", "alpha", "mc", "mc_alpha"] = Field(
         "standard",
         description="standard Dropout, alpha AlphaDropout (for SELU), mc/mc_alpha stay active at inference",
+    )
+    spatial_dropout: bool = Field(
+        False, description="Conv blocks drop whole feature maps (SpatialDropout2D) instead of single activations"
     )
     apply_to_output: bool = Field(False, description="Also regularize and constrain the output layer")
 
@@ -166,11 +186,41 @@ class PowerSchedule(SpecModel):
 
 
 class ExponentialSchedule(SpecModel):
-    """lr(t) = lr0 * 0.1 ** (t / s), t the epoch or the step."""
+    """Two forms of the same decay, mutually exclusive.
+
+    The notes' form: lr(t) = lr0 * 0.1 ** (t / s), t the epoch or the step.
+    Keras' ``ExponentialDecay`` form: lr(step) = lr0 * decay_rate ** (step / decay_steps),
+    the exponent floored when ``staircase``; always per step.
+    """
 
     name: Literal["exponential"] = "exponential"
-    s: float = Field(20.0, gt=0.0, le=1e8, description="Epochs (or steps) for a tenfold decrease")
-    per: Literal["epoch", "step"] = Field("epoch", description="Whether t counts epochs or steps")
+    s: float | None = Field(
+        None, gt=0.0, le=1e8, description="Epochs (or steps) for a tenfold decrease; 20 when no decay_steps is given"
+    )
+    per: Literal["epoch", "step"] = Field("epoch", description="Whether t counts epochs or steps (s form)")
+    decay_steps: int | None = Field(
+        None, ge=1, le=100_000_000, description="Keras form: steps over which the rate is multiplied by decay_rate"
+    )
+    decay_rate: float | None = Field(None, gt=0.0, le=1.0, description="Keras form: multiplier per decay_steps, in (0, 1]")
+    staircase: bool = Field(False, description="Keras form: decay in whole steps of decay_steps")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "ExponentialSchedule":
+        keras_form = self.decay_steps is not None or self.decay_rate is not None
+        if not keras_form:
+            if self.staircase:
+                raise ValueError("staircase applies only to the Keras form (decay_steps, decay_rate)")
+            if self.s is None:
+                self.s = 20.0
+            return self
+        if self.s is not None:
+            raise ValueError("set s (the notes' form) or decay_steps and decay_rate (Keras' form), not both")
+        if self.decay_steps is None or self.decay_rate is None:
+            raise ValueError("Keras' form needs both decay_steps and decay_rate")
+        if self.per == "epoch" and "per" in self.model_fields_set:
+            raise ValueError("Keras' form counts steps: per must be step")
+        self.per = "step"
+        return self
 
 
 class PiecewiseSchedule(SpecModel):
@@ -293,6 +343,34 @@ class RunSpec(SpecModel):
     schedule: Schedule = Field(default_factory=ConstantSchedule)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+
+    @model_validator(mode="after")
+    def _conv_fits_dataset(self) -> "RunSpec":
+        if self.regularization.spatial_dropout and not self.model.conv:
+            raise _field_error(("regularization", "spatial_dropout"), "applies only to model.conv blocks; none are set")
+        if not self.model.conv:
+            return self
+        shape = IMAGE_SHAPES.get(self.dataset.name)
+        if shape is None:
+            images = ", ".join(IMAGE_SHAPES)
+            raise _field_error(
+                ("model", "conv"), f"needs an image dataset ({images}); {self.dataset.name} is not one"
+            )
+        pools = sum(1 for block in self.model.conv if block.pool)
+        side = min(shape[:2])
+        if side >> pools < 1:
+            raise _field_error(
+                ("model", "conv"),
+                f"{pools} poolings shrink the {shape[0]}x{shape[1]} images of {self.dataset.name} below 1 pixel; "
+                f"at most {side.bit_length() - 1} fit",
+            )
+        return self
+
+
+def _field_error(loc: tuple[str, ...], message: str) -> ValidationError:
+    """A validation error placed at ``loc``, for rules that span sections of the spec."""
+    error = PydanticCustomError("value_error", message)
+    return ValidationError.from_exception_data("RunSpec", [InitErrorDetails(type=error, loc=loc, input=None)])
 
 
 # ---- helpers shared by API and worker ---------------------------------------
