@@ -12,10 +12,12 @@ spec follows.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
-from typing import Annotated, Any, Literal, Union
+import re
+from typing import Annotated, Any, Callable, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 SPEC_VERSION = 1
@@ -27,8 +29,70 @@ DATASETS = ("fashion_mnist", "mnist", "cifar10", "imdb", "digits")
 DATASET_TRAIN_SIZES = {"fashion_mnist": 60000, "mnist": 60000, "cifar10": 50000, "imdb": 25000, "digits": 1437}
 DATASET_TEST_SIZES = {"fashion_mnist": 10000, "mnist": 10000, "cifar10": 10000, "imdb": 25000, "digits": 360}
 DATASET_CLASSES = {"fashion_mnist": 10, "mnist": 10, "cifar10": 10, "imdb": 2, "digits": 10}
-# Shape of one example as the loader gives it; imdb's is (num_words,) after multi-hot.
+# Shape of one example as the loader gives it (imdb's is (num_words,) after multi-hot).
 IMAGE_SHAPES = {"fashion_mnist": (28, 28), "mnist": (28, 28), "cifar10": (32, 32, 3), "digits": (8, 8)}
+UPLOAD_PREFIX = "upload:"
+UPLOAD_PATTERN = r"^upload:[1-9][0-9]{0,9}$"
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What validation needs to know of a dataset: sizes, classes and the shape of one example."""
+
+    name: str
+    train: int
+    test: int
+    classes: int
+    shape: tuple[int, ...]
+    sha256: str | None = None
+
+    @property
+    def image(self) -> bool:
+        """(height, width) or (height, width, 1 or 3): a conv net can take it."""
+        return len(self.shape) == 2 or (len(self.shape) == 3 and self.shape[2] in (1, 3))
+
+
+# The API installs a lookup of uploaded datasets (by "upload:<id>" or by unique name);
+# a process without one (the worker) trusts the reference the API already checked.
+_upload_catalog: Callable[[str], DatasetInfo | None] | None = None
+
+
+def use_dataset_catalog(lookup: Callable[[str], DatasetInfo | None] | None) -> None:
+    """Install (or, with None, remove) the lookup of uploaded datasets used by validation."""
+    global _upload_catalog
+    _upload_catalog = lookup
+
+
+def builtin_dataset(name: str) -> DatasetInfo:
+    shape = IMAGE_SHAPES.get(name, (10000,))
+    return DatasetInfo(name, DATASET_TRAIN_SIZES[name], DATASET_TEST_SIZES[name], DATASET_CLASSES[name], shape)
+
+
+def dataset_info(name: str) -> DatasetInfo | None:
+    """The built-in or uploaded dataset ``name`` names; None when it cannot be known here."""
+    if name in DATASET_TRAIN_SIZES:
+        return builtin_dataset(name)
+    return _upload_catalog(name) if _upload_catalog is not None else None
+
+
+def _dataset_name(value: Any) -> Any:
+    if not isinstance(value, str) or value in DATASET_TRAIN_SIZES:
+        return value
+    if _upload_catalog is not None:
+        info = _upload_catalog(value)
+        if info is None:
+            raise ValueError(f"no uploaded dataset is named {value[:80]!r}; see GET /api/datasets")
+        return info.name
+    if re.fullmatch(UPLOAD_PATTERN, value):
+        return value
+    raise ValueError(f"must be one of {', '.join(DATASETS)} or upload:<id>, got {value[:80]!r}")
+
+
+DatasetName = Annotated[
+    str,
+    BeforeValidator(_dataset_name),
+    WithJsonSchema({"anyOf": [{"enum": list(DATASETS), "type": "string"}, {"type": "string", "pattern": UPLOAD_PATTERN}]}),
+]
 
 ACTIVATIONS = ("relu", "leaky_relu", "prelu", "elu", "selu", "tanh", "sigmoid", "gelu", "swish", "linear")
 INITIALIZERS = (
@@ -56,21 +120,29 @@ Factor = Annotated[float, Field(ge=0.0, le=10.0)]
 
 
 class DatasetSpec(SpecModel):
-    name: Literal["fashion_mnist", "mnist", "cifar10", "imdb", "digits"] = Field(
-        "fashion_mnist", description="Keras dataset to train on; digits is scikit-learn's 8x8 set, always offline"
+    name: DatasetName = Field(
+        "fashion_mnist",
+        description="Keras dataset to train on (digits is scikit-learn's 8x8 set, always offline), "
+        "or upload:<id> (or the unique name) of an uploaded dataset",
+    )
+    sha256: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="Set by the server: the content hash of an uploaded dataset's arrays, null for built-ins",
     )
     validation_samples: int = Field(
-        5000, ge=1, le=49_999, description="Examples taken from the head of the training set for validation"
+        5000, ge=1, le=999_999, description="Examples taken from the head of the training set for validation"
     )
     train_samples: int | None = Field(
         None,
         ge=1,
-        le=60_000,
+        le=1_000_000,
         description="Cap on the training examples used after the validation head; null uses all of them",
     )
     preprocessing: Literal["scale", "standardize", "none"] = Field(
         "scale",
-        description="scale: /255 (/16 for digits); standardize: per-feature mean/std of the training part (for SELU)",
+        description="scale: /255 (/16 for digits; uploaded data only when it is 8-bit); "
+        "standardize: per-feature mean/std of the training part (for SELU)",
     )
     num_words: int = Field(
         10000, ge=10, le=100_000, description="imdb only: vocabulary size of the multi-hot encoding"
@@ -78,10 +150,13 @@ class DatasetSpec(SpecModel):
 
     @model_validator(mode="after")
     def _fits_dataset(self) -> "DatasetSpec":
-        available = DATASET_TRAIN_SIZES[self.name]
-        if self.validation_samples >= available:
+        info = dataset_info(self.name)
+        if info is None:  # an upload checked by the API; the worker checks the hash against the file
+            return self
+        self.sha256 = info.sha256
+        if self.validation_samples >= info.train:
             raise ValueError(
-                f"validation_samples must be less than the {available} training examples of {self.name}, "
+                f"validation_samples must be less than the {info.train} training examples of {self.name}, "
                 f"got {self.validation_samples}"
             )
         if self.num_words != 10000 and self.name != "imdb":
@@ -350,12 +425,16 @@ class RunSpec(SpecModel):
             raise _field_error(("regularization", "spatial_dropout"), "applies only to model.conv blocks; none are set")
         if not self.model.conv:
             return self
-        shape = IMAGE_SHAPES.get(self.dataset.name)
-        if shape is None:
+        info = dataset_info(self.dataset.name)
+        if info is None:
+            return self
+        if not info.image:
             images = ", ".join(IMAGE_SHAPES)
             raise _field_error(
-                ("model", "conv"), f"needs an image dataset ({images}); {self.dataset.name} is not one"
+                ("model", "conv"),
+                f"needs an image dataset ({images} or uploaded images); {self.dataset.name} is not one",
             )
+        shape = info.shape
         pools = sum(1 for block in self.model.conv if block.pool)
         side = min(shape[:2])
         if side >> pools < 1:
@@ -435,7 +514,10 @@ def steps_per_epoch(spec: RunSpec) -> int:
 
 
 def training_examples(spec: RunSpec) -> int:
-    available = DATASET_TRAIN_SIZES[spec.dataset.name] - spec.dataset.validation_samples
+    info = dataset_info(spec.dataset.name)
+    if info is None:
+        raise ValueError(f"the size of {spec.dataset.name} is known only where the dataset catalog is")
+    available = info.train - spec.dataset.validation_samples
     if spec.dataset.train_samples is not None:
         return min(available, spec.dataset.train_samples)
     return available
