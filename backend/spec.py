@@ -277,13 +277,15 @@ class ExponentialSchedule(SpecModel):
         None, ge=1, le=100_000_000, description="Keras form: steps over which the rate is multiplied by decay_rate"
     )
     decay_rate: float | None = Field(None, gt=0.0, le=1.0, description="Keras form: multiplier per decay_steps, in (0, 1]")
-    staircase: bool = Field(False, description="Keras form: decay in whole steps of decay_steps")
+    staircase: bool | None = Field(
+        None, description="Keras form: decay in whole steps of decay_steps; null is false"
+    )
 
     @model_validator(mode="after")
     def _one_form(self) -> "ExponentialSchedule":
         keras_form = self.decay_steps is not None or self.decay_rate is not None
         if not keras_form:
-            if self.staircase:
+            if self.staircase is not None:
                 raise ValueError("staircase applies only to the Keras form (decay_steps, decay_rate)")
             if self.s is None:
                 self.s = 20.0

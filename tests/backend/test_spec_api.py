@@ -49,7 +49,7 @@ def test_validate_returns_the_full_spec_and_warnings(spec_client):
         (
             {"dataset": {"name": "imdb"}, "model": {"conv": [{"filters": 8}]}},
             "model.conv",
-            "needs an image dataset (fashion_mnist, mnist, cifar10, digits); imdb is not one",
+            "needs an image dataset (fashion_mnist, mnist, cifar10, digits or uploaded images); imdb is not one",
         ),
         (
             {"dataset": {"name": "digits", "validation_samples": 100}, "model": {"conv": [{"pool": 2}] * 4}},
@@ -92,7 +92,7 @@ def test_the_notes_recipes_validate_as_written(spec_client):
     body = spec_client.post("/api/spec/validate", json={"schedule": keras_form, "model": {"activation": "linear"}})
     assert body.status_code == 200, body.text
     schedule = body.json()["spec"]["schedule"]
-    assert schedule["s"] is None and schedule["per"] == "step" and schedule["staircase"] is False
+    assert schedule["s"] is None and schedule["per"] == "step" and schedule["staircase"] is None
     notes_form = spec_client.post("/api/spec/validate", json={"schedule": {"name": "exponential"}}).json()
     assert notes_form["spec"]["schedule"]["s"] == 20.0 and notes_form["spec"]["schedule"]["decay_steps"] is None
     conv = {"conv": [{"filters": 16, "kernel_size": 3, "pool": 2}]}

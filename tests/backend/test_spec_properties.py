@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.spec import DATASET_TRAIN_SIZES, SCHEDULES, RunSpec, build_spec, set_path
+from backend.spec import DATASET_TRAIN_SIZES, DATASETS, SCHEDULES, RunSpec, build_spec, set_path
 from backend.spec_fields import FieldBounds, leaf_bounds, object_paths
 
 PROPERTY_SETTINGS = settings(
@@ -51,12 +51,15 @@ def _schedule_fields() -> dict[str, tuple[str, FieldBounds]]:
     return fields
 
 
-LEAVES = {p: b for p, b in leaf_bounds().items() if p != "spec_version"}
+# dataset.sha256 is the server's to set (from the uploaded dataset), never drawn.
+LEAVES = {p: b for p, b in leaf_bounds().items() if p not in ("spec_version", "dataset.sha256")}
 SCHEDULE_FIELDS = _schedule_fields()
 
 
 def valid_values(bounds: FieldBounds) -> st.SearchStrategy:
-    if bounds.kind == "boolean":
+    if bounds.path == "dataset.name":
+        strategy = st.sampled_from(DATASETS)  # or upload:<id>, which needs an uploaded dataset
+    elif bounds.kind == "boolean":
         strategy = st.booleans()
     elif bounds.kind == "choice":
         strategy = st.sampled_from(bounds.choices)
