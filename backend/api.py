@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from backend import health, spec_api, stream
 from backend.compare.router import router as compare_router
+from backend.datasets.router import router as datasets_router
 from backend.experiments.router import router as experiments_router
 from backend.metrics.router import router as metrics_router
 from backend.runs.router import router as runs_router
@@ -16,6 +17,7 @@ for router in (
     runs_router,
     metrics_router,
     compare_router,
+    datasets_router,
     stream.router,
 ):
     api_router.include_router(router)

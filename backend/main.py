@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from backend.api import api_router
+from backend.datasets import catalog
 from backend.dispatch import dispatch_pass
 from backend.errors import install_error_handlers
 from backend.migrate import upgrade_head
@@ -55,6 +56,8 @@ def create_app() -> FastAPI:
         max_body_size=MAX_BODY_BYTES,
     )
     install_error_handlers(app)
+    catalog.forget()
+    catalog.install()
     app.include_router(api_router)
     install_frontend(app)
     return app

@@ -73,7 +73,7 @@ def step_rate_at(spec: RunSpec, step: int, steps_per_epoch: int | None = None) -
     if schedule.name == "power":
         return lr0 / (1.0 + step * schedule.decay) ** schedule.c
     if schedule.name == "exponential":
-        return lr0 * 0.1 ** (step / schedule.s)
+        return exponential_rate(step, lr0, schedule)
     if schedule.name == "one_cycle":
         iterations = (steps_per_epoch or spec_steps_per_epoch(spec)) * spec.training.epochs
         return one_cycle_rate(step, iterations, **one_cycle_parameters(schedule, iterations))
@@ -112,6 +112,20 @@ def planned_rates(spec: RunSpec, steps_per_epoch: int | None = None) -> dict[str
 
 
 # ---- the formulas themselves -------------------------------------------------
+
+
+def exponential_rate(step: int, lr0: float, schedule: Any) -> float:
+    """Per-step exponential decay in either form of the spec.
+
+    Keras' ``ExponentialDecay``: lr0 * decay_rate ** (step / decay_steps), the
+    exponent floored with ``staircase``; the notes' form: lr0 * 0.1 ** (step / s).
+    """
+    if schedule.decay_steps is not None:
+        exponent = step / schedule.decay_steps
+        if schedule.staircase:
+            exponent = math.floor(exponent)
+        return lr0 * schedule.decay_rate**exponent
+    return lr0 * 0.1 ** (step / schedule.s)
 
 
 def one_cycle_parameters(schedule: Any, iterations: int) -> dict[str, float | int]:

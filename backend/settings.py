@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     # How often the API retries dispatching runs that were queued while the broker was away.
     DISPATCH_INTERVAL_S: float = Field(5.0, gt=0)
     BROKER_TIMEOUT_S: float = Field(1.0, gt=0)
+    # Uploaded datasets: the file, and what its arrays may hold once decoded.
+    MAX_DATASET_MB: int = Field(512, ge=1, le=65_536, description="Largest dataset file accepted, in MiB")
+    MAX_DATASET_EXAMPLES: int = Field(1_000_000, ge=10)
+    MAX_DATASET_FEATURES: int = Field(196_608, ge=1, description="Values per example (256x256x3 by default)")
+    MAX_DATASET_CLASSES: int = Field(1000, ge=2)
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -57,6 +62,10 @@ class Settings(BaseSettings):
     @property
     def artifacts_dir(self) -> Path:
         return self.DATA_DIR / "artifacts"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.DATA_DIR / "datasets"
 
     @property
     def logs_dir(self) -> Path:

@@ -12,10 +12,13 @@ spec follows.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
-from typing import Annotated, Any, Literal, Union
+import re
+from typing import Annotated, Any, Callable, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 SPEC_VERSION = 1
 
@@ -26,8 +29,72 @@ DATASETS = ("fashion_mnist", "mnist", "cifar10", "imdb", "digits")
 DATASET_TRAIN_SIZES = {"fashion_mnist": 60000, "mnist": 60000, "cifar10": 50000, "imdb": 25000, "digits": 1437}
 DATASET_TEST_SIZES = {"fashion_mnist": 10000, "mnist": 10000, "cifar10": 10000, "imdb": 25000, "digits": 360}
 DATASET_CLASSES = {"fashion_mnist": 10, "mnist": 10, "cifar10": 10, "imdb": 2, "digits": 10}
+# Shape of one example as the loader gives it (imdb's is (num_words,) after multi-hot).
+IMAGE_SHAPES = {"fashion_mnist": (28, 28), "mnist": (28, 28), "cifar10": (32, 32, 3), "digits": (8, 8)}
+UPLOAD_PREFIX = "upload:"
+UPLOAD_PATTERN = r"^upload:[1-9][0-9]{0,9}$"
 
-ACTIVATIONS = ("relu", "leaky_relu", "prelu", "elu", "selu", "tanh", "sigmoid", "gelu", "swish")
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What validation needs to know of a dataset: sizes, classes and the shape of one example."""
+
+    name: str
+    train: int
+    test: int
+    classes: int
+    shape: tuple[int, ...]
+    sha256: str | None = None
+
+    @property
+    def image(self) -> bool:
+        """(height, width) or (height, width, 1 or 3): a conv net can take it."""
+        return len(self.shape) == 2 or (len(self.shape) == 3 and self.shape[2] in (1, 3))
+
+
+# The API installs a lookup of uploaded datasets (by "upload:<id>" or by unique name);
+# a process without one (the worker) trusts the reference the API already checked.
+_upload_catalog: Callable[[str], DatasetInfo | None] | None = None
+
+
+def use_dataset_catalog(lookup: Callable[[str], DatasetInfo | None] | None) -> None:
+    """Install (or, with None, remove) the lookup of uploaded datasets used by validation."""
+    global _upload_catalog
+    _upload_catalog = lookup
+
+
+def builtin_dataset(name: str) -> DatasetInfo:
+    shape = IMAGE_SHAPES.get(name, (10000,))
+    return DatasetInfo(name, DATASET_TRAIN_SIZES[name], DATASET_TEST_SIZES[name], DATASET_CLASSES[name], shape)
+
+
+def dataset_info(name: str) -> DatasetInfo | None:
+    """The built-in or uploaded dataset ``name`` names; None when it cannot be known here."""
+    if name in DATASET_TRAIN_SIZES:
+        return builtin_dataset(name)
+    return _upload_catalog(name) if _upload_catalog is not None else None
+
+
+def _dataset_name(value: Any) -> Any:
+    if not isinstance(value, str) or value in DATASET_TRAIN_SIZES:
+        return value
+    if _upload_catalog is not None:
+        info = _upload_catalog(value)
+        if info is None:
+            raise ValueError(f"no uploaded dataset is named {value[:80]!r}; see GET /api/datasets")
+        return info.name
+    if re.fullmatch(UPLOAD_PATTERN, value):
+        return value
+    raise ValueError(f"must be one of {', '.join(DATASETS)} or upload:<id>, got {value[:80]!r}")
+
+
+DatasetName = Annotated[
+    str,
+    BeforeValidator(_dataset_name),
+    WithJsonSchema({"anyOf": [{"enum": list(DATASETS), "type": "string"}, {"type": "string", "pattern": UPLOAD_PATTERN}]}),
+]
+
+ACTIVATIONS = ("relu", "leaky_relu", "prelu", "elu", "selu", "tanh", "sigmoid", "gelu", "swish", "linear")
 INITIALIZERS = (
     "he_normal",
     "he_uniform",
@@ -53,21 +120,29 @@ Factor = Annotated[float, Field(ge=0.0, le=10.0)]
 
 
 class DatasetSpec(SpecModel):
-    name: Literal["fashion_mnist", "mnist", "cifar10", "imdb", "digits"] = Field(
-        "fashion_mnist", description="Keras dataset to train on; digits is scikit-learn's 8x8 set, always offline"
+    name: DatasetName = Field(
+        "fashion_mnist",
+        description="Keras dataset to train on (digits is scikit-learn's 8x8 set, always offline), "
+        "or upload:<id> (or the unique name) of an uploaded dataset",
+    )
+    sha256: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="Set by the server: the content hash of an uploaded dataset's arrays, null for built-ins",
     )
     validation_samples: int = Field(
-        5000, ge=1, le=49_999, description="Examples taken from the head of the training set for validation"
+        5000, ge=1, le=999_999, description="Examples taken from the head of the training set for validation"
     )
     train_samples: int | None = Field(
         None,
         ge=1,
-        le=60_000,
+        le=1_000_000,
         description="Cap on the training examples used after the validation head; null uses all of them",
     )
     preprocessing: Literal["scale", "standardize", "none"] = Field(
         "scale",
-        description="scale: /255 (/16 for digits); standardize: per-feature mean/std of the training part (for SELU)",
+        description="scale: /255 (/16 for digits; uploaded data only when it is 8-bit); "
+        "standardize: per-feature mean/std of the training part (for SELU)",
     )
     num_words: int = Field(
         10000, ge=10, le=100_000, description="imdb only: vocabulary size of the multi-hot encoding"
@@ -75,10 +150,13 @@ class DatasetSpec(SpecModel):
 
     @model_validator(mode="after")
     def _fits_dataset(self) -> "DatasetSpec":
-        available = DATASET_TRAIN_SIZES[self.name]
-        if self.validation_samples >= available:
+        info = dataset_info(self.name)
+        if info is None:  # an upload checked by the API; the worker checks the hash against the file
+            return self
+        self.sha256 = info.sha256
+        if self.validation_samples >= info.train:
             raise ValueError(
-                f"validation_samples must be less than the {available} training examples of {self.name}, "
+                f"validation_samples must be less than the {info.train} training examples of {self.name}, "
                 f"got {self.validation_samples}"
             )
         if self.num_words != 10000 and self.name != "imdb":
@@ -86,15 +164,29 @@ class DatasetSpec(SpecModel):
         return self
 
 
+class ConvBlock(SpecModel):
+    """One Conv2D block: convolution (same padding), then the hidden layers' activation, batch norm
+    and dropout, then an optional 2x2 max-pooling."""
+
+    filters: int = Field(32, ge=1, le=1024, description="Convolution filters (1 to 1024)")
+    kernel_size: int = Field(3, ge=1, le=11, description="Square kernel side (1 to 11)")
+    pool: Literal[2] | None = Field(None, description="2 for a 2x2 max-pooling after the block; null for none")
+
+
 class ModelSpec(SpecModel):
+    conv: list[ConvBlock] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Conv2D blocks before the dense layers, input side first (0 to 8); image datasets only",
+    )
     hidden_layers: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
         default_factory=lambda: [300, 100],
         max_length=16,
         description="Units of each hidden Dense layer, input side first (0 to 16 layers of 1 to 4096 units)",
     )
-    activation: Literal["relu", "leaky_relu", "prelu", "elu", "selu", "tanh", "sigmoid", "gelu", "swish"] = Field(
-        "elu", description="Hidden-layer activation; leaky_relu and prelu are separate layers"
-    )
+    activation: Literal[
+        "relu", "leaky_relu", "prelu", "elu", "selu", "tanh", "sigmoid", "gelu", "swish", "linear"
+    ] = Field("elu", description="Hidden-layer activation; leaky_relu and prelu are separate layers; linear is none")
     initializer: Literal[
         "he_normal", "he_uniform", "lecun_normal", "glorot_uniform", "glorot_normal", "variance_scaling_fan_avg"
     ] = Field("he_normal", description="Kernel initializer of the hidden layers")
@@ -119,6 +211,9 @@ class RegularizationSpec(SpecModel):
     dropout_kind: Literal["standard", "alpha", "mc", "mc_alpha"] = Field(
         "standard",
         description="standard Dropout, alpha AlphaDropout (for SELU), mc/mc_alpha stay active at inference",
+    )
+    spatial_dropout: bool = Field(
+        False, description="Conv blocks drop whole feature maps (SpatialDropout2D) instead of single activations"
     )
     apply_to_output: bool = Field(False, description="Also regularize and constrain the output layer")
 
@@ -166,11 +261,43 @@ class PowerSchedule(SpecModel):
 
 
 class ExponentialSchedule(SpecModel):
-    """lr(t) = lr0 * 0.1 ** (t / s), t the epoch or the step."""
+    """Two forms of the same decay, mutually exclusive.
+
+    The notes' form: lr(t) = lr0 * 0.1 ** (t / s), t the epoch or the step.
+    Keras' ``ExponentialDecay`` form: lr(step) = lr0 * decay_rate ** (step / decay_steps),
+    the exponent floored when ``staircase``; always per step.
+    """
 
     name: Literal["exponential"] = "exponential"
-    s: float = Field(20.0, gt=0.0, le=1e8, description="Epochs (or steps) for a tenfold decrease")
-    per: Literal["epoch", "step"] = Field("epoch", description="Whether t counts epochs or steps")
+    s: float | None = Field(
+        None, gt=0.0, le=1e8, description="Epochs (or steps) for a tenfold decrease; 20 when no decay_steps is given"
+    )
+    per: Literal["epoch", "step"] = Field("epoch", description="Whether t counts epochs or steps (s form)")
+    decay_steps: int | None = Field(
+        None, ge=1, le=100_000_000, description="Keras form: steps over which the rate is multiplied by decay_rate"
+    )
+    decay_rate: float | None = Field(None, gt=0.0, le=1.0, description="Keras form: multiplier per decay_steps, in (0, 1]")
+    staircase: bool | None = Field(
+        None, description="Keras form: decay in whole steps of decay_steps; null is false"
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "ExponentialSchedule":
+        keras_form = self.decay_steps is not None or self.decay_rate is not None
+        if not keras_form:
+            if self.staircase is not None:
+                raise ValueError("staircase applies only to the Keras form (decay_steps, decay_rate)")
+            if self.s is None:
+                self.s = 20.0
+            return self
+        if self.s is not None:
+            raise ValueError("set s (the notes' form) or decay_steps and decay_rate (Keras' form), not both")
+        if self.decay_steps is None or self.decay_rate is None:
+            raise ValueError("Keras' form needs both decay_steps and decay_rate")
+        if self.per == "epoch" and "per" in self.model_fields_set:
+            raise ValueError("Keras' form counts steps: per must be step")
+        self.per = "step"
+        return self
 
 
 class PiecewiseSchedule(SpecModel):
@@ -294,6 +421,38 @@ class RunSpec(SpecModel):
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
 
+    @model_validator(mode="after")
+    def _conv_fits_dataset(self) -> "RunSpec":
+        if self.regularization.spatial_dropout and not self.model.conv:
+            raise _field_error(("regularization", "spatial_dropout"), "applies only to model.conv blocks; none are set")
+        if not self.model.conv:
+            return self
+        info = dataset_info(self.dataset.name)
+        if info is None:
+            return self
+        if not info.image:
+            images = ", ".join(IMAGE_SHAPES)
+            raise _field_error(
+                ("model", "conv"),
+                f"needs an image dataset ({images} or uploaded images); {self.dataset.name} is not one",
+            )
+        shape = info.shape
+        pools = sum(1 for block in self.model.conv if block.pool)
+        side = min(shape[:2])
+        if side >> pools < 1:
+            raise _field_error(
+                ("model", "conv"),
+                f"{pools} poolings shrink the {shape[0]}x{shape[1]} images of {self.dataset.name} below 1 pixel; "
+                f"at most {side.bit_length() - 1} fit",
+            )
+        return self
+
+
+def _field_error(loc: tuple[str, ...], message: str) -> ValidationError:
+    """A validation error placed at ``loc``, for rules that span sections of the spec."""
+    error = PydanticCustomError("value_error", message)
+    return ValidationError.from_exception_data("RunSpec", [InitErrorDetails(type=error, loc=loc, input=None)])
+
 
 # ---- helpers shared by API and worker ---------------------------------------
 
@@ -357,7 +516,10 @@ def steps_per_epoch(spec: RunSpec) -> int:
 
 
 def training_examples(spec: RunSpec) -> int:
-    available = DATASET_TRAIN_SIZES[spec.dataset.name] - spec.dataset.validation_samples
+    info = dataset_info(spec.dataset.name)
+    if info is None:
+        raise ValueError(f"the size of {spec.dataset.name} is known only where the dataset catalog is")
+    available = info.train - spec.dataset.validation_samples
     if spec.dataset.train_samples is not None:
         return min(available, spec.dataset.train_samples)
     return available

@@ -15,7 +15,6 @@ from backend.runs.service import item_from_row, items_query
 from backend.spec import flatten
 
 MAX_RUNS = 100
-_MISSING = object()
 
 
 def parse_run_ids(text: str) -> list[int]:
@@ -39,16 +38,16 @@ def parse_run_ids(text: str) -> list[int]:
 def params_diff(specs: dict[int, dict[str, Any]]) -> dict[str, dict[int, Any]]:
     """Flattened spec fields whose values differ across runs: ``{field: {run_id: value}}``.
 
-    A field one spec lacks (e.g. ``schedule.s`` of a constant schedule) shows as null.
+    A field one spec lacks (e.g. ``schedule.s`` of a constant schedule) shows as null,
+    and counts as equal to a field that is null.
     """
     flat = {run_id: flatten(spec) for run_id, spec in specs.items()}
     fields = list(dict.fromkeys(key for values in flat.values() for key in values))
     diff = {}
     for field in fields:
-        values = {run_id: values.get(field, _MISSING) for run_id, values in flat.items()}
-        distinct = {repr(v) for v in values.values()}
-        if len(distinct) > 1:
-            diff[field] = {run_id: (None if v is _MISSING else v) for run_id, v in values.items()}
+        values = {run_id: values.get(field) for run_id, values in flat.items()}
+        if len({repr(v) for v in values.values()}) > 1:
+            diff[field] = values
     return diff
 
 

@@ -184,6 +184,43 @@ function renderOptionalObject(schema, path, rawProp, spec, onChange) {
     inner);
 }
 
+// A list of sub-objects (model.conv): one row of fields per item, with add and remove buttons.
+function renderObjectList(schema, path, prop, spec, onChange) {
+  const itemSchema = resolveRef(schema, prop.items);
+  const name = path.split(".").pop().replace(/_/g, " ");
+  const rows = el("div", { class: "subfields object-list" });
+  const defaults = () => Object.fromEntries(Object.entries(itemSchema.properties).map(([key, p]) => [key, p.default]));
+  const fill = () => {
+    const items = getPath(spec, path) || [];
+    rows.replaceChildren(...items.map((_, index) => {
+      const remove = el("button", { type: "button", class: "secondary", "aria-label": `remove ${name} ${index + 1}` }, "Remove");
+      remove.addEventListener("click", () => {
+        items.splice(index, 1);
+        fill();
+        onChange(path);
+      });
+      return el("div", { class: "object-row", dataset: { path: `${path}.${index}` } },
+        el("span", { class: "object-index" }, `${index + 1}`),
+        ...Object.entries(itemSchema.properties).map(([key, p]) => renderField(schema, `${path}.${index}.${key}`, p, spec, onChange)),
+        remove);
+    }));
+  };
+  const add = el("button", { type: "button", class: "secondary", id: fieldId(`${path}.add`) }, `Add ${name} block`);
+  add.addEventListener("click", () => {
+    const items = getPath(spec, path) || [];
+    if (prop.maxItems != null && items.length >= prop.maxItems) return;
+    setPath(spec, path, [...items, defaults()]);
+    fill();
+    onChange(path);
+  });
+  fill();
+  return el("div", { class: "field field-object", dataset: { path } },
+    el("label", { for: add.id }, name),
+    el("p", { class: "help" }, `${prop.description || ""}${prop.maxItems != null ? ` (at most ${prop.maxItems})` : ""}`),
+    el("p", { class: "field-error", id: errorSlotId(path), "aria-live": "polite" }),
+    rows, add);
+}
+
 export function scheduleVariants(schema) {
   const mapping = schema.properties.schedule.discriminator.mapping;
   return Object.fromEntries(Object.entries(mapping).map(([name, ref]) => [name, resolveRef(schema, { $ref: ref })]));
@@ -245,7 +282,9 @@ export function renderSpecForm(container, schema, spec, onChange, onScheduleSwit
       for (const [name, prop] of Object.entries(node.properties)) {
         const path = `${section}.${name}`;
         const isObject = prop.anyOf && prop.anyOf.some((option) => option.$ref);
-        fieldset.append(isObject ? renderOptionalObject(schema, path, prop, spec, onChange) : renderField(schema, path, prop, spec, onChange));
+        const isObjectList = prop.type === "array" && prop.items && prop.items.$ref;
+        if (isObjectList) fieldset.append(renderObjectList(schema, path, prop, spec, onChange));
+        else fieldset.append(isObject ? renderOptionalObject(schema, path, prop, spec, onChange) : renderField(schema, path, prop, spec, onChange));
       }
     }
     sections.push(fieldset);

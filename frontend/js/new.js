@@ -7,6 +7,7 @@ import { ApiError, createExperiment, getDatasets, getDefaultSpec, getSchema, val
 import { el, setJsonTwin, showStatus } from "./dom.js";
 import { errorSlotId, listFieldPaths, renderSpecForm, showFieldErrors } from "./form.js";
 import { PRESETS, findPreset } from "./presets.js";
+import { addUploadOptions, listUploads, mountUploadPanel } from "./datasets.js";
 import { countStepsPerEpoch, isPerStep, learningRateAt, planEpochRates } from "./schedules.js";
 import { pickColor, readTheme, escapePlotlyText } from "./charts.js";
 
@@ -22,7 +23,7 @@ const FALLBACK_DATASETS = {
 };
 const PREVIEW_POINTS = 1500;
 
-const page = { schema: null, defaults: null, datasets: FALLBACK_DATASETS, spec: null, gridRows: [], fieldPaths: [], validateTimer: null };
+const page = { uploads: [], schema: null, defaults: null, datasets: FALLBACK_DATASETS, spec: null, gridRows: [], fieldPaths: [], validateTimer: null };
 
 // The API's deep_merge: nested objects merge key by key, except a schedule whose
 // name changes, which is replaced whole.
@@ -217,6 +218,7 @@ function refreshDerived() {
 
 function renderForm() {
   renderSpecForm(document.getElementById("spec-form"), page.schema, page.spec, onSpecChange, onScheduleSwitch);
+  addUploadOptions(document.getElementById("field-dataset-name"), page.uploads, page.spec.dataset.name);
 }
 
 function onSpecChange() {
@@ -328,6 +330,13 @@ async function main() {
   setJsonTwin("/api/spec/schema");
   Object.assign(page, { schema, defaults, datasets, spec: structuredClone(defaults), fieldPaths: listFieldPaths(schema) });
   renderPresetButtons();
+  page.uploads = await listUploads().catch(() => []);
+  mountUploadPanel(document.getElementById("upload-form"), (dataset) => {
+    page.uploads = [dataset, ...page.uploads];
+    page.spec.dataset.name = dataset.ref;
+    renderForm();
+    onSpecChange();
+  });
   document.getElementById("add-grid-row").addEventListener("click", () => {
     addGridRow();
     page.gridRows[page.gridRows.length - 1].field.focus();

@@ -86,6 +86,71 @@ export const PRESETS = [
   },
 ];
 
+// Seeds 000/001 verbatim: a linear Dense(64) on Fashion-MNIST with the notes' penalties,
+// then MaxNorm(2.), then Dropout(0.5) on top, Adam, batch 30.
+const SEED_000_BASE = {
+  dataset: { name: "fashion_mnist", validation_samples: 5000 },
+  model: { hidden_layers: [64], activation: "linear", initializer: "glorot_uniform" },
+  optimizer: { name: "adam", learning_rate: 0.001 },
+  training: { epochs: 10, batch_size: 30 },
+};
+const SEED_000_PENALTIES = { kernel_l2: 0.01, activity_l1: 0.01 };
+
+PRESETS.push(
+  {
+    id: "weight-decay",
+    title: "Weight decay, max-norm and dropout (seeds 000/001)",
+    summary: "Linear Dense(64) with L2 0.01 and activity L1 0.01, then MaxNorm(2.) added, then Dropout(0.5) too.",
+    tags: ["l2", "max-norm", "dropout"],
+    base: SEED_000_BASE,
+    grid: {
+      regularization: [
+        { ...SEED_000_PENALTIES },
+        { ...SEED_000_PENALTIES, max_norm: 2.0 },
+        { ...SEED_000_PENALTIES, max_norm: 2.0, dropout: 0.5 },
+      ],
+    },
+  },
+  {
+    id: "keras-decays",
+    title: "ExponentialDecay vs CosineDecayRestarts (seed 001)",
+    summary: "Keras' ExponentialDecay(1e-2, decay_steps=10000, decay_rate=0.9) against CosineDecayRestarts(0.01, 1000).",
+    tags: ["schedules"],
+    base: {
+      ...SEED_000_BASE,
+      optimizer: { name: "adam", learning_rate: 0.01 },
+      regularization: { ...SEED_000_PENALTIES, max_norm: 2.0, dropout: 0.5 },
+    },
+    grid: {
+      schedule: [
+        { name: "exponential", decay_steps: 10000, decay_rate: 0.9 },
+        { name: "cosine_restarts", first_decay_steps: 1000 },
+      ],
+    },
+  },
+  {
+    id: "imdb-l1-l2",
+    title: "IMDB: basic vs L1 vs L2 (seed 002)",
+    summary:
+      "128-128 ReLU on 100-word multi-hot reviews, Adam, 20 epochs of batch 500, L1 or L2 0.001 on both hidden layers. " +
+      "Needs imdb.npz in the worker's Keras cache ($KERAS_HOME/datasets); without it each run fails saying where to put it.",
+    tags: ["imdb", "l1", "l2"],
+    base: {
+      dataset: { name: "imdb", num_words: 100, validation_samples: 5000 },
+      model: { hidden_layers: [128, 128], activation: "relu", initializer: "glorot_uniform" },
+      optimizer: { name: "adam", learning_rate: 0.001 },
+      training: { epochs: 20, batch_size: 500 },
+    },
+    grid: {
+      regularization: [
+        { kernel_l1: 0, kernel_l2: 0 },
+        { kernel_l1: 0.001, kernel_l2: 0 },
+        { kernel_l1: 0, kernel_l2: 0.001 },
+      ],
+    },
+  },
+);
+
 export function findPreset(id) {
   return PRESETS.find((preset) => preset.id === id) || null;
 }

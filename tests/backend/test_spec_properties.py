@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.spec import DATASET_TRAIN_SIZES, SCHEDULES, RunSpec, build_spec, set_path
+from backend.spec import DATASET_TRAIN_SIZES, DATASETS, SCHEDULES, RunSpec, build_spec, set_path
 from backend.spec_fields import FieldBounds, leaf_bounds, object_paths
 
 PROPERTY_SETTINGS = settings(
@@ -51,12 +51,15 @@ def _schedule_fields() -> dict[str, tuple[str, FieldBounds]]:
     return fields
 
 
-LEAVES = {p: b for p, b in leaf_bounds().items() if p != "spec_version"}
+# dataset.sha256 is the server's to set (from the uploaded dataset), never drawn.
+LEAVES = {p: b for p, b in leaf_bounds().items() if p not in ("spec_version", "dataset.sha256")}
 SCHEDULE_FIELDS = _schedule_fields()
 
 
 def valid_values(bounds: FieldBounds) -> st.SearchStrategy:
-    if bounds.kind == "boolean":
+    if bounds.path == "dataset.name":
+        strategy = st.sampled_from(DATASETS)  # or upload:<id>, which needs an uploaded dataset
+    elif bounds.kind == "boolean":
         strategy = st.booleans()
     elif bounds.kind == "choice":
         strategy = st.sampled_from(bounds.choices)
@@ -75,6 +78,9 @@ def valid_values(bounds: FieldBounds) -> st.SearchStrategy:
     elif bounds.kind == "list":
         size = {"min_size": bounds.min_length or 0, "max_size": min(bounds.max_length or 4, 4)}
         strategy = st.lists(valid_values(bounds.item), **size)
+    elif bounds.kind == "object" and len(bounds.models) == 1:
+        fields = leaf_bounds(bounds.models[0], "")
+        strategy = st.fixed_dictionaries({}, optional={path: valid_values(b) for path, b in fields.items()})
     else:
         raise AssertionError(f"no strategy for {bounds}")
     return st.one_of(st.none(), strategy) if bounds.nullable else strategy
@@ -106,6 +112,26 @@ def accepted_partials(draw) -> dict:
     optimizer = partial.get("optimizer", {})
     if optimizer.get("clipnorm") is not None:
         optimizer.pop("clipvalue", None)
+    model, regularization = partial.get("model", {}), partial.get("regularization", {})
+    if model.get("conv"):
+        # Conv blocks need an image dataset, and no more poolings than its side allows.
+        dataset["name"] = "digits" if name == "imdb" else name
+        dataset.pop("num_words", None)
+        name = dataset["name"]
+        dataset["validation_samples"] = min(dataset.get("validation_samples", 5000), DATASET_TRAIN_SIZES[name] - 1)
+        for block in model["conv"][3:]:
+            block["pool"] = None
+    elif regularization.get("spatial_dropout"):
+        regularization["spatial_dropout"] = False
+    schedule = partial["schedule"]
+    if kind == "exponential":
+        if schedule.get("decay_steps") is not None or schedule.get("decay_rate") is not None:
+            schedule.pop("s", None)
+            schedule["decay_steps"] = schedule.get("decay_steps") or 1000
+            schedule["decay_rate"] = schedule.get("decay_rate") or 0.5
+            schedule["per"] = "step"
+        else:
+            schedule.pop("staircase", None)
     return partial
 
 

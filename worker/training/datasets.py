@@ -23,6 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from backend.spec import UPLOAD_PREFIX
+
 log = logging.getLogger(__name__)
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -83,7 +85,15 @@ def load(spec: Any) -> Dataset:
     Validation is the head of the loader's training set
     (``validation_samples``); ``train_samples`` caps what follows it.
     """
-    (x_full, y_full), (x_test, y_test) = raw(spec.name, spec.num_words if spec.name == "imdb" else None)
+    if spec.name.startswith(UPLOAD_PREFIX):
+        from worker.training import uploaded
+
+        stored = uploaded.load(spec.name, spec.sha256)
+        (x_full, y_full), (x_test, y_test) = (stored["x_train"], stored["y_train"]), (stored["x_test"], stored["y_test"])
+        classes = len(stored["class_names"])
+    else:
+        (x_full, y_full), (x_test, y_test) = raw(spec.name, spec.num_words if spec.name == "imdb" else None)
+        classes = 2 if spec.name == "imdb" else 10
     head = spec.validation_samples
     if head >= len(x_full):
         raise ValueError(f"validation_samples={head} leaves no training data: {spec.name} has {len(x_full)}")
@@ -97,7 +107,7 @@ def load(spec: Any) -> Dataset:
         y_val=y_full[:head],
         x_test=preprocess(x_test),
         y_test=y_test,
-        classes=2 if spec.name == "imdb" else 10,
+        classes=classes,
     )
 
 
@@ -105,8 +115,12 @@ def load(spec: Any) -> Dataset:
 
 
 def _scale(x_train: np.ndarray, name: str) -> Callable[[np.ndarray], np.ndarray]:
-    # Pixels to [0, 1]; digits count 0..16; imdb's multi-hot is already 0/1.
-    divisor = {"digits": 16.0, "imdb": 1.0}.get(name, 255.0)
+    # Pixels to [0, 1]; digits count 0..16; imdb's multi-hot is already 0/1; an
+    # upload is scaled only when it is 8-bit (images), its floats are kept as given.
+    if name.startswith(UPLOAD_PREFIX):
+        divisor = 255.0 if x_train.dtype == np.uint8 else 1.0
+    else:
+        divisor = {"digits": 16.0, "imdb": 1.0}.get(name, 255.0)
     return lambda x: (x / np.float32(divisor)).astype("float32")
 
 

@@ -147,7 +147,13 @@ def _exponential(spec, steps):
     s, lr0 = spec.schedule, spec.optimizer.learning_rate
     if s.per == "epoch":
         return _epoch_based(spec, steps)
-    return _per_step(spec, steps, keras.optimizers.schedules.ExponentialDecay(lr0, decay_steps=s.s, decay_rate=0.1))
+    if s.decay_steps is not None:
+        schedule = keras.optimizers.schedules.ExponentialDecay(
+            lr0, decay_steps=s.decay_steps, decay_rate=s.decay_rate, staircase=s.staircase
+        )
+    else:
+        schedule = keras.optimizers.schedules.ExponentialDecay(lr0, decay_steps=s.s, decay_rate=0.1)
+    return _per_step(spec, steps, schedule)
 
 
 def _one_cycle(spec, steps):

@@ -1,0 +1,1 @@
+"""Uploaded datasets: parsing, content-addressed storage, the catalog and the endpoints."""

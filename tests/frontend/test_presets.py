@@ -1,0 +1,48 @@
+"""Every preset of the New study page is a study the server accepts, run for run."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from backend.experiments.grid import expand
+
+PRESETS_JS = Path(__file__).resolve().parents[2] / "frontend" / "js" / "presets.js"
+
+
+@pytest.fixture(scope="module")
+def presets(tmp_path_factory):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    # A copy with the .mjs suffix, so node loads it as an ES module without a package.json.
+    module = tmp_path_factory.mktemp("presets") / "presets.mjs"
+    module.write_text(PRESETS_JS.read_text())
+    script = f"import {{ PRESETS }} from {json.dumps(module.as_uri())}; console.log(JSON.stringify(PRESETS));"
+    out = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, check=True)
+    return {preset["id"]: preset for preset in json.loads(out.stdout)}
+
+
+def test_every_preset_expands_to_valid_runs(presets):
+    for preset in presets.values():
+        runs = expand(preset["base"], preset["grid"], preset["title"], max_epochs=1000)
+        assert len(runs) >= 2, preset["id"]
+
+
+def test_the_notes_recipes_are_presets(presets):
+    weight_decay = expand(presets["weight-decay"]["base"], presets["weight-decay"]["grid"], "wd", 1000)
+    last = weight_decay[-1].spec
+    assert last.model.hidden_layers == [64] and last.model.activation == "linear"
+    assert (last.regularization.kernel_l2, last.regularization.activity_l1) == (0.01, 0.01)
+    assert (last.regularization.max_norm, last.regularization.dropout) == (2.0, 0.5)
+    assert (last.optimizer.name, last.training.batch_size) == ("adam", 30)
+    decays = expand(presets["keras-decays"]["base"], presets["keras-decays"]["grid"], "decays", 1000)
+    exponential, restarts = (run.spec.schedule for run in decays)
+    assert (exponential.decay_steps, exponential.decay_rate, exponential.s) == (10000, 0.9, None)
+    assert restarts.first_decay_steps == 1000 and decays[0].spec.optimizer.learning_rate == 0.01
+    imdb = expand(presets["imdb-l1-l2"]["base"], presets["imdb-l1-l2"]["grid"], "imdb", 1000)
+    assert [run.spec.regularization.kernel_l1 for run in imdb] == [0, 0.001, 0]
+    assert imdb[0].spec.dataset.num_words == 100 and imdb[0].spec.training.batch_size == 500
+    assert "imdb.npz" in presets["imdb-l1-l2"]["summary"]
