@@ -27,6 +27,7 @@ from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from backend.channels import run_channel
+from backend.errors import error_responses
 from backend.run_ids import RunIds
 from backend.settings import get_settings
 
@@ -117,7 +118,14 @@ async def close_pubsub(client: aioredis.Redis, pubsub: aioredis.client.PubSub) -
         await client.aclose()
 
 
-@router.get("/stream")
+@router.get(
+    "/stream",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"description": "An endless text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        **error_responses(422),
+    },
+)
 async def stream_runs(
     request: Request,
     ids: RunIds,
