@@ -6,9 +6,9 @@ from fastapi import APIRouter, Body
 from pydantic import BaseModel, ValidationError
 
 from backend.bounds import PartialSpec
-from backend.errors import InvalidInput, error_responses, field_error, spec_errors
+from backend.errors import InvalidInput, error_responses, spec_errors
+from backend.limits import spec_limit_errors
 from backend.responses import OrjsonResponse
-from backend.settings import get_settings
 from backend.spec import (
     DATASET_CLASSES,
     DATASET_TEST_SIZES,
@@ -63,14 +63,6 @@ def validate(partial: PartialSpecBody) -> OrjsonResponse:
         spec = build_spec(partial)
     except ValidationError as exc:
         raise InvalidInput(spec_errors(exc)) from exc
-    max_epochs = get_settings().MAX_EPOCHS
-    if spec.training.epochs > max_epochs:
-        raise InvalidInput(
-            [
-                field_error(
-                    "training.epochs",
-                    f"must be ≤ {max_epochs} (this server's REGLAB_MAX_EPOCHS), got {spec.training.epochs}",
-                )
-            ]
-        )
+    if errors := spec_limit_errors(spec):
+        raise InvalidInput(errors)
     return OrjsonResponse({"spec": spec.model_dump(mode="json"), "warnings": spec_warnings(spec)})

@@ -32,7 +32,7 @@ def create_experiment(session: Session, data: ExperimentCreate) -> tuple[Experim
     except ValidationError as exc:
         raise InvalidInput(spec_errors(exc, prefix="base.")) from exc
     grid_mod.check_keys(data.grid, settings.MAX_RUNS_PER_EXPERIMENT)
-    planned = grid_mod.expand(base.model_dump(mode="json"), data.grid, data.name, settings.MAX_EPOCHS)
+    planned = grid_mod.expand(base.model_dump(mode="json"), data.grid, data.name)
     if not planned:
         raise InvalidInput([field_error("grid", "expands to no runs")])
     tags = list(dict.fromkeys(data.tags))
