@@ -243,13 +243,15 @@ def reject_unknown_query(request: Request) -> None:
 
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route of the app serves at the request's path."""
-    methods: set[str] = set()
     path = request.url.path
-    for route in iter_route_contexts(request.app.routes):
-        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
-        if regex is not None and route_methods and regex.match(path):
-            methods.update(route_methods)
-    return sorted(methods)
+    matching = [
+        route
+        for route in iter_route_contexts(request.app.routes)
+        if getattr(route, "methods", None) and getattr(route, "path_regex", None) and route.path_regex.match(path)
+    ]
+    # /api/experiments/plan is its own resource, though /api/experiments/{experiment_id} matches it too.
+    literal = [route for route in matching if getattr(route, "path_format", None) == path]
+    return sorted({method for route in literal or matching for method in route.methods})
 
 
 def install_error_handlers(app: FastAPI) -> None:

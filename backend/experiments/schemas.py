@@ -1,11 +1,12 @@
 """Bodies and responses of the experiment endpoints."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.bounds import PartialSpec, shallow
 from backend.runs.schemas import RunItem
+from backend.spec import RunSpec
 from backend.spec_fields import object_paths
 
 
@@ -64,4 +65,30 @@ class ExperimentDetail(ExperimentOut):
     base: dict[str, Any] = Field(description="The complete base spec")
     grid: dict[str, list[Any]]
     runs: list[RunItem]
+    warnings: list[str]
+
+
+class PlannedRates(BaseModel):
+    """The planned learning rate of one run, downsampled for a chart (backend/schedule_math.py)."""
+
+    axis: Literal["step", "epoch"] = Field(description="Whether x counts global steps or epochs")
+    steps_per_epoch: int
+    epochs: int
+    x: list[int]
+    y: list[float]
+    adaptive: bool = Field(description="plateau: the rate reacts to the metrics, only its start value is planned")
+
+
+class PlannedRun(BaseModel):
+    name: str = Field(description="The name the server gives the run")
+    spec: RunSpec
+    warnings: list[str]
+    param_count: int = Field(description="Parameters of the model, as Keras counts them")
+    planned_rates: PlannedRates
+
+
+class PlanOut(BaseModel):
+    """What POST /api/experiments would queue; nothing is created."""
+
+    runs: list[PlannedRun]
     warnings: list[str]

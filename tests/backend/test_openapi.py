@@ -70,11 +70,14 @@ def test_a_body_that_is_not_json_is_a_documented_400(client):
         ("/api/experiments/1", "DELETE, GET"),
         ("/api/runs/1", "DELETE, GET"),
         ("/api/runs/1/metrics", "GET, POST"),
+        # Its own resource, though /api/experiments/{experiment_id} reads like it.
+        ("/api/experiments/plan", "POST"),
     ],
 )
-def test_405_lists_every_method_of_the_path(client, path, allowed):
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
+def test_405_lists_every_method_of_the_path(client, path, allowed, method):
     # Starlette named only the first route matching the path (GET /api/runs/{id}, not DELETE).
-    response = client.request("PATCH", path)
+    response = client.request(method, path)
 
     assert response.status_code == 405
     assert response.headers["allow"] == allowed
@@ -124,3 +127,10 @@ def test_points_must_have_their_json_type(client):
     response = client.post(f"/api/runs/{run_id}/metrics", json={"points": [{"name": "loss", "x": 0, "t": False}]})
 
     assert "points.0.t" in errors_by_field(response)
+
+
+def test_get_on_the_plan_is_405_not_a_bad_experiment_id(client):
+    response = client.get("/api/experiments/plan")
+
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+    assert "experiment_id" in errors_by_field(client.get("/api/experiments/abc"))
