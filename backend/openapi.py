@@ -51,6 +51,7 @@ LINKS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("post", "/api/runs/{run_id}/metrics", "200"): {
         "GetWrittenMetrics": {"operationId": "get_metrics", "parameters": {"run_id": "$response.body#/run_id"}},
         "CompareWrittenRun": {"operationId": "compare_runs", "parameters": {"run_ids": "$response.body#/run_id"}},
+        "ExportWrittenRun": {"operationId": "compare_csv", "parameters": {"run_ids": "$response.body#/run_id"}},
     },
 }
 
