@@ -1,9 +1,9 @@
 """The learning-rate schedules of the run spec as plain Python formulas.
 
 This is the reference the worker's recorded ``learning_rate`` and
-``batch_learning_rate`` series are tested against, and the formulas the
-dashboard's preview reproduces. It imports no TensorFlow or Keras, so the API
-may use it too.
+``batch_learning_rate`` series are tested against, and what the dashboard's
+preview draws (:func:`rate_preview`, served by ``POST /api/experiments/plan``).
+It imports no TensorFlow or Keras, so the API uses it too.
 
 Conventions (the same as the worker's):
 

@@ -169,7 +169,7 @@ class OptimizerSpec(SpecModel):
 
 # ---- learning-rate schedules: a discriminated union on ``name`` -------------
 # Formulas (lr0 = optimizer.learning_rate, step = global batch index from 0,
-# epoch = epoch index from 0); the worker and the dashboard preview follow them.
+# epoch = epoch index from 0); the worker and the plan's preview follow them.
 
 
 class ConstantSchedule(SpecModel):
