@@ -134,3 +134,16 @@ def test_get_on_the_plan_is_405_not_a_bad_experiment_id(client):
 
     assert response.status_code == 405 and response.headers["allow"] == "POST"
     assert "experiment_id" in errors_by_field(client.get("/api/experiments/abc"))
+
+
+def test_links_lead_from_an_experiment_to_its_runs_and_metrics(document):
+    ids = {operation["operationId"] for _, _, operation in operations(document)}
+    created = document["paths"]["/api/experiments"]["post"]["responses"]["201"]["links"]
+    run = document["paths"]["/api/runs/{run_id}"]["get"]["responses"]["200"]["links"]
+
+    assert created["GetFirstRun"] == {"operationId": "get_run", "parameters": {"run_id": "$response.body#/runs/0/id"}}
+    assert run["GetRunMetrics"]["operationId"] == "get_metrics"
+    # Every link names an operation that exists.
+    for _, _, operation in operations(document):
+        for response in operation["responses"].values():
+            assert {link["operationId"] for link in response.get("links", {}).values()} <= ids
