@@ -22,7 +22,7 @@ from backend.spec import RunSpec
 
 COMPONENTS = "#/components/schemas/"
 PARTIAL_PREFIX = "PartialRunSpec."
-# (operation id fragment, status) -> links, added to whichever operation matches.
+# (method, path, status) -> the links of that response.
 LINKS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("post", "/api/experiments", "201"): {
         "GetExperiment": {"operationId": "get_experiment", "parameters": {"experiment_id": "$response.body#/id"}},

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend import events
 from backend.artifacts import artifact_file, remove_artifact, remove_checkpoints
-from backend.errors import Conflict, InvalidInput, Unavailable, field_error, spec_errors
+from backend.errors import Conflict, InvalidInput, Unavailable, spec_errors
 from backend.experiments.grid import format_value
 from backend.limits import spec_limit_errors
 from backend.experiments.models import Experiment, ExperimentTag

@@ -1,7 +1,5 @@
 """The parameter bound: counted from the spec, refused above REGLAB_MAX_PARAMS on every way in."""
 
-import pytest
-
 from backend.model_size import param_count
 from backend.settings import get_settings
 from backend.spec import build_spec
