@@ -159,12 +159,33 @@ def cmd_worker(args) -> int:
 # ---- REST commands -------------------------------------------------------------
 
 
+def _study_loader():
+    """PyYAML's safe loader, reading ``1e-3`` as a number as YAML 1.2 does (1.1 needs ``1.0e-3``).
+
+    The API takes spec values in their JSON types only, so a rate written the
+    usual way must not reach it as the string "1e-3".
+    """
+    import re
+
+    import yaml
+
+    class StudyLoader(yaml.SafeLoader):
+        pass
+
+    StudyLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
+    return StudyLoader
+
+
 def load_study(path: Path) -> dict[str, Any]:
     """Read a study file: the body of POST /api/experiments, in YAML."""
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_study_loader())  # noqa: S506 - a SafeLoader subclass
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
