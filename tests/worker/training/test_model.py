@@ -209,3 +209,12 @@ def test_digits_loader_shape_is_the_one_counted():
 
     (x_train, _), _ = raw("digits")
     assert x_train.shape[1:] == LOADER_SHAPES["digits"]
+
+
+def test_describe_has_the_shape_the_api_declares():
+    from backend.runs.schemas import ModelSummary
+
+    summary = describe(build({"model": {"hidden_layers": [16], "activation": "prelu", "batch_norm": "after_activation"}}))
+
+    # GET /api/runs/{id}/summary serves this as stored; its response model must describe it exactly.
+    assert ModelSummary.model_validate(summary).model_dump() == summary
