@@ -216,6 +216,8 @@ def request_errors(request: Request, exc: RequestValidationError) -> list[dict[s
         shown_loc = [str(part) for part in (loc[1:] if loc and loc[0] in ("body", "query", "path") else loc)]
         field = ".".join(shown_loc) or "body"
         if error.get("type") == "json_invalid":
+            # The loc's second part is a character position, not a field.
+            field = "body"
             msg = f"is not valid JSON: {error.get('ctx', {}).get('error', error.get('msg'))}"
         else:
             bounds = _request_bounds(request, loc)
