@@ -24,16 +24,15 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Chromium for the browser tests, Node.js for the schedule-preview agreement test
-# and the real Fashion-MNIST files, from Debian's packages.
-SYSTEM_PACKAGES := chromium dataset-fashion-mnist nodejs
+# Chromium for the browser tests and the real Fashion-MNIST files, from Debian's packages.
+SYSTEM_PACKAGES := chromium dataset-fashion-mnist
 system-deps:
-	@if [ -x /usr/bin/chromium ] && [ -d /usr/share/datasets/fashion-mnist ] && command -v node >/dev/null; then :; \
+	@if [ -x /usr/bin/chromium ] && [ -d /usr/share/datasets/fashion-mnist ]; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(filter-out $(if $(shell command -v node),nodejs),$(SYSTEM_PACKAGES)) >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
-		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(filter-out $(if $(shell command -v node),nodejs),$(SYSTEM_PACKAGES)) >/dev/null; \
-	else echo "install the Debian packages $(SYSTEM_PACKAGES) for the browser, schedule and dataset tests"; fi
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	else echo "install the Debian packages $(SYSTEM_PACKAGES) for the browser and dataset tests"; fi
 
 # Keras' torch backend for the test that trains the same spec on it, only from a
 # local CPU wheel (PIP_FIND_LINKS): PyPI's torch is a multi-GB CUDA build. Without

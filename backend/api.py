@@ -1,8 +1,16 @@
-"""Gathers the resource routers; each declares its own prefix and tags."""
+"""Gathers the resource routers; each declares its own prefix and tags.
 
-from fastapi import APIRouter
+Conventions every router follows (the schemathesis test holds them):
+each route declares a ``response_model`` (or, for files and streams, its
+``responses[200]`` content) and documents its errors with
+``responses=error_responses(404, 422, ...)`` from backend.errors; unknown
+query parameters are refused here, for all of them.
+"""
+
+from fastapi import APIRouter, Depends
 
 from backend import health, spec_api, stream
+from backend.errors import reject_unknown_query
 from backend.compare.router import router as compare_router
 from backend.datasets.router import router as datasets_router
 from backend.experiments.router import router as experiments_router
@@ -20,4 +28,4 @@ for router in (
     datasets_router,
     stream.router,
 ):
-    api_router.include_router(router)
+    api_router.include_router(router, dependencies=[Depends(reject_unknown_query)])

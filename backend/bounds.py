@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 MAX_DEPTH = 16
 MAX_NODES = 20_000
@@ -26,4 +26,7 @@ def shallow(value: Any) -> Any:
     return value
 
 
-PartialSpec = Annotated[dict[str, Any], AfterValidator(shallow)]
+# Documented as the run spec with every field optional and no unknown fields
+# (backend.openapi adds that schema), which is what the server accepts.
+PARTIAL_SPEC_REF = "#/components/schemas/PartialRunSpec"
+PartialSpec = Annotated[dict[str, Any], AfterValidator(shallow), WithJsonSchema({"allOf": [{"$ref": PARTIAL_SPEC_REF}]})]

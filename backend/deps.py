@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 from backend.db import get_sessionmaker
 from backend.errors import NotFound
 from backend.experiments.models import Experiment
+from backend.run_ids import MAX_ID
 from backend.runs.models import Run
 
-MAX_ID = 2**31 - 1
 
 
 def get_session() -> Iterator[Session]:

@@ -1,9 +1,15 @@
 """API errors and their JSON form.
 
-Every client error answers ``{"detail": ...}``: a message for 404/409/503, a
-list of ``{"field", "msg", "type"}`` for 422 where ``field`` is a dotted path
-(``base.regularization.dropout``) and ``msg`` states the allowed range
-("must be ≥ 0 and < 1, got 1.5"). Bad input never yields a 500 or a traceback.
+Every client error answers ``{"detail": ...}``: a message for 400/401/403/
+404/405/409/503, a list of ``{"field", "msg", "type"}`` for 422 where
+``field`` is a dotted path (``base.regularization.dropout``) and ``msg``
+states the allowed range ("must be ≥ 0 and < 1, got 1.5"). Bad input never
+yields a 500 or a traceback.
+
+Routes document these bodies with :func:`error_responses`, e.g.
+``@router.get(..., responses=error_responses(404, 422))``;
+:func:`backend.openapi.install_openapi` puts the 422 body in place of
+FastAPI's default ``HTTPValidationError`` everywhere.
 """
 
 from __future__ import annotations
@@ -15,13 +21,56 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from fastapi.routing import iter_route_contexts
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.responses import OrjsonResponse
 from backend.spec_fields import FieldBounds, bounds_of, resolve
 
 log = logging.getLogger(__name__)
+
+
+class FieldError(BaseModel):
+    """One invalid field: its dotted path, what is allowed and what was received, and pydantic's error type."""
+
+    field: str = Field(examples=["base.regularization.dropout"])
+    msg: str = Field(examples=["must be ≥ 0 and < 1, got 1.5"])
+    type: str = Field(examples=["less_than"])
+
+
+class ValidationErrorBody(BaseModel):
+    """The body of every 422."""
+
+    detail: list[FieldError]
+
+
+class ErrorBody(BaseModel):
+    """The body of every other client error (400, 404, 405, 409, 503, ...)."""
+
+    detail: str
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Not authenticated",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflicts with the resource's state",
+    422: "Invalid input: each item names a field and its allowed range",
+    503: "A service the request needs (database, Redis) is unreachable",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting the error bodies a route can return."""
+    return {
+        status: {
+            "model": ValidationErrorBody if status == 422 else ErrorBody,
+            "description": ERROR_DESCRIPTIONS[status],
+        }
+        for status in statuses
+    }
 
 NUMBER_ERRORS = {
     "greater_than",
@@ -167,12 +216,47 @@ def request_errors(request: Request, exc: RequestValidationError) -> list[dict[s
         shown_loc = [str(part) for part in (loc[1:] if loc and loc[0] in ("body", "query", "path") else loc)]
         field = ".".join(shown_loc) or "body"
         if error.get("type") == "json_invalid":
+            # The loc's second part is a character position, not a field.
+            field = "body"
             msg = f"is not valid JSON: {error.get('ctx', {}).get('error', error.get('msg'))}"
         else:
             bounds = _request_bounds(request, loc)
             msg = describe_error(error, bounds, raw_text=bool(loc) and loc[0] in ("query", "path"))
         errors.append(field_error(field, msg, error.get("type", "value_error")))
     return errors
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """422 for a query parameter the route does not declare: a misspelt filter must not silently list everything.
+
+    Async, so the check costs no hop to a thread on the hot async routes.
+    """
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None:
+        return
+    known = {param.alias for param in _params(dependant, "query")}
+    unknown = [name for name in dict.fromkeys(request.query_params.keys()) if name not in known]
+    if unknown:
+        allowed = ", ".join(sorted(known)) or "none"
+        raise InvalidInput(
+            [
+                field_error(name or "(empty name)", f"is not a query parameter of this route (known: {allowed})", "extra_forbidden")
+                for name in unknown
+            ]
+        )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves at the request's path."""
+    path = request.url.path
+    matching = [
+        route
+        for route in iter_route_contexts(request.app.routes)
+        if getattr(route, "methods", None) and getattr(route, "path_regex", None) and route.path_regex.match(path)
+    ]
+    # /api/experiments/plan is its own resource, though /api/experiments/{experiment_id} matches it too.
+    literal = [route for route in matching if getattr(route, "path_format", None) == path]
+    return sorted({method for route in literal or matching for method in route.methods})
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -187,8 +271,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return OrjsonResponse({"detail": request_errors(request, exc)}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> OrjsonResponse:
-        return OrjsonResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> OrjsonResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route that matched the path; list them all.
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return OrjsonResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> OrjsonResponse:

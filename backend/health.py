@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import Callable
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from backend.db import get_engine
@@ -35,7 +36,13 @@ async def _within_deadline(check: Callable[[], str]) -> str:
         return f"error: {type(exc).__name__}: {str(exc)[:200]}"
 
 
-@router.get("/health")
+class HealthOut(BaseModel):
+    status: str = Field(description="ok or degraded", examples=["ok"])
+    database: str = Field(description="ok, or error: ... saying why", examples=["ok"])
+    broker: str = Field(description="ok or unreachable", examples=["ok"])
+
+
+@router.get("/health", response_model=HealthOut)
 async def health() -> dict[str, str]:
     """``{"status": "ok"|"degraded", "database": "ok"|"error: ...", "broker": "ok"|"unreachable"}``."""
     database, broker = await asyncio.gather(_within_deadline(_database), _within_deadline(_broker))

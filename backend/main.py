@@ -14,6 +14,7 @@ from backend.datasets import catalog
 from backend.dispatch import dispatch_pass
 from backend.errors import install_error_handlers
 from backend.migrate import upgrade_head
+from backend.openapi import install_openapi
 from backend.pages import install_frontend
 from backend.settings import get_settings
 
@@ -54,10 +55,13 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
         # The largest legitimate body, a 100,000-point batch, is under 10 MB.
         max_body_size=MAX_BODY_BYTES,
+        # Operation ids are the handlers' names (get_run, compare_runs), which the OpenAPI links name.
+        generate_unique_id_function=lambda route: route.name,
     )
     install_error_handlers(app)
     catalog.forget()
     catalog.install()
     app.include_router(api_router)
     install_frontend(app)
+    install_openapi(app)
     return app

@@ -9,8 +9,8 @@ Every page has a JSON twin: the REST endpoint whose data it shows (the page
 links it with ``<link rel="alternate" type="application/json">``):
 
     /                       -> /api/experiments and /api/runs?state=&experiment_id=&tag=&q=
-    /new                    -> /api/spec/schema, /api/spec/default, /api/spec/datasets
-    /compare?run_ids=1,2,3  -> /api/compare?run_ids=1,2,3 (+ /api/runs/{id}/metrics for step series)
+    /new                    -> /api/spec/schema, /api/spec/default (+ POST /api/experiments/plan for the preview)
+    /compare?run_ids=1,2,3  -> /api/compare?run_ids=1,2,3 (+ /api/runs/{id}/metrics for step series, /api/compare/csv)
     /runs/{id}              -> /api/runs/{id} (+ /api/runs/{id}/metrics, /api/runs/{id}/summary)
 """
 

@@ -1,9 +1,9 @@
 """The learning-rate schedules of the run spec as plain Python formulas.
 
 This is the reference the worker's recorded ``learning_rate`` and
-``batch_learning_rate`` series are tested against, and the formulas the
-dashboard's preview reproduces. It imports no TensorFlow or Keras, so the API
-may use it too.
+``batch_learning_rate`` series are tested against, and what the dashboard's
+preview draws (:func:`rate_preview`, served by ``POST /api/experiments/plan``).
+It imports no TensorFlow or Keras, so the API uses it too.
 
 Conventions (the same as the worker's):
 
@@ -184,3 +184,40 @@ def cosine_restarts_rate(
         fraction = (fraction - done) / t_mul**restart
     cosine = 0.5 * m_mul**restart * (1.0 + math.cos(math.pi * fraction))
     return lr0 * ((1.0 - alpha) * cosine + alpha)
+
+
+PREVIEW_POINTS = 600
+
+
+def rate_preview(spec: RunSpec, max_points: int = PREVIEW_POINTS) -> dict[str, Any]:
+    """The planned rate series for a chart, at most ``max_points`` long, without computing every step.
+
+    Per-step schedules: ``axis="step"``, ``x`` evenly spaced global steps (first and
+    last included). Epoch-based ones: ``axis="epoch"``, the rate of every epoch (what
+    the worker records as ``learning_rate``). ``adaptive`` marks ``plateau``, whose
+    real rate depends on the validation metrics: only its start value is planned.
+    """
+    steps = spec_steps_per_epoch(spec)
+    epochs = spec.training.epochs
+    if is_per_step(spec.schedule):
+        total = steps * epochs
+        if total <= max_points:
+            xs = list(range(total))
+        else:
+            xs = sorted({round(i * (total - 1) / (max_points - 1)) for i in range(max_points)})
+        ys = [step_rate_at(spec, step, steps) for step in xs]
+        axis = "step"
+    else:
+        xs = list(range(epochs))
+        if epochs > max_points:
+            xs = sorted({round(i * (epochs - 1) / (max_points - 1)) for i in range(max_points)})
+        ys = [epoch_rate_at(spec, epoch) for epoch in xs]
+        axis = "epoch"
+    return {
+        "axis": axis,
+        "steps_per_epoch": steps,
+        "epochs": epochs,
+        "x": xs,
+        "y": ys,
+        "adaptive": spec.schedule.name == "plateau",
+    }

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
 
     MAX_RUNS_PER_EXPERIMENT: int = Field(256, ge=1, le=10_000)
     MAX_EPOCHS: int = Field(1000, ge=1, le=100_000)
+    # Largest model (parameters, counted from the spec) a run may train; bigger ones would exhaust a worker's memory.
+    MAX_PARAMS: int = Field(20_000_000, ge=1)
     TRAIN_QUEUE: str = "train"
     # Prefix of every Redis key and channel RegLab uses, so deployments (or test
     # sessions) can share one Redis without hearing each other.

@@ -109,10 +109,31 @@ MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 Monitor = Literal["val_loss", "val_accuracy", "loss", "accuracy"]
 
 
-class SpecModel(BaseModel):
-    """Base for every spec section: unknown fields are errors, not silently dropped."""
+def _integral(value: Any) -> Any:
+    # JSON Schema counts 5.0 as an integer; strict mode alone would refuse it.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+def _no_bool(value: Any) -> Any:
+    # True == 1 in Python, not in JSON.
+    if isinstance(value, bool):
+        raise ValueError(f"must be the number 1, got {str(value).lower()}")
+    return value
+
+
+# Spec integers: JSON numbers without a fraction, never strings or booleans.
+Int = Annotated[int, BeforeValidator(_integral)]
+
+
+class SpecModel(BaseModel):
+    """Base for every spec section: unknown fields are errors, not silently dropped.
+
+    Strict, so values must have the JSON type the published schema states:
+    lax pydantic would read ``"5"`` or ``false`` as a number and ``1`` as a
+    boolean, which the schema (and so any generated client) refuses.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, strict=True)
 
 
 Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
@@ -130,10 +151,10 @@ class DatasetSpec(SpecModel):
         pattern=r"^[0-9a-f]{64}$",
         description="Set by the server: the content hash of an uploaded dataset's arrays, null for built-ins",
     )
-    validation_samples: int = Field(
+    validation_samples: Int = Field(
         5000, ge=1, le=999_999, description="Examples taken from the head of the training set for validation"
     )
-    train_samples: int | None = Field(
+    train_samples: Int | None = Field(
         None,
         ge=1,
         le=1_000_000,
@@ -144,7 +165,7 @@ class DatasetSpec(SpecModel):
         description="scale: /255 (/16 for digits; uploaded data only when it is 8-bit); "
         "standardize: per-feature mean/std of the training part (for SELU)",
     )
-    num_words: int = Field(
+    num_words: Int = Field(
         10000, ge=10, le=100_000, description="imdb only: vocabulary size of the multi-hot encoding"
     )
 
@@ -168,8 +189,8 @@ class ConvBlock(SpecModel):
     """One Conv2D block: convolution (same padding), then the hidden layers' activation, batch norm
     and dropout, then an optional 2x2 max-pooling."""
 
-    filters: int = Field(32, ge=1, le=1024, description="Convolution filters (1 to 1024)")
-    kernel_size: int = Field(3, ge=1, le=11, description="Square kernel side (1 to 11)")
+    filters: Int = Field(32, ge=1, le=1024, description="Convolution filters (1 to 1024)")
+    kernel_size: Int = Field(3, ge=1, le=11, description="Square kernel side (1 to 11)")
     pool: Literal[2] | None = Field(None, description="2 for a 2x2 max-pooling after the block; null for none")
 
 
@@ -179,7 +200,7 @@ class ModelSpec(SpecModel):
         max_length=8,
         description="Conv2D blocks before the dense layers, input side first (0 to 8); image datasets only",
     )
-    hidden_layers: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
+    hidden_layers: list[Annotated[Int, Field(ge=1, le=4096)]] = Field(
         default_factory=lambda: [300, 100],
         max_length=16,
         description="Units of each hidden Dense layer, input side first (0 to 16 layers of 1 to 4096 units)",
@@ -243,7 +264,7 @@ class OptimizerSpec(SpecModel):
 
 # ---- learning-rate schedules: a discriminated union on ``name`` -------------
 # Formulas (lr0 = optimizer.learning_rate, step = global batch index from 0,
-# epoch = epoch index from 0); the worker and the dashboard preview follow them.
+# epoch = epoch index from 0); the worker and the plan's preview follow them.
 
 
 class ConstantSchedule(SpecModel):
@@ -273,7 +294,7 @@ class ExponentialSchedule(SpecModel):
         None, gt=0.0, le=1e8, description="Epochs (or steps) for a tenfold decrease; 20 when no decay_steps is given"
     )
     per: Literal["epoch", "step"] = Field("epoch", description="Whether t counts epochs or steps (s form)")
-    decay_steps: int | None = Field(
+    decay_steps: Int | None = Field(
         None, ge=1, le=100_000_000, description="Keras form: steps over which the rate is multiplied by decay_rate"
     )
     decay_rate: float | None = Field(None, gt=0.0, le=1.0, description="Keras form: multiplier per decay_steps, in (0, 1]")
@@ -304,7 +325,7 @@ class PiecewiseSchedule(SpecModel):
     """lr = values[i] while epoch < boundaries[i]; values[-1] after the last boundary."""
 
     name: Literal["piecewise"] = "piecewise"
-    boundaries: list[Annotated[int, Field(ge=1, le=100_000)]] = Field(
+    boundaries: list[Annotated[Int, Field(ge=1, le=100_000)]] = Field(
         default_factory=lambda: [5, 15], min_length=1, max_length=64, description="Epochs where the rate changes"
     )
     values: list[Annotated[float, Field(gt=0.0, le=10.0)]] = Field(
@@ -331,7 +352,7 @@ class PlateauSchedule(SpecModel):
 
     name: Literal["plateau"] = "plateau"
     factor: float = Field(0.5, gt=0.0, lt=1.0, description="Multiplier applied on a plateau, in (0, 1)")
-    patience: int = Field(5, ge=0, le=1000, description="Epochs without improvement before reducing")
+    patience: Int = Field(5, ge=0, le=1000, description="Epochs without improvement before reducing")
     monitor: Monitor = Field("val_loss", description="Metric watched")
     min_lr: float = Field(0.0, ge=0.0, le=10.0, description="Lower bound on the rate")
 
@@ -347,7 +368,7 @@ class OneCycleSchedule(SpecModel):
     name: Literal["one_cycle"] = "one_cycle"
     max_rate: float = Field(0.05, gt=0.0, le=10.0, description="Peak rate")
     start_rate: float | None = Field(None, gt=0.0, le=10.0, description="First rate; null for max_rate / 10")
-    last_iterations: int | None = Field(
+    last_iterations: Int | None = Field(
         None, ge=1, le=10_000_000, description="Length of the final descent; null for iterations // 10 + 1"
     )
     last_rate: float | None = Field(None, gt=0.0, le=10.0, description="Final rate; null for start_rate / 1000")
@@ -357,16 +378,16 @@ class CosineSchedule(SpecModel):
     """Keras CosineDecay, per step, with an optional linear warmup from 0 to lr0."""
 
     name: Literal["cosine"] = "cosine"
-    decay_steps: int = Field(1000, ge=1, le=100_000_000, description="Steps of the cosine decay")
+    decay_steps: Int = Field(1000, ge=1, le=100_000_000, description="Steps of the cosine decay")
     alpha: float = Field(0.0, ge=0.0, le=1.0, description="Floor as a fraction of lr0, in [0, 1]")
-    warmup_steps: int = Field(0, ge=0, le=100_000_000, description="Linear warmup steps before the decay")
+    warmup_steps: Int = Field(0, ge=0, le=100_000_000, description="Linear warmup steps before the decay")
 
 
 class CosineRestartsSchedule(SpecModel):
     """Keras CosineDecayRestarts, per step."""
 
     name: Literal["cosine_restarts"] = "cosine_restarts"
-    first_decay_steps: int = Field(1000, ge=1, le=100_000_000, description="Steps of the first period")
+    first_decay_steps: Int = Field(1000, ge=1, le=100_000_000, description="Steps of the first period")
     t_mul: float = Field(2.0, ge=1.0, le=10.0, description="Growth of each period's length, in [1, 10] (periods never shrink)")
     m_mul: float = Field(1.0, gt=0.0, le=1.0, description="Scale of each restart's initial rate, in (0, 1]")
     alpha: float = Field(0.0, ge=0.0, le=1.0, description="Floor as a fraction of the period's rate, in [0, 1]")
@@ -389,22 +410,22 @@ SCHEDULES = ("constant", "power", "exponential", "piecewise", "plateau", "one_cy
 
 
 class EarlyStoppingSpec(SpecModel):
-    patience: int = Field(5, ge=0, le=1000, description="Epochs without improvement before stopping")
+    patience: Int = Field(5, ge=0, le=1000, description="Epochs without improvement before stopping")
     monitor: Monitor = Field("val_loss", description="Metric watched")
     min_delta: float = Field(0.0, ge=0.0, le=10.0, description="Smallest change that counts as improvement")
     restore_best_weights: bool = Field(True, description="Keep the weights of the best epoch")
 
 
 class TrainingSpec(SpecModel):
-    epochs: int = Field(10, ge=1, le=1000, description="Passes over the training set (1 to 1000)")
-    batch_size: int = Field(32, ge=1, le=8192, description="Examples per gradient step (1 to 8192)")
-    seed: int = Field(42, ge=0, le=2**31 - 1, description="Seed for weights, shuffling and dropout")
+    epochs: Int = Field(10, ge=1, le=1000, description="Passes over the training set (1 to 1000)")
+    batch_size: Int = Field(32, ge=1, le=8192, description="Examples per gradient step (1 to 8192)")
+    seed: Int = Field(42, ge=0, le=2**31 - 1, description="Seed for weights, shuffling and dropout")
     early_stopping: EarlyStoppingSpec | None = Field(None, description="Keras EarlyStopping; null for none")
 
 
 class EvaluationSpec(SpecModel):
     test_set: bool = Field(True, description="Evaluate on the loader's test set at the end")
-    mc_samples: int = Field(
+    mc_samples: Int = Field(
         0, ge=0, le=1000, description="Monte-Carlo dropout passes over the test set (0 to 1000); 0 for none"
     )
 
@@ -412,7 +433,7 @@ class EvaluationSpec(SpecModel):
 class RunSpec(SpecModel):
     """One training run, complete."""
 
-    spec_version: Literal[1] = Field(SPEC_VERSION, description="Version of this contract")
+    spec_version: Annotated[Literal[1], BeforeValidator(_no_bool)] = Field(SPEC_VERSION, description="Version of this contract")
     dataset: DatasetSpec = Field(default_factory=DatasetSpec)
     model: ModelSpec = Field(default_factory=ModelSpec)
     regularization: RegularizationSpec = Field(default_factory=RegularizationSpec)

@@ -3,12 +3,12 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from backend.bounds import PartialSpec
-from backend.errors import InvalidInput, field_error, spec_errors
+from backend.errors import InvalidInput, error_responses, spec_errors
+from backend.limits import spec_limit_errors
 from backend.responses import OrjsonResponse
-from backend.settings import get_settings
 from backend.spec import (
     DATASET_CLASSES,
     DATASET_TEST_SIZES,
@@ -24,20 +24,31 @@ router = APIRouter(prefix="/api/spec", tags=["spec"])
 PartialSpecBody = Annotated[PartialSpec, Body(description="Partial spec merged over the defaults")]
 
 
+class DatasetInfo(BaseModel):
+    train: int
+    test: int
+    classes: int
+
+
+class ValidatedSpec(BaseModel):
+    spec: RunSpec
+    warnings: list[str]
+
+
 @router.get("/schema")
 def schema() -> dict[str, Any]:
     """The RunSpec JSON Schema."""
     return RunSpec.model_json_schema()
 
 
-@router.get("/default")
+@router.get("/default", response_model=RunSpec)
 def default() -> dict[str, Any]:
     """A complete default spec."""
     return default_spec()
 
 
 @router.get("/datasets")
-def datasets() -> dict[str, dict[str, int]]:
+def datasets() -> dict[str, DatasetInfo]:
     """Per dataset: training examples (before the validation cut), test examples and classes."""
     return {
         name: {"train": DATASET_TRAIN_SIZES[name], "test": DATASET_TEST_SIZES[name], "classes": DATASET_CLASSES[name]}
@@ -45,21 +56,13 @@ def datasets() -> dict[str, dict[str, int]]:
     }
 
 
-@router.post("/validate", response_class=OrjsonResponse)
+@router.post("/validate", response_class=OrjsonResponse, response_model=ValidatedSpec, responses=error_responses(422))
 def validate(partial: PartialSpecBody) -> OrjsonResponse:
     """``{"spec": complete spec, "warnings": [...]}``, or 422 naming each bad field and its range."""
     try:
         spec = build_spec(partial)
     except ValidationError as exc:
         raise InvalidInput(spec_errors(exc)) from exc
-    max_epochs = get_settings().MAX_EPOCHS
-    if spec.training.epochs > max_epochs:
-        raise InvalidInput(
-            [
-                field_error(
-                    "training.epochs",
-                    f"must be ≤ {max_epochs} (this server's REGLAB_MAX_EPOCHS), got {spec.training.epochs}",
-                )
-            ]
-        )
+    if errors := spec_limit_errors(spec):
+        raise InvalidInput(errors)
     return OrjsonResponse({"spec": spec.model_dump(mode="json"), "warnings": spec_warnings(spec)})

@@ -20,20 +20,20 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator
-from typing import Annotated
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from backend.channels import run_channel, runs_channel
+from backend.errors import error_responses
+from backend.run_ids import RunIds
 from backend.settings import get_settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["stream"])
 
-MAX_RUN_IDS = 100
 # Comment lines at this interval keep proxies from closing an idle stream;
 # a module constant so tests can shorten it.
 HEARTBEAT_S = 15.0
@@ -42,27 +42,6 @@ POLL_S = 1.0
 # Browsers reconnect this soon after a dropped stream (EventSource's default is ~3 s).
 RETRY_MS = 1000
 EVENT_TYPES = frozenset({"points", "state", "runs"})
-
-
-def parse_run_ids(raw: str) -> list[int]:
-    """``"1,2,3"`` -> ``[1, 2, 3]`` (deduplicated, order kept); 422 on anything else."""
-    ids: list[int] = []
-    for part in raw.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if not part.isdigit():
-            raise HTTPException(422, detail=[{"field": "run_ids", "msg": f"not a run id: {part!r}"}])
-        run_id = int(part)
-        if run_id not in ids:
-            ids.append(run_id)
-    if not ids:
-        raise HTTPException(422, detail=[{"field": "run_ids", "msg": "give at least one run id"}])
-    if len(ids) > MAX_RUN_IDS:
-        raise HTTPException(
-            422, detail=[{"field": "run_ids", "msg": f"at most {MAX_RUN_IDS} run ids, got {len(ids)}"}]
-        )
-    return ids
 
 
 def decode_message(data: bytes | str) -> tuple[str, str] | None:
@@ -142,13 +121,19 @@ async def close_pubsub(client: aioredis.Redis, pubsub: aioredis.client.PubSub) -
         await client.aclose()
 
 
-@router.get("/stream")
+@router.get(
+    "/stream",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"description": "An endless text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        **error_responses(422),
+    },
+)
 async def stream_runs(
     request: Request,
-    run_ids: Annotated[str, Query(description="Comma-separated run ids, at most 100")],
+    ids: RunIds,
 ) -> EventSourceResponse:
     """Live ``points`` and ``state`` events of the given runs (text/event-stream)."""
-    ids = parse_run_ids(run_ids)
     return EventSourceResponse(
         relay_events(request, ids),
         ping=HEARTBEAT_S,
@@ -157,7 +142,11 @@ async def stream_runs(
     )
 
 
-@router.get("/stream/runs")
+@router.get(
+    "/stream/runs",
+    response_class=EventSourceResponse,
+    responses={200: {"description": "An endless text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+)
 async def stream_all_runs(request: Request) -> EventSourceResponse:
     """Every run's ``state`` changes, and ``runs`` when new runs are queued (text/event-stream).
 

@@ -7,7 +7,7 @@ docker-compose deployment: point ``REGLAB_URL`` (or ``--url``) at it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -82,9 +82,9 @@ class ApiClient:
         items: list[dict[str, Any]] = []
         while True:
             page = self.list_runs(limit=page_size, offset=len(items), **filters)
-            batch = page.get("items", [])
+            batch = page["items"]
             items.extend(batch)
-            if not batch or len(items) >= page.get("total", len(items)):
+            if not batch or len(items) >= page["total"]:
                 return items
 
     def get_run(self, run_id: int) -> dict[str, Any]:
@@ -101,21 +101,37 @@ class ApiClient:
         )
 
 
+    def compare_csv(self, run_ids: list[int], names: list[str] | None, handle: BinaryIO) -> int:
+        """Write GET /api/compare/csv (every point, never downsampled) to ``handle``; returns its data rows."""
+        params = {"run_ids": ",".join(str(i) for i in run_ids)}
+        if names:
+            params["names"] = ",".join(names)
+        lines = 0
+        try:
+            with self._http.stream("GET", "/api/compare/csv", params=params) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ApiError(_describe_error("GET", "/api/compare/csv", response))
+                for chunk in response.iter_bytes():
+                    handle.write(chunk)
+                    lines += chunk.count(b"\n")
+        except httpx.ConnectError as exc:
+            raise ApiError(f"cannot reach the RegLab API at {self.base_url} ({exc})") from None
+        except httpx.HTTPError as exc:
+            raise ApiError(f"GET {self.base_url}/api/compare/csv failed: {exc}") from None
+        return max(lines - 1, 0)
+
+
 def _describe_error(method: str, path: str, response: httpx.Response) -> str:
     """The API's own explanation, flattened to lines a person can act on."""
     try:
-        detail = response.json().get("detail", response.text)
+        body = response.json()
     except ValueError:
-        detail = response.text.strip()[:500] or response.reason_phrase
-    if isinstance(detail, list):
-        # FastAPI/pydantic validation errors: one line per field, with its path.
-        lines = []
-        for item in detail:
-            if isinstance(item, dict):
-                # RegLab's errors carry a dotted "field"; FastAPI's default ones a "loc" list.
-                where = item.get("field") or ".".join(str(part) for part in item.get("loc", []) if part != "body")
-                lines.append(f"  {where or '(body)'}: {item.get('msg', item)}")
-            else:
-                lines.append(f"  {item}")
-        detail = "\n" + "\n".join(lines)
+        body = None
+    # Anything but RegLab's {"detail": ...} (a proxy's error page, another service) is shown as sent.
+    detail = body["detail"] if isinstance(body, dict) and "detail" in body else response.text.strip()[:500]
+    detail = detail or response.reason_phrase
+    if response.status_code == 422 and isinstance(detail, list):
+        # A 422: one line per field, with its dotted path (backend.errors.ValidationErrorBody).
+        detail = "\n" + "\n".join(f"  {item['field']}: {item['msg']}" for item in detail)
     return f"{method} {path} -> {response.status_code}: {detail}"

@@ -15,7 +15,6 @@ so they work against a remote deployment too.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -160,12 +159,33 @@ def cmd_worker(args) -> int:
 # ---- REST commands -------------------------------------------------------------
 
 
+def _study_loader():
+    """PyYAML's safe loader, reading ``1e-3`` as a number as YAML 1.2 does (1.1 needs ``1.0e-3``).
+
+    The API takes spec values in their JSON types only, so a rate written the
+    usual way must not reach it as the string "1e-3".
+    """
+    import re
+
+    import yaml
+
+    class StudyLoader(yaml.SafeLoader):
+        pass
+
+    StudyLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
+    return StudyLoader
+
+
 def load_study(path: Path) -> dict[str, Any]:
     """Read a study file: the body of POST /api/experiments, in YAML."""
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_study_loader())  # noqa: S506 - a SafeLoader subclass
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
@@ -185,14 +205,14 @@ def cmd_submit(args) -> int:
     study = load_study(args.study)
     with _client(args) as client:
         created = client.create_experiment(study)
-        runs = created.get("runs", [])
-        experiment_id = created.get("id")
-        print(f"experiment {experiment_id} {created.get('name')!r}: {len(runs)} run(s) queued")
-        for warning in created.get("warnings") or []:
+        runs = created["runs"]
+        experiment_id = created["id"]
+        print(f"experiment {experiment_id} {created['name']!r}: {len(runs)} run(s) queued")
+        for warning in created["warnings"]:
             print(f"warning: {warning}")
         if not args.wait:
             for run in runs:
-                print(f"  #{run['id']}  {run.get('name', '')}")
+                print(f"  #{run['id']}  {run['name']}")
             return 0
         return wait_for_runs(client, experiment_id, [run["id"] for run in runs], args.poll)
 
@@ -237,21 +257,21 @@ def cmd_ls(args) -> int:
     if args.json:
         print(json.dumps(page, indent=2))
         return 0
-    items = page.get("items", [])
+    items = page["items"]
     rows = [
         [
             run["id"],
-            run.get("experiment_id"),
-            run.get("state"),
-            f"{run.get('epoch') or 0}/{run.get('epochs') or 0}",
-            _fmt((run.get("summary") or {}).get("best_val_accuracy")),
-            run.get("device") or "",
-            run.get("name", ""),
+            run["experiment_id"],
+            run["state"],
+            f"{run['epoch']}/{run['epochs']}",
+            _fmt(run["summary"].get("best_val_accuracy")),
+            run["device"] or "",
+            run["name"],
         ]
         for run in items
     ]
     print(_table(rows, ["RUN", "EXP", "STATE", "EPOCH", "BEST_VAL_ACC", "DEVICE", "NAME"]))
-    total = page.get("total", len(items))
+    total = page["total"]
     if total > len(items):
         print(f"({len(items)} of {total}; --limit for more)")
     return 0
@@ -267,18 +287,18 @@ def cmd_show(args) -> int:
         return 0
     fields = [
         "id", "name", "experiment_id", "state", "epoch", "epochs", "device", "backend", "worker_host",
-        "created_at", "started_at", "finished_at", "error", "artifact_path",
+        "created_at", "started_at", "finished_at", "error",
     ]  # fmt: skip
     width = max(len(f) for f in fields)
     for key in fields:
         if run.get(key) not in (None, ""):
             print(f"{key:<{width}}  {run[key]}")
-    if run.get("summary"):
+    if run["summary"]:
         print("summary:")
         key_width = max(len(key) for key in run["summary"])
         for key, value in sorted(run["summary"].items()):
             print(f"  {key:<{key_width}}  {_fmt(value)}")
-    if run.get("spec"):
+    if run["spec"]:
         print("spec:")
         print("  " + yaml.safe_dump(run["spec"], sort_keys=False).rstrip().replace("\n", "\n  "))
     return 0
@@ -288,53 +308,30 @@ def cmd_compare(args) -> int:
     names = [n.strip() for n in args.names.split(",") if n.strip()] if args.names else None
     with _client(args) as client:
         data = client.compare(args.runs, names)
-    runs = data.get("runs", [])
-    diff = data.get("params_diff") or {}
+    runs = data["runs"]
+    diff = data["params_diff"]
     summary_keys = ["best_val_accuracy", "final_val_accuracy", "test_accuracy", "best_epoch"]
     header = ["RUN", "STATE", *diff.keys(), *summary_keys]
     rows = []
-    for index, run in enumerate(runs):
-        summary = run.get("summary") or {}
+    for run in runs:
+        summary = run["summary"]
         rows.append(
-            [run["id"], run.get("state"), *(_fmt(_diff_value(v, run["id"], index)) for v in diff.values())]
+            [run["id"], run["state"], *(_fmt(values[str(run["id"])]) for values in diff.values())]
             + [_fmt(summary.get(k)) for k in summary_keys]
         )
     print(_table(rows, header))
     if args.csv:
-        count = write_series_csv(args.csv, data)
+        # The server writes the CSV: every point (the table above reads the downsampled comparison).
+        with _client(args) as client, open(args.csv, "wb") as handle:
+            count = client.compare_csv(args.runs, names, handle)
         print(f"wrote {count} point(s) to {args.csv}")
     return 0
-
-
-def _diff_value(values: Any, run_id: int, index: int) -> Any:
-    """params_diff holds, per spec path, either {run_id: value} or a list in run order."""
-    if isinstance(values, dict):
-        return values.get(str(run_id), values.get(run_id))
-    if isinstance(values, list) and index < len(values):
-        return values[index]
-    return values
-
-
-def write_series_csv(path: Path, data: dict[str, Any]) -> int:
-    """One row per point (long format: run_id, run_name, metric, axis, x, value, t), for pandas or a spreadsheet."""
-    names = {str(run["id"]): run.get("name", "") for run in data.get("runs", [])}
-    count = 0
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["run_id", "run_name", "metric", "axis", "x", "value", "t"])
-        for run_id, series in (data.get("series") or {}).items():
-            for metric, points in sorted(series.items()):
-                ts = points.get("t") or [None] * len(points.get("x", []))
-                for x, y, t in zip(points.get("x", []), points.get("y", []), ts):
-                    writer.writerow([run_id, names.get(str(run_id), ""), metric, points.get("axis", ""), x, y, t])
-                    count += 1
-    return count
 
 
 def cmd_cancel(args) -> int:
     with _client(args) as client:
         run = client.cancel_run(args.run)
-    state = (run or {}).get("state", "cancelling")
+    state = "cancelling" if run["cancel_requested"] else run["state"]
     print(f"run {args.run}: {state}")
     return 0
 

@@ -1,22 +1,38 @@
 """GET /api/compare: several runs in one response."""
 
-from typing import Annotated
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from fastapi import APIRouter, Query
-from starlette.concurrency import run_in_threadpool
-
-from backend.compare import service
+from backend.compare import export, service
+from backend.compare.schemas import CompareOut
+from backend.errors import error_responses
 from backend.metrics.schemas import MaxPoints, Names, parse_names
 from backend.responses import OrjsonResponse
+from backend.run_ids import RunIds
 
 router = APIRouter(prefix="/api/compare", tags=["compare"])
 
-RunIds = Annotated[str, Query(min_length=1, max_length=1200, description="Comma-separated run ids (at most 100)")]
-
-
-@router.get("", response_class=OrjsonResponse)
-async def compare_runs(run_ids: RunIds, names: Names = None, max_points: MaxPoints = 1000) -> OrjsonResponse:
+@router.get("", response_class=OrjsonResponse, response_model=CompareOut, responses=error_responses(404, 422))
+async def compare_runs(ids: RunIds, names: Names = None, max_points: MaxPoints = 1000) -> OrjsonResponse:
     """``{"runs": [...], "series": {run_id: {name: {...}}}, "params_diff": {field: {run_id: value}}}``."""
-    ids = service.parse_run_ids(run_ids)
     # One hop to a thread for all the database work, instead of one per sync dependency.
     return OrjsonResponse(await run_in_threadpool(service.compare_runs, ids, parse_names(names), max_points))
+
+
+@router.get(
+    "/csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "Every stored point, never downsampled", "content": {"text/csv": {"schema": {"type": "string"}}}},
+        **error_responses(404, 422),
+    },
+)
+async def compare_csv(ids: RunIds, names: Names = None) -> StreamingResponse:
+    """Every point of the runs as CSV: ``run_id, run_name, metric, axis, x, value, t``, formula-like text quoted."""
+    run_names = await run_in_threadpool(export.run_names, ids)
+    rows = iterate_in_threadpool(export.csv_rows(ids, parse_names(names), run_names))
+    filename = "reglab-" + "-".join(map(str, ids[:10])) + ".csv"
+    return StreamingResponse(
+        rows, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

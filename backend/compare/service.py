@@ -7,32 +7,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.db import session_scope
-from backend.errors import InvalidInput, NotFound, field_error
+from backend.errors import NotFound
 from backend.metrics.downsample import shrink
 from backend.metrics.service import read_series
 from backend.runs.models import Run
 from backend.runs.service import item_from_row, items_query
 from backend.spec import flatten
-
-MAX_RUNS = 100
-
-
-def parse_run_ids(text: str) -> list[int]:
-    """``"1,2,3"`` -> ``[1, 2, 3]`` (duplicates dropped, order kept); 422 on anything else."""
-    ids: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if not part.isdigit() or not 1 <= int(part) <= 2**31 - 1:
-            raise InvalidInput([field_error("run_ids", f"must be comma-separated run ids ≥ 1, got {part[:40]!r}")])
-        ids.append(int(part))
-    ids = list(dict.fromkeys(ids))
-    if not ids:
-        raise InvalidInput([field_error("run_ids", "must name at least 1 run id, got none")])
-    if len(ids) > MAX_RUNS:
-        raise InvalidInput([field_error("run_ids", f"must name at most {MAX_RUNS} runs, got {len(ids)}")])
-    return ids
 
 
 def params_diff(specs: dict[int, dict[str, Any]]) -> dict[str, dict[int, Any]]:

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from backend.errors import InvalidInput, describe_error, field_error, shown
+from backend.limits import Breach, breaches
 from backend.spec import RunSpec, set_path, spec_warnings
 from backend.spec_fields import object_paths, resolve
 
@@ -50,10 +51,17 @@ def _related(path: str, key: str) -> bool:
     return path == key or path.startswith(key + ".") or key.startswith(path + ".")
 
 
-def expand(base: dict[str, Any], grid: dict[str, list[Any]], experiment_name: str, max_epochs: int) -> list[PlannedRun]:
+def expand(
+    base: dict[str, Any],
+    grid: dict[str, list[Any]],
+    experiment_name: str,
+    max_epochs: int | None = None,
+    max_params: int | None = None,
+) -> list[PlannedRun]:
     """Validate every combination of ``grid`` over the complete ``base`` spec and name it.
 
-    Raises InvalidInput naming the grid key and value of each invalid combination.
+    Raises InvalidInput naming the grid key and value of each invalid combination,
+    or of each one beyond this server's limits (epochs, parameters).
     """
     # Whole objects (e.g. "schedule") go in before their own fields ("schedule.s").
     keys = sorted(grid, key=lambda k: k.count("."))
@@ -73,8 +81,10 @@ def expand(base: dict[str, Any], grid: dict[str, list[Any]], experiment_name: st
             if len(errors) >= MAX_ERRORS:
                 break
             continue
-        if spec.training.epochs > max_epochs:
-            errors.extend(_epochs_error(spec.training.epochs, max_epochs, combo))
+        if found := breaches(spec, max_epochs, max_params):
+            errors.extend(_limit_error(breach, combo) for breach in found)
+            if len(errors) >= MAX_ERRORS:
+                break
             continue
         planned.append(PlannedRun(name=run_name(combo, varying, labels, experiment_name), spec=spec))
     if errors:
@@ -99,12 +109,15 @@ def _combo_errors(exc: ValidationError, combo: dict[str, Any]) -> list[dict[str,
     return errors
 
 
-def _epochs_error(epochs: int, max_epochs: int, combo: dict[str, Any]) -> list[dict[str, str]]:
-    msg = f"must be ≤ {max_epochs} (this server's REGLAB_MAX_EPOCHS), got {epochs}"
-    key = next((k for k in combo if _related("training.epochs", k)), None)
-    if key is None:
-        return [field_error("base.training.epochs", msg, "less_than_equal")]
-    return [field_error(f"grid.{key}", f"value {shown(combo[key])}: training.epochs {msg}", "less_than_equal")]
+def _limit_error(breach: Breach, combo: dict[str, Any]) -> dict[str, str]:
+    """A limit breach named after the grid key that caused it, else the base field (with the combination)."""
+    key = next((k for k in combo if _related(breach.field, k)), None)
+    if key is not None:
+        return field_error(f"grid.{key}", f"value {shown(combo[key])}: {breach.field} {breach.msg}", breach.type)
+    if combo:
+        setting = ", ".join(f"{k}={shown(v)}" for k, v in combo.items())
+        return field_error(f"base.{breach.field}", f"{breach.msg} (with grid {setting})", breach.type)
+    return field_error(f"base.{breach.field}", breach.msg, breach.type)
 
 
 def key_labels(keys: list[str]) -> dict[str, str]:

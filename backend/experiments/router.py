@@ -1,18 +1,31 @@
 """Experiment endpoints: thin wrappers over the service."""
 
 from fastapi import APIRouter, Response
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from backend.deps import ExperimentDep, SessionDep
 from backend.dispatch import dispatch_runs
 from backend.experiments import service
-from backend.experiments.schemas import ExperimentCreate
+from backend.errors import error_responses
+from backend.experiments.schemas import ExperimentCreate, ExperimentDetail, ExperimentPage, PlanOut
 from backend.responses import OrjsonResponse
 from backend.runs.schemas import Limit, Offset, TagFilter, TextFilter
 
 router = APIRouter(prefix="/api/experiments", tags=["experiments"])
 
 
-@router.post("", status_code=201, response_class=OrjsonResponse)
+class ExperimentIdConvertor(StringConvertor):
+    """An experiment id segment that is not ``plan``, so GET /api/experiments/plan is a 405, not a bad id."""
+
+    regex = "(?!plan$)[^/]+"
+
+
+register_url_convertor("experiment_id", ExperimentIdConvertor())
+
+
+@router.post(
+    "", status_code=201, response_class=OrjsonResponse, response_model=ExperimentDetail, responses=error_responses(422)
+)
 def create_experiment(body: ExperimentCreate, session: SessionDep) -> OrjsonResponse:
     """Create an experiment and queue one run per grid combination."""
     experiment, warnings = service.create_experiment(session, body)
@@ -21,7 +34,13 @@ def create_experiment(body: ExperimentCreate, session: SessionDep) -> OrjsonResp
     return OrjsonResponse(service.experiment_detail(session, experiment, warnings), status_code=201)
 
 
-@router.get("", response_class=OrjsonResponse)
+@router.post("/plan", response_class=OrjsonResponse, response_model=PlanOut, responses=error_responses(422))
+def plan_experiment(body: ExperimentCreate) -> OrjsonResponse:
+    """The runs ``POST /api/experiments`` would queue for this body (names, specs, sizes, planned rates); creates nothing."""
+    return OrjsonResponse(service.plan_experiment(body))
+
+
+@router.get("", response_class=OrjsonResponse, response_model=ExperimentPage, responses=error_responses(422))
 def list_experiments(
     session: SessionDep, limit: Limit = 50, offset: Offset = 0, tag: TagFilter = None, q: TextFilter = None
 ) -> OrjsonResponse:
@@ -29,13 +48,15 @@ def list_experiments(
     return OrjsonResponse(service.list_experiments(session, limit=limit, offset=offset, tag=tag, q=q))
 
 
-@router.get("/{experiment_id}", response_class=OrjsonResponse)
+@router.get(
+    "/{experiment_id:experiment_id}", response_class=OrjsonResponse, response_model=ExperimentDetail, responses=error_responses(404, 422)
+)
 def get_experiment(experiment: ExperimentDep, session: SessionDep) -> OrjsonResponse:
     """One experiment with its runs."""
     return OrjsonResponse(service.experiment_detail(session, experiment))
 
 
-@router.delete("/{experiment_id}", status_code=204)
+@router.delete("/{experiment_id:experiment_id}", status_code=204, response_class=Response, responses=error_responses(404, 422))
 def delete_experiment(experiment: ExperimentDep, session: SessionDep) -> Response:
     """Delete an experiment, its runs, their points and model files."""
     service.delete_experiment(session, experiment)

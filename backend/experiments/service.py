@@ -17,8 +17,39 @@ from backend.runs.models import Run
 from backend.runs.service import run_items, stop_if_running
 from backend.runs.states import QUEUED
 from backend.settings import get_settings
-from backend.spec import RunSpec, build_spec
+from backend.model_size import param_count
+from backend.schedule_math import rate_preview
+from backend.spec import RunSpec, build_spec, spec_warnings
 from backend.timeutil import iso
+
+
+def plan_runs(data: ExperimentCreate) -> tuple[RunSpec, list[grid_mod.PlannedRun]]:
+    """The complete base spec and the named, validated runs ``data`` expands to; InvalidInput otherwise."""
+    try:
+        base = build_spec(data.base)
+    except ValidationError as exc:
+        raise InvalidInput(spec_errors(exc, prefix="base.")) from exc
+    grid_mod.check_keys(data.grid, get_settings().MAX_RUNS_PER_EXPERIMENT)
+    planned = grid_mod.expand(base.model_dump(mode="json"), data.grid, data.name)
+    if not planned:
+        raise InvalidInput([field_error("grid", "expands to no runs")])
+    return base, planned
+
+
+def plan_experiment(data: ExperimentCreate) -> dict[str, Any]:
+    """What :func:`create_experiment` would queue, with each run's size and planned rates; creates nothing."""
+    _, planned = plan_runs(data)
+    runs = [
+        {
+            "name": plan.name,
+            "spec": plan.spec.model_dump(mode="json"),
+            "warnings": spec_warnings(plan.spec),
+            "param_count": param_count(plan.spec),
+            "planned_rates": rate_preview(plan.spec),
+        }
+        for plan in planned
+    ]
+    return {"runs": runs, "warnings": grid_mod.distinct_warnings([plan.spec for plan in planned])}
 
 
 def create_experiment(session: Session, data: ExperimentCreate) -> tuple[Experiment, list[str]]:
@@ -26,15 +57,7 @@ def create_experiment(session: Session, data: ExperimentCreate) -> tuple[Experim
 
     Returns the experiment and the deduplicated spec warnings; the caller dispatches the runs.
     """
-    settings = get_settings()
-    try:
-        base = build_spec(data.base)
-    except ValidationError as exc:
-        raise InvalidInput(spec_errors(exc, prefix="base.")) from exc
-    grid_mod.check_keys(data.grid, settings.MAX_RUNS_PER_EXPERIMENT)
-    planned = grid_mod.expand(base.model_dump(mode="json"), data.grid, data.name, settings.MAX_EPOCHS)
-    if not planned:
-        raise InvalidInput([field_error("grid", "expands to no runs")])
+    base, planned = plan_runs(data)
     tags = list(dict.fromkeys(data.tags))
     experiment = Experiment(
         name=data.name,

@@ -5,14 +5,17 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.deps import RunId
 from backend.metrics.downsample import shrink
-from backend.metrics.schemas import MaxPoints, Names, PointsIn, parse_names
+from backend.errors import error_responses
+from backend.metrics.schemas import MaxPoints, MetricsOut, Names, PointsIn, WrittenOut, parse_names
 from backend.metrics.service import ingest, run_series
 from backend.responses import OrjsonResponse
 
 router = APIRouter(prefix="/api/runs", tags=["metrics"])
 
 
-@router.get("/{run_id}/metrics", response_class=OrjsonResponse)
+@router.get(
+    "/{run_id}/metrics", response_class=OrjsonResponse, response_model=MetricsOut, responses=error_responses(404, 422)
+)
 async def get_metrics(run_id: RunId, names: Names = None, max_points: MaxPoints = 1000) -> OrjsonResponse:
     """The run's series as columns: ``{"run_id", "series": {name: {"axis", "x", "y", "t"}}}``."""
     # Polled by every open chart: one hop to a thread for all the database work.
@@ -20,7 +23,9 @@ async def get_metrics(run_id: RunId, names: Names = None, max_points: MaxPoints 
     return OrjsonResponse({"run_id": run_id, "series": shrink(series, max_points)})
 
 
-@router.post("/{run_id}/metrics", response_class=OrjsonResponse)
+@router.post(
+    "/{run_id}/metrics", response_class=OrjsonResponse, response_model=WrittenOut, responses=error_responses(404, 422)
+)
 async def post_metrics(run_id: RunId, body: PointsIn) -> OrjsonResponse:
     """Store a batch of points; a point sent again overwrites itself, never duplicates."""
     # The hot path of every worker: one hop to a thread for all the database work.

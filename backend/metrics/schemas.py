@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.spec import Int
+
 MetricName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/@+-]+$")]
 
 MaxPoints = Annotated[int, Query(ge=10, le=100_000, description="Step series longer than this are downsampled")]
@@ -17,11 +19,12 @@ Names = Annotated[
 class PointIn(BaseModel):
     """One value of one series, as a worker logs it."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Strict: JSON types as the schema states them (no "5" for 5, no false for 0).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: MetricName
     axis: Literal["epoch", "step"] = "epoch"
-    x: int = Field(ge=0, le=2**31 - 1, description="Epoch or step index")
+    x: Int = Field(ge=0, le=2**31 - 1, description="Epoch or step index")
     value: float | None = Field(None, description="null (or NaN) for a missing or diverged value")
     t: float | None = Field(None, ge=0, le=1e9, description="Seconds since the run started")
 
@@ -40,3 +43,22 @@ def parse_names(names: str | None) -> list[str] | None:
         return None
     parsed = list(dict.fromkeys(n.strip() for n in names.split(",") if n.strip()))
     return parsed[:64] or None
+
+
+class Series(BaseModel):
+    """One series as columns: ``x[i]`` (epoch or step), ``y[i]`` (null where missing), ``t[i]`` (seconds)."""
+
+    axis: Literal["epoch", "step"]
+    x: list[int]
+    y: list[float | None]
+    t: list[float | None]
+
+
+class MetricsOut(BaseModel):
+    run_id: int
+    series: dict[str, Series] = Field(description="By metric name; a name logged per step too has `name@step`")
+
+
+class WrittenOut(BaseModel):
+    run_id: int
+    written: int

@@ -9,10 +9,21 @@ from backend.artifacts import artifact_file
 from backend.bounds import PartialSpec
 from backend.deps import RunDep, SessionDep
 from backend.dispatch import dispatch_runs
-from backend.errors import NotFound
+from backend.errors import NotFound, error_responses
 from backend.responses import OrjsonResponse
 from backend.runs import service
-from backend.runs.schemas import IdFilter, Limit, Offset, StateName, TagFilter, TextFilter
+from backend.runs.schemas import (
+    CancelOut,
+    IdFilter,
+    Limit,
+    ModelSummary,
+    Offset,
+    RunDetail,
+    RunPage,
+    StateName,
+    TagFilter,
+    TextFilter,
+)
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -25,7 +36,7 @@ Overrides = Annotated[
 ]
 
 
-@router.get("", response_class=OrjsonResponse)
+@router.get("", response_class=OrjsonResponse, response_model=RunPage, responses=error_responses(422))
 def list_runs(
     session: SessionDep,
     limit: Limit = 50,
@@ -42,19 +53,30 @@ def list_runs(
     return OrjsonResponse(page)
 
 
-@router.get("/{run_id}", response_class=OrjsonResponse)
+@router.get("/{run_id}", response_class=OrjsonResponse, response_model=RunDetail, responses=error_responses(404, 422))
 def get_run(run: RunDep, session: SessionDep) -> OrjsonResponse:
     """One run with its complete spec."""
     return OrjsonResponse(service.run_detail(session, run))
 
 
-@router.post("/{run_id}/cancel", response_class=OrjsonResponse)
+@router.post(
+    "/{run_id}/cancel",
+    response_class=OrjsonResponse,
+    response_model=CancelOut,
+    responses=error_responses(404, 409, 422, 503),
+)
 def cancel_run(run: RunDep, session: SessionDep) -> OrjsonResponse:
     """Cancel a queued run now, or ask a running run's worker to stop; 409 for a finished run."""
     return OrjsonResponse(service.cancel_run(session, run))
 
 
-@router.post("/{run_id}/clone", status_code=201, response_class=OrjsonResponse)
+@router.post(
+    "/{run_id}/clone",
+    status_code=201,
+    response_class=OrjsonResponse,
+    response_model=RunDetail,
+    responses=error_responses(404, 409, 422),
+)
 def clone_run(run: RunDep, session: SessionDep, overrides: Overrides = {}) -> OrjsonResponse:  # noqa: B006
     """A new queued run in the same experiment, with ``overrides`` merged over this run's spec."""
     clone = service.clone_run(session, run, overrides)
@@ -63,14 +85,21 @@ def clone_run(run: RunDep, session: SessionDep, overrides: Overrides = {}) -> Or
     return OrjsonResponse(service.run_detail(session, clone), status_code=201)
 
 
-@router.delete("/{run_id}", status_code=204)
+@router.delete("/{run_id}", status_code=204, response_class=Response, responses=error_responses(404, 422))
 def delete_run(run: RunDep, session: SessionDep) -> Response:
     """Delete a run, its points and its model file (a running run is cancelled first)."""
     service.delete_run(session, run)
     return Response(status_code=204)
 
 
-@router.get("/{run_id}/model", response_class=FileResponse)
+@router.get(
+    "/{run_id}/model",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+        **error_responses(404, 422),
+    },
+)
 def get_model(run: RunDep) -> FileResponse:
     """The trained model file the worker saved."""
     file = artifact_file(run.artifact_path)
@@ -79,7 +108,9 @@ def get_model(run: RunDep) -> FileResponse:
     return FileResponse(file, filename=f"run-{run.id}{file.suffix}", media_type="application/octet-stream")
 
 
-@router.get("/{run_id}/summary", response_class=OrjsonResponse)
+@router.get(
+    "/{run_id}/summary", response_class=OrjsonResponse, response_model=ModelSummary, responses=error_responses(404, 422)
+)
 def get_model_summary(run: RunDep) -> OrjsonResponse:
     """The model's layers and parameter counts as the worker recorded them."""
     if run.model_summary is None:

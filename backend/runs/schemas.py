@@ -1,9 +1,11 @@
-"""Query parameters and bodies of the run endpoints."""
+"""Query parameters and responses of the run endpoints."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
+from pydantic import BaseModel, Field
 
+from backend.run_ids import MAX_ID
 from backend.runs.states import ALL_STATES
 
 StateName = Literal["queued", "running", "completed", "failed", "cancelled", "diverged"]
@@ -11,8 +13,74 @@ assert set(StateName.__args__) == set(ALL_STATES)  # noqa: S101 - a drift check 
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (1 to 500)")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip")]
-IdFilter = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 TagFilter = Annotated[str | None, Query(min_length=1, max_length=64)]
 TextFilter = Annotated[
     str | None, Query(min_length=1, max_length=200, description="Case-insensitive text in the run name")
 ]
+
+
+class Progress(BaseModel):
+    epoch: int
+    epochs: int
+
+
+class RunItem(BaseModel):
+    """A run as lists show it: everything but its spec and model summary."""
+
+    id: int
+    experiment_id: int
+    experiment_name: str
+    name: str
+    state: StateName
+    created_at: str | None = Field(description="ISO 8601, UTC")
+    dispatched_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    heartbeat_at: str | None
+    epoch: int = Field(description="Epochs finished")
+    epochs: int = Field(description="Epochs planned")
+    progress: Progress
+    epoch_seconds: float | None = Field(description="Seconds per epoch so far, for an ETA")
+    summary: dict[str, Any] = Field(description="Best and final metrics, filled in as the run trains")
+    error: str | None
+    device: str | None
+    worker_host: str | None
+    backend: str | None
+
+
+class RunPage(BaseModel):
+    """One page of runs, newest first."""
+
+    items: list[RunItem]
+    total: int
+    limit: int
+    offset: int
+
+
+class RunDetail(RunItem):
+    """One run with its complete spec and what its worker left."""
+
+    spec: dict[str, Any] = Field(description="The complete run spec (GET /api/spec/schema)")
+    warnings: list[str]
+    has_model: bool
+    has_model_summary: bool
+
+
+class CancelOut(RunDetail):
+    cancel_requested: bool = Field(description="True when a running run's worker was asked to stop")
+
+
+class LayerRow(BaseModel):
+    name: str
+    class_name: str
+    output_shape: list[int | None] | None
+    params: int
+
+
+class ModelSummary(BaseModel):
+    """The model's layer table, as the worker recorded it."""
+
+    layers: list[LayerRow]
+    total_params: int
+    trainable_params: int

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from backend import events
 from backend.artifacts import artifact_file, remove_artifact, remove_checkpoints
-from backend.errors import Conflict, InvalidInput, Unavailable, field_error, spec_errors
+from backend.errors import Conflict, InvalidInput, Unavailable, spec_errors
 from backend.experiments.grid import format_value
+from backend.limits import spec_limit_errors
 from backend.experiments.models import Experiment, ExperimentTag
 from backend.runs.models import Run
 from backend.runs.states import CANCELLED, FINAL_STATES, QUEUED, RUNNING
@@ -158,15 +159,8 @@ def clone_run(session: Session, run: Run, overrides: dict[str, Any]) -> Run:
         spec = build_spec(overrides, base=run.spec)
     except ValidationError as exc:
         raise InvalidInput(spec_errors(exc)) from exc
-    if spec.training.epochs > settings.MAX_EPOCHS:
-        raise InvalidInput(
-            [
-                field_error(
-                    "training.epochs",
-                    f"must be ≤ {settings.MAX_EPOCHS} (this server's REGLAB_MAX_EPOCHS), got {spec.training.epochs}",
-                )
-            ]
-        )
+    if errors := spec_limit_errors(spec):
+        raise InvalidInput(errors)
     count = session.scalar(select(func.count()).select_from(Run).where(Run.experiment_id == run.experiment_id))
     if count >= settings.MAX_RUNS_PER_EXPERIMENT:
         raise Conflict(

@@ -12,7 +12,7 @@ export class ApiError extends Error {
 function describeError(status, body) {
   const detail = body && body.detail;
   if (typeof detail === "string") return detail;
-  if (Array.isArray(detail)) return detail.map((item) => `${item.field || (item.loc || []).join(".")}: ${item.msg}`).join("; ");
+  if (Array.isArray(detail)) return detail.map((item) => `${item.field}: ${item.msg}`).join("; ");
   return `HTTP ${status}`;
 }
 
@@ -49,9 +49,9 @@ export function buildQuery(params) {
 
 export const getSchema = () => fetchJson("/api/spec/schema");
 export const getDefaultSpec = () => fetchJson("/api/spec/default");
-export const getDatasets = () => fetchJson("/api/spec/datasets");
 export const validateSpec = (spec) => sendJson("/api/spec/validate", "POST", spec);
 export const createExperiment = (payload) => sendJson("/api/experiments", "POST", payload);
+export const planExperiment = (payload) => sendJson("/api/experiments/plan", "POST", payload);
 export const listExperiments = (params = { limit: 500 }) => fetchJson(`/api/experiments${buildQuery(params)}`);
 export const listRuns = (params) => fetchJson(`/api/runs${buildQuery(params)}`);
 export const getRun = (id) => fetchJson(`/api/runs/${id}`);

@@ -362,17 +362,6 @@ export class ChartBoard {
       fitLogTicks(chart.div);
     }
   }
-
-  // Long-format CSV of every raw point: one row per run, series and x.
-  toCsv() {
-    const rows = [["run_id", "run_name", "series", "axis", "x", "t", "value"]];
-    for (const run of this.runs) {
-      for (const [name, series] of Object.entries(this.store.get(run.id) || {})) {
-        series.x.forEach((x, i) => rows.push([run.id, run.name, name, series.axis, x, series.t[i] ?? "", series.y[i] ?? ""]));
-      }
-    }
-    return rows.map((row) => row.map(quoteCsv).join(",")).join("\n") + "\n";
-  }
 }
 
 // Keeps the lowest and highest value of each of `buckets` equal runs of points (in x order).
@@ -397,22 +386,6 @@ export function downsampleSteps(points, buckets) {
 // Plotly renders a few HTML tags in names (<b>, <a>, <br>...); entities keep user text literal.
 export function escapePlotlyText(text) {
   return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
-
-function quoteCsv(value) {
-  const text = String(value);
-  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-export function downloadText(text, filename, type = "text/csv") {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const anchor = document.createElement("a");
-  anchor.href = url;
-  anchor.download = filename;
-  document.body.append(anchor);
-  anchor.click();
-  anchor.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
 // Re-theme every chart when the OS switches between light and dark.

@@ -3,8 +3,8 @@
 // Plotly's own legends repeat it on every chart, so they are off by default.
 // The URL is the state, so a view can be shared by link. Data: GET /api/compare.
 
-import { getComparison } from "./api.js";
-import { ChartBoard, EPOCH_SERIES, STEP_SERIES, downloadText, followColorScheme } from "./charts.js";
+import { buildQuery, getComparison } from "./api.js";
+import { ChartBoard, EPOCH_SERIES, STEP_SERIES, followColorScheme } from "./charts.js";
 import { el, formatNumber, formatPercent, formatValue, renderStateBadge, setJsonTwin, showStatus } from "./dom.js";
 import { isActiveState, openRunStream } from "./live.js";
 
@@ -64,8 +64,8 @@ function renderDiffTable(table, data, board) {
     el("th", { scope: "row" }, el("span", { class: "swatch", style: `background:${board.colorOf.get(run.id) || "transparent"}` }),
       el("a", { href: `/runs/${run.id}` }, run.name)),
     el("td", { class: "state-cell" }, renderStateBadge(run.state)),
-    fields.map((field) => renderDiffCell(data.params_diff[field][run.id] ?? data.params_diff[field][String(run.id)])),
-    SUMMARY_COLUMNS.map(([key, , format]) => el("td", { class: "num", dataset: { key } }, format(run.summary?.[key])))));
+    fields.map((field) => renderDiffCell(data.params_diff[field][run.id])),
+    SUMMARY_COLUMNS.map(([key, , format]) => el("td", { class: "num", dataset: { key } }, format(run.summary[key])))));
   table.replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
 }
 
@@ -106,7 +106,13 @@ function bindControls(board, settings) {
     writeSettings(settings);
     syncShownBoxes(settings);
   });
-  document.getElementById("export-csv").addEventListener("click", () => downloadText(board.toCsv(), `reglab-compare-${settings.runIds.join("-")}.csv`));
+  // The server writes the CSV: every stored point, not the charts' downsample, formula-like text quoted.
+  document.getElementById("export-csv").addEventListener("click", () => {
+    const anchor = el("a", { href: `/api/compare/csv${buildQuery({ run_ids: settings.runIds })}`, download: "" });
+    document.body.append(anchor);
+    anchor.click();
+    anchor.remove();
+  });
   board.onLegendToggle = (runId) => {
     const hidden = new Set(settings.hidden);
     if (hidden.has(runId)) hidden.delete(runId);

@@ -70,8 +70,8 @@ export function renderStateBadge(state) {
 
 // A progress bar with its ETA (epoch_seconds × epochs left) for running runs.
 export function renderProgress(run) {
-  const epochs = run.epochs || run.spec?.training?.epochs || 0;
-  const done = Math.min(run.epoch || 0, epochs);
+  const { epochs } = run;
+  const done = Math.min(run.epoch, epochs);
   const fraction = epochs ? done / epochs : 0;
   const wrap = el("div", { class: "progress-wrap" });
   const bar = el("progress", { max: epochs || 1, value: done, "aria-label": `epoch ${done} of ${epochs}` });

@@ -298,7 +298,7 @@ export function showFieldErrors(container, details, fallback) {
   for (const node of container.querySelectorAll(".has-error")) node.classList.remove("has-error");
   const unplaced = [];
   for (const detail of details) {
-    const path = String(detail.field || (detail.loc || []).join(".")).replace(/^(body\.)?(base|spec)\./, "");
+    const path = detail.field.replace(/^base\./, "");
     const slot = findErrorSlot(container, path);
     if (!slot) {
       unplaced.push(`${path}: ${detail.msg}`);

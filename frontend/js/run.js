@@ -44,7 +44,7 @@ function renderRun(run) {
     ["seconds / epoch", formatNumber(run.epoch_seconds)],
     ["worker", [run.worker_host, run.device].filter(Boolean).join(" · ") || "–"],
   ]);
-  const summary = run.summary || {};
+  const summary = run.summary;
   renderFacts(document.getElementById("run-summary"), SUMMARY_FIELDS.filter(([key]) => key in summary).map(([key, label, format]) => [label, format(summary[key])]));
   if (!Object.keys(summary).length) document.getElementById("run-summary").replaceChildren(el("p", { class: "muted" }, "Filled in when the run finishes."));
   const model = document.getElementById("model-link");
@@ -70,11 +70,11 @@ function renderLayers(summary) {
   table.replaceChildren(
     el("thead", {}, el("tr", {}, ["Layer", "Type", "Output shape", "Parameters"].map((label, i) => el("th", { scope: "col", class: i === 3 ? "num" : "" }, label)))),
     el("tbody", {}, layers.map((layer) => el("tr", {},
-      el("td", { class: "mono" }, layer.name), el("td", {}, layer.type || layer.class_name || ""),
-      el("td", { class: "mono" }, formatValue(layer.output_shape)), el("td", { class: "num" }, formatNumber(layer.param_count ?? layer.params))))),
+      el("td", { class: "mono" }, layer.name), el("td", {}, layer.class_name),
+      el("td", { class: "mono" }, formatValue(layer.output_shape)), el("td", { class: "num" }, formatNumber(layer.params))))),
     el("tfoot", {},
-      el("tr", {}, el("th", { scope: "row", colspan: "3" }, "Total"), el("td", { class: "num" }, formatNumber(summary.param_count ?? summary.total_params))),
-      summary.trainable_params != null ? el("tr", {}, el("th", { scope: "row", colspan: "3" }, "Trainable"), el("td", { class: "num" }, formatNumber(summary.trainable_params))) : null));
+      el("tr", {}, el("th", { scope: "row", colspan: "3" }, "Total"), el("td", { class: "num" }, formatNumber(summary.total_params))),
+      el("tr", {}, el("th", { scope: "row", colspan: "3" }, "Trainable"), el("td", { class: "num" }, formatNumber(summary.trainable_params)))));
 }
 
 async function main() {

@@ -35,7 +35,7 @@ async function loadRuns() {
   const shown = Math.max(PAGE_SIZE, state.runs.size);
   setJsonTwin(`/api/runs${buildQuery({ ...filters, limit: PAGE_SIZE })}`);
   const [experiments, page] = await Promise.all([listExperiments(), listRuns({ ...filters, limit: Math.min(shown, 500) })]);
-  state.experiments = Array.isArray(experiments) ? experiments : experiments.items || [];
+  state.experiments = experiments.items;
   state.runs = new Map(page.items.map((run) => [run.id, run]));
   state.total = page.total;
   fillExperimentOptions(document.getElementById("filter-experiment"), state.experiments, filters.experiment_id);
@@ -146,8 +146,8 @@ function renderRunRow(run) {
       run.error ? el("div", { class: "error-text" }, run.error) : null),
     el("td", { class: "state-cell" }, renderStateBadge(run.state)),
     el("td", { class: "progress-cell" }, renderProgress(run)),
-    el("td", { class: "num" }, formatPercent(run.summary?.best_val_accuracy)),
-    el("td", { class: "num" }, formatPercent(run.summary?.test_accuracy)),
+    el("td", { class: "num" }, formatPercent(run.summary.best_val_accuracy)),
+    el("td", { class: "num" }, formatPercent(run.summary.test_accuracy)),
     el("td", { class: "actions" },
       active ? el("button", { type: "button", class: "small secondary", onclick: () => act(cancelRun, run, "Cancelled") }, "Cancel") : null,
       el("button", { type: "button", class: "small secondary", onclick: () => act(cloneRun, run, "Cloned") }, "Clone"),
@@ -225,11 +225,11 @@ function applyPointsMessage(message) {
   const epochs = message.points.filter((point) => point.axis === "epoch");
   if (!epochs.length) return;
   const lastEpoch = Math.max(...epochs.map((point) => point.x));
-  run.epoch = Math.max(run.epoch || 0, lastEpoch + 1);
+  run.epoch = Math.max(run.epoch, lastEpoch + 1);
   const times = epochs.filter((point) => point.name === "epoch_time").map((point) => point.value);
   if (times.length) run.epoch_seconds = times[times.length - 1];
   const acc = epochs.filter((point) => point.name === "val_accuracy").map((point) => point.value);
-  if (acc.length) run.summary = { ...run.summary, best_val_accuracy: Math.max(run.summary?.best_val_accuracy ?? 0, ...acc) };
+  if (acc.length) run.summary = { ...run.summary, best_val_accuracy: Math.max(run.summary.best_val_accuracy ?? 0, ...acc) };
   if (run.state === "queued") run.state = "running";
   replaceRunRow(run);
   showLiveStatus();

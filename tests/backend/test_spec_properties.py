@@ -10,6 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from backend.model_size import param_count
+from backend.settings import Settings
 from backend.spec import DATASET_TRAIN_SIZES, DATASETS, SCHEDULES, RunSpec, build_spec, set_path
 from backend.spec_fields import FieldBounds, leaf_bounds, object_paths
 
@@ -132,6 +134,10 @@ def accepted_partials(draw) -> dict:
             schedule["per"] = "step"
         else:
             schedule.pop("staircase", None)
+    # The server's parameter bound (REGLAB_MAX_PARAMS, default 20 M) is a rule too: drop layers to fit.
+    layers = partial.get("model", {}).get("hidden_layers")
+    while layers and param_count(build_spec(partial)) > Settings().MAX_PARAMS:
+        layers.pop()
     return partial
 
 

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from backend import stream
 from backend.channels import run_channel
+from backend.errors import install_error_handlers
 from backend.settings import get_settings
 from tests.fixtures.services import free_port
 
@@ -41,6 +42,7 @@ def stream_url(stream_env, monkeypatch) -> Iterator[str]:
     monkeypatch.setattr(stream, "HEARTBEAT_S", 0.5)
     monkeypatch.setattr(stream, "POLL_S", 0.1)
     app = FastAPI()
+    install_error_handlers(app)
     app.include_router(stream.router)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
@@ -139,12 +141,21 @@ def test_leaving_client_unsubscribes(stream_url, stream_env):
 
 @pytest.mark.parametrize(
     ("run_ids", "message"),
-    [("", "at least one"), ("1,x", "not a run id"), (",".join(str(i) for i in range(1, 102)), "at most 100")],
+    [
+        ("", "at least 1 run id"),
+        ("1,x", "comma-separated run ids"),
+        (",".join(str(i) for i in range(1, 102)), "at most 100"),
+        # str.isdigit accepts a superscript two (int() then raised: a 500) and int() reads a fullwidth two as 2.
+        ("\u00b2", "ASCII digits"),
+        ("1,\uff12", "ASCII digits"),
+        ("2147483648", "1 to 2147483647"),
+    ],
 )
 def test_bad_run_ids_are_422(stream_url, run_ids, message):
     response = httpx.get(f"{stream_url}/api/stream", params={"run_ids": run_ids}, timeout=10)
     assert response.status_code == 422
-    assert message in json.dumps(response.json())
+    [error] = response.json()["detail"]
+    assert error["field"] == "run_ids" and message in error["msg"] and error["type"]
 
 
 def test_hundred_runs_are_accepted(stream_url):

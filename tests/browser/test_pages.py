@@ -46,7 +46,7 @@ def test_empty_database_shows_start_here(live_server, page):
     links.filter(has_text="Dropout 0.2/0.5").click()
     page.wait_for_url("**/new?preset=dropout")
     wait_ready(page)
-    assert page.locator("#run-count").inner_text() == "2"
+    page.wait_for_function("document.getElementById('run-count').textContent === '2'")
 
 
 def test_user_text_is_rendered_as_text(live_server, page, reglab_env):
@@ -101,11 +101,12 @@ def test_compare_extends_traces_live_without_duplicates(live_server, page, regla
     assert page.evaluate(count_points) == 3
     publish(reglab_env, second, {"type": "state", "state": "running", "epoch": 1, "epochs": 3, "error": None})
     page.wait_for_selector(f"#diff-table tr[data-run-id='{second}'] .badge[data-state='running']")
-    # Exports: the data as CSV (every stored point once) and a chart as PNG, Plotly's own.
+    # Exports: the data as CSV (every stored point once, from the server) and a chart as PNG, Plotly's own.
+    assert httpx.post(f"{live_server}/api/runs/{first}/metrics", json={"points": points}).status_code == 200
     with page.expect_download() as download:
         page.click("#export-csv")
     csv = download.value.path().read_text().splitlines()
-    assert csv[0] == "run_id,run_name,series,axis,x,t,value"
+    assert csv[0] == "run_id,run_name,metric,axis,x,value,t"
     assert sum(line.startswith(f"{first},") and ",loss,epoch," in line for line in csv) == 3
     with page.expect_download() as download:
         page.click("#chart-loss >> xpath=.. >> button")
@@ -152,9 +153,9 @@ def test_new_study_shows_api_errors_next_to_fields(live_server, page):
     error.wait_for(state="hidden")
     # The schedule sub-form switches with schedule.name and the preview follows.
     page.select_option("#field-schedule-name", "piecewise")
-    page.wait_for_selector("#field-schedule-boundaries")
-    assert page.input_value("#field-schedule-boundaries") == "5, 15"
-    page.wait_for_function("window.reglabPreview && window.reglabPreview[0].schedule.name === 'piecewise'")
+    # The list defaults come from the server a moment after the sub-form appears.
+    page.wait_for_function("document.getElementById('field-schedule-boundaries')?.value === '5, 15'")
+    page.wait_for_function("window.reglabPreview && window.reglabPreview[0].spec.schedule.name === 'piecewise'")
     # The grid builder counts runs before submitting.
     page.click("#add-grid-row")
     page.select_option(".grid-row >> nth=0 >> select", "regularization.kernel_l2")
@@ -162,7 +163,7 @@ def test_new_study_shows_api_errors_next_to_fields(live_server, page):
     page.click("#add-grid-row")
     page.select_option(".grid-row >> nth=1 >> select", "training.seed")
     page.fill(".grid-row >> nth=1 >> textarea", "1, 2")
-    assert page.locator("#run-count").inner_text() == "6"
+    page.wait_for_function("document.getElementById('run-count').textContent === '6'")
     # A grid value the API rejects lands next to its grid row.
     page.fill("#study-name", "bad grid")
     page.fill(".grid-row >> nth=1 >> textarea", "1, -2")
@@ -171,6 +172,33 @@ def test_new_study_shows_api_errors_next_to_fields(live_server, page):
     grid_error.wait_for(state="visible")
     assert "-2" in grid_error.inner_text()
     assert page.url.endswith("/new")
+
+
+def test_preview_plots_the_servers_plan_with_its_run_names(live_server, page):
+    page.goto(live_server + "/new")
+    wait_ready(page)
+    page.select_option("#field-schedule-name", "one_cycle")
+    page.click("#add-grid-row")
+    page.select_option(".grid-row >> nth=0 >> select", "optimizer.name")
+    page.fill(".grid-row >> nth=0 >> textarea", '"sgd", "adam"')
+    page.wait_for_function("document.getElementById('run-count').textContent === '2'")
+    read_traces = "() => (document.getElementById('schedule-preview').data || []).map(t => ({name: t.name, x: Array.from(t.x), y: Array.from(t.y)}))"
+    page.wait_for_function(f"({read_traces})().length === 2")
+
+    traces = page.evaluate(read_traces)
+    spec = page.evaluate("window.reglabPreview[0].spec")
+    base = {key: value for key, value in spec.items() if key != "optimizer"}
+    body = {"name": "preview", "base": base, "grid": {"optimizer.name": ["sgd", "adam"]}}
+    plan = httpx.post(f"{live_server}/api/experiments/plan", json=body, timeout=30).json()["runs"]
+
+    # The labels are the server's run names (the page once said name=sgd).
+    assert [trace["name"] for trace in traces] == [run["name"] for run in plan] == ["optimizer=sgd", "optimizer=adam"]
+    for trace, run in zip(traces, plan, strict=True):
+        rates = run["planned_rates"]
+        assert rates["axis"] == "step"
+        assert trace["y"] == rates["y"]
+        assert trace["x"] == pytest.approx([step / rates["steps_per_epoch"] for step in rates["x"]])
+    assert f"{plan[0]['planned_rates']['steps_per_epoch']} steps per epoch" in page.inner_text("#preview-caption")
 
 
 def test_every_page_has_its_json_twin(live_server, page):

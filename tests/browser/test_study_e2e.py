@@ -48,17 +48,14 @@ def test_preset_trains_live_and_compares(live_server, celery_worker, page, test_
     page.add_init_script(RECORD_STATES)
     page.goto(live_server + "/new?preset=schedules")
     wait_ready(page)
-    assert page.locator("#run-count").inner_text() == "5"
+    page.wait_for_function("document.getElementById('run-count').textContent === '5'")
     shrink_form(page)
-    page.wait_for_function(f"window.reglabPreview && window.reglabPreview.every(p => p.epochs === {EPOCHS} && p.stepsPerEpoch === 7)")
-    preview = page.evaluate("window.reglabPreview")
-    # The browser computes the per-step plan too, from the same module the preview draws with.
-    step_plans = page.evaluate(
-        """async () => {
-            const { planStepRates } = await import('/static/js/schedules.js');
-            return window.reglabPreview.map(p => planStepRates(p.spec, p.stepsPerEpoch));
-        }"""
+    page.wait_for_function(
+        "window.reglabPreview && window.reglabPreview.every(p => "
+        f"p.planned_rates.epochs === {EPOCHS} && p.planned_rates.steps_per_epoch === 7)"
     )
+    # The server's plan, as the preview drew it: 14 steps, so nothing is downsampled.
+    preview = {run["name"]: run["planned_rates"] for run in page.evaluate("window.reglabPreview")}
     page.click("#submit-study")
     page.wait_for_url("**/?experiment_id=*")
     wait_ready(page)
@@ -89,10 +86,10 @@ def test_preset_trains_live_and_compares(live_server, celery_worker, page, test_
         series = httpx.get(
             f"{live_server}/api/runs/{run_id}/metrics", params={"names": "learning_rate,batch_learning_rate"}
         ).json()["series"]
-        index = next(i for i, plan in enumerate(preview) if plan["schedule"]["name"] == run["spec"]["schedule"]["name"])
-        assert_close(series["learning_rate"]["y"], preview[index]["epochRates"], run["name"])
-        assert series["batch_learning_rate"]["x"] == list(range(len(step_plans[index])))
-        assert_close(series["batch_learning_rate"]["y"], step_plans[index], run["name"])
+        rates = preview[run["name"]]
+        recorded = series["batch_learning_rate" if rates["axis"] == "step" else "learning_rate"]
+        assert recorded["x"] == rates["x"], run["name"]
+        assert_close(recorded["y"], rates["y"], run["name"])
 
     # Compare: one trace per run and per series on every chart, a colour per run.
     page.goto(f"{live_server}/compare?run_ids={','.join(map(str, run_ids))}")

@@ -107,3 +107,22 @@ def test_submit_errors_and_cancel_queued(live_server, tmp_path, capsys):
 
     assert main(["show", "999999", "--url", url]) == 1
     assert "404" in capsys.readouterr().err
+
+
+def test_compare_csv_has_every_point_and_no_formulas(live_server, tmp_path, capsys):
+    url = live_server
+    assert main(["submit", str(_study(tmp_path, name="=HYPERLINK(1)")), "--url", url]) == 0
+    run_id = int(capsys.readouterr().out.split("#")[1].split()[0])
+    # More step points than the comparison's 1000-point downsample keeps.
+    points = [{"name": "batch_loss", "axis": "step", "x": x, "value": 1 / (x + 1)} for x in range(1500)]
+    points.append({"name": "loss", "axis": "epoch", "x": 0, "value": 0.5})
+    assert httpx.post(f"{url}/api/runs/{run_id}/metrics", json={"points": points}, timeout=10).status_code == 200
+
+    csv_path = tmp_path / "every.csv"
+    assert main(["compare", str(run_id), "--csv", str(csv_path), "--url", url]) == 0
+
+    assert f"wrote 1501 point(s) to {csv_path}" in capsys.readouterr().out
+    with open(csv_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["x"]) for r in rows if r["metric"] == "batch_loss"] == list(range(1500))
+    assert {r["run_name"] for r in rows} == {"'=HYPERLINK(1)"}

@@ -93,3 +93,14 @@ def test_invalid_setting_is_named(monkeypatch, capsys):
         monkeypatch.delenv("REGLAB_WORKER_CONCURRENCY")
         get_settings.cache_clear()
     assert "REGLAB_WORKER_CONCURRENCY" in capsys.readouterr().err
+
+
+def test_study_files_read_exponent_rates_as_numbers(tmp_path):
+    # YAML 1.1 (PyYAML) reads 1e-3 as a string, which the API's strict spec refuses.
+    study = tmp_path / "rates.yaml"
+    study.write_text("name: rates\nbase: {optimizer: {learning_rate: 1e-3}}\ngrid: {regularization.kernel_l2: [0, 5E-4, -1e+1, 1.5e-2]}\n")
+
+    data = load_study(study)
+
+    assert data["base"]["optimizer"]["learning_rate"] == 0.001
+    assert data["grid"]["regularization.kernel_l2"] == [0, 0.0005, -10.0, 0.015]

@@ -1,5 +1,7 @@
 """GET /api/compare through the real app."""
 
+import pytest
+
 from tests.backend.helpers import errors_by_field, make_experiment, set_run
 
 
@@ -41,3 +43,13 @@ def test_run_ids_are_bounded(client):
     assert "at most 100" in errors_by_field(client.get(f"/api/compare?run_ids={too_many}"))["run_ids"]
     assert "run_ids" in errors_by_field(client.get("/api/compare?run_ids=1,x"))
     assert "run_ids" in errors_by_field(client.get("/api/compare"))
+
+
+@pytest.mark.parametrize("run_ids", ["\u00b2", "1,\uff12", "\u0661", "1, 2", "1,,2", "0", "2147483648"])
+def test_run_ids_are_ascii_digits_within_bounds(client, run_ids):
+    # "²" passed str.isdigit and then failed int(): a 500; a fullwidth "２" was silently read as run 2.
+    run_id = make_experiment(client, grid={"training.seed": [1, 2]})["runs"][0]["id"]
+
+    response = client.get("/api/compare", params={"run_ids": run_ids.replace("1", str(run_id), 1)})
+
+    assert "comma-separated run ids (ASCII digits, 1 to 2147483647)" in errors_by_field(response)["run_ids"]

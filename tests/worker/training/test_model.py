@@ -175,3 +175,53 @@ def test_saved_model_loads_with_custom_layers_and_schedules(tmp_path):
     assert any(isinstance(layer, MCDropout) for layer in loaded.layers)
     x = np.ones((2, 8, 8), dtype="float32")
     assert loaded(x).shape == (2, 10)
+
+
+# What each loader yields per example (digits: scikit-learn's 8x8 images, imdb: multi-hot over num_words).
+LOADER_SHAPES = {"fashion_mnist": (28, 28), "mnist": (28, 28), "cifar10": (32, 32, 3), "digits": (8, 8)}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"dataset": {"name": "digits", "validation_samples": 100}, "model": {"hidden_layers": [16, 8]}},
+        {"dataset": {"name": "digits", "validation_samples": 100}, "model": {"hidden_layers": [7], "activation": "prelu", "batch_norm": "after_activation", "input_batch_norm": True}},
+        {"dataset": {"name": "fashion_mnist"}, "model": {"hidden_layers": [30, 10], "batch_norm": "before_activation", "activation": "prelu"}},
+        {"dataset": {"name": "cifar10"}, "model": {"hidden_layers": [5], "activation": "leaky_relu"}, "regularization": {"dropout": 0.2}},
+        {"dataset": {"name": "imdb", "num_words": 50}, "model": {"hidden_layers": [4, 3], "batch_norm": "before_activation"}},
+        {"dataset": {"name": "mnist"}, "model": {"hidden_layers": []}},
+        {"dataset": {"name": "fashion_mnist"}, "model": {"hidden_layers": [64], "activation": "linear"},
+         "regularization": {"kernel_l2": 0.01, "activity_l1": 0.01, "max_norm": 2.0, "dropout": 0.5}},
+        {"dataset": {"name": "cifar10"}, "model": {"conv": [{"filters": 6, "kernel_size": 3, "pool": 2}, {"filters": 4, "kernel_size": 5}],
+                                                 "hidden_layers": [9], "batch_norm": "before_activation", "input_batch_norm": True}},
+        {"dataset": {"name": "digits", "validation_samples": 100},
+         "model": {"conv": [{"filters": 3, "kernel_size": 2, "pool": 2}, {"filters": 5, "pool": 2}], "hidden_layers": [],
+                   "activation": "prelu", "batch_norm": "after_activation"}, "regularization": {"spatial_dropout": True, "dropout": 0.1}},
+    ],
+)
+def test_param_count_from_the_spec_matches_keras(overrides):
+    from backend.model_size import param_count
+    from backend.spec import DATASET_CLASSES, build_spec
+
+    spec = build_spec(overrides)
+    shape = (spec.dataset.num_words,) if spec.dataset.name == "imdb" else LOADER_SHAPES[spec.dataset.name]
+
+    model = build_model(spec, shape, DATASET_CLASSES[spec.dataset.name])
+
+    assert param_count(spec) == model.count_params()
+
+
+def test_digits_loader_shape_is_the_one_counted():
+    from worker.training.datasets import raw
+
+    (x_train, _), _ = raw("digits")
+    assert x_train.shape[1:] == LOADER_SHAPES["digits"]
+
+
+def test_describe_has_the_shape_the_api_declares():
+    from backend.runs.schemas import ModelSummary
+
+    summary = describe(build({"model": {"hidden_layers": [16], "activation": "prelu", "batch_norm": "after_activation"}}))
+
+    # GET /api/runs/{id}/summary serves this as stored; its response model must describe it exactly.
+    assert ModelSummary.model_validate(summary).model_dump() == summary

@@ -1,0 +1,58 @@
+"""GET /api/compare/csv: every stored point, formula-like text quoted."""
+
+import csv
+import io
+
+import pytest
+
+from backend.compare.export import csv_cell
+from tests.backend.helpers import errors_by_field, make_experiment
+
+
+def rows_of(response):
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(response.text)))
+
+
+def test_every_point_is_exported_not_the_downsample(client):
+    run_id = make_experiment(client)["runs"][0]["id"]
+    steps = [{"name": "batch_loss", "axis": "step", "x": x, "value": (x % 7) / 7, "t": x / 10} for x in range(2500)]
+    epochs = [{"name": "loss", "x": e, "value": 1 / (e + 1)} for e in range(3)]
+    client.post(f"/api/runs/{run_id}/metrics", json={"points": steps + epochs})
+
+    shown = client.get("/api/compare", params={"run_ids": run_id}).json()["series"][str(run_id)]["batch_loss"]
+    rows = rows_of(client.get("/api/compare/csv", params={"run_ids": run_id}))
+
+    assert len(shown["x"]) <= 1000
+    step_rows = [r for r in rows if r["metric"] == "batch_loss"]
+    assert [int(r["x"]) for r in step_rows] == list(range(2500))
+    assert {r["axis"] for r in step_rows} == {"step"}
+    assert float(step_rows[13]["value"]) == pytest.approx(6 / 7) and float(step_rows[13]["t"]) == pytest.approx(1.3)
+    assert [r["value"] for r in rows if r["metric"] == "loss"] == ["1.0", "0.5", "0.3333333333333333"]
+    assert "attachment" in client.get("/api/compare/csv", params={"run_ids": run_id}).headers["content-disposition"]
+
+
+@pytest.mark.parametrize("name", ["=HYPERLINK(\"http://evil\",\"x\")", "+1+2", "-2+3", "@SUM(A1)"])
+def test_formula_like_text_is_quoted(client, name):
+    # A spreadsheet would run these cells as formulas.
+    run_id = make_experiment(client, name=name)["runs"][0]["id"]
+    client.post(f"/api/runs/{run_id}/metrics", json={"points": [{"name": "@loss", "x": 0, "value": -0.5}]})
+
+    [row] = rows_of(client.get("/api/compare/csv", params={"run_ids": run_id}))
+
+    assert row["run_name"] == "'" + name
+    assert row["metric"] == "'@loss"
+    # Numbers stay numbers: a negative value is not text a person typed.
+    assert row["value"] == "-0.5"
+
+
+def test_csv_cell():
+    assert csv_cell("=1") == "'=1" and csv_cell("\tx") == "'\tx" and csv_cell("a=1") == "a=1"
+    assert csv_cell(None) == "" and csv_cell(-1.5) == -1.5
+
+
+def test_bad_or_missing_runs(client):
+    assert "run_ids" in errors_by_field(client.get("/api/compare/csv", params={"run_ids": "1,\uff12"}))
+    response = client.get("/api/compare/csv", params={"run_ids": "9999"})
+    assert response.status_code == 404 and response.json() == {"detail": "run 9999 not found"}
