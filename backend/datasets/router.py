@@ -9,7 +9,7 @@ from backend.datasets import service
 from backend.datasets.models import Dataset
 from backend.datasets.schemas import DatasetOut, DatasetPage
 from backend.deps import MAX_ID, SessionDep
-from backend.errors import InvalidInput, NotFound, field_error
+from backend.errors import InvalidInput, NotFound, error_responses, field_error
 from backend.responses import OrjsonResponse
 from backend.settings import get_settings
 
@@ -33,7 +33,13 @@ def bounded_body(content_length: Annotated[int | None, Header(ge=0)] = None) -> 
         raise InvalidInput([field_error("file", f"is larger than REGLAB_MAX_DATASET_MB = {cap_mb} MiB")])
 
 
-@router.post("", status_code=201, response_model=DatasetOut, dependencies=[Depends(bounded_body)])
+@router.post(
+    "",
+    status_code=201,
+    response_model=DatasetOut,
+    dependencies=[Depends(bounded_body)],
+    responses=error_responses(409, 422),
+)
 def upload_dataset(
     session: SessionDep,
     file: Annotated[UploadFile, File(description=".npz, .csv (with label_column) or .zip of class_name/*.png|jpg")],
@@ -49,13 +55,13 @@ def upload_dataset(
     return OrjsonResponse(service.dataset_out(dataset), status_code=201)
 
 
-@router.get("", response_model=DatasetPage)
+@router.get("", response_model=DatasetPage, responses=error_responses(422))
 def list_datasets(session: SessionDep) -> OrjsonResponse:
     """Every uploaded dataset, newest first."""
     return OrjsonResponse({"items": [service.dataset_out(d) for d in service.list_datasets(session)]})
 
 
-@router.get("/{dataset_id}", response_model=DatasetOut)
+@router.get("/{dataset_id}", response_model=DatasetOut, responses=error_responses(404, 422))
 def get_dataset(dataset: DatasetDep) -> OrjsonResponse:
     return OrjsonResponse(service.dataset_out(dataset))
 
@@ -63,7 +69,11 @@ def get_dataset(dataset: DatasetDep) -> OrjsonResponse:
 @router.get(
     "/{dataset_id}/file",
     response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "The stored .npz"}},
+    responses={
+        200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+              "description": "The stored .npz"},
+        **error_responses(404, 422),
+    },
 )
 def dataset_file(dataset: DatasetDep) -> FileResponse:
     """The stored arrays as one .npz (what workers fetch and cache by sha256)."""
@@ -73,7 +83,7 @@ def dataset_file(dataset: DatasetDep) -> FileResponse:
     return FileResponse(path, media_type="application/octet-stream", filename=f"{dataset.sha256}.npz")
 
 
-@router.delete("/{dataset_id}", status_code=204, response_class=Response)
+@router.delete("/{dataset_id}", status_code=204, response_class=Response, responses=error_responses(404, 409, 422))
 def delete_dataset(dataset: DatasetDep, session: SessionDep) -> Response:
     """Delete a dataset; 409 naming the runs that still use it."""
     service.delete_dataset(session, dataset)

@@ -135,9 +135,12 @@ def accepted_partials(draw) -> dict:
         else:
             schedule.pop("staircase", None)
     # The server's parameter bound (REGLAB_MAX_PARAMS, default 20 M) is a rule too: drop layers to fit.
-    layers = partial.get("model", {}).get("hidden_layers")
-    while layers and param_count(build_spec(partial)) > Settings().MAX_PARAMS:
-        layers.pop()
+    model = partial.get("model", {})
+    while param_count(build_spec(partial)) > Settings().MAX_PARAMS:
+        if model.get("hidden_layers"):
+            model["hidden_layers"].pop()
+        else:
+            model["conv"].pop()
     return partial
 
 
