@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from backend import health, spec_api, stream
+from backend.analysis.router import router as analysis_router
 from backend.compare.router import router as compare_router
 from backend.experiments.router import router as experiments_router
 from backend.metrics.router import router as metrics_router
@@ -13,6 +14,7 @@ for router in (
     health.router,
     spec_api.router,
     experiments_router,
+    analysis_router,
     runs_router,
     metrics_router,
     compare_router,

@@ -26,3 +26,8 @@ class ExperimentCreate(BaseModel):
         description='Dotted spec path -> values, e.g. {"regularization.kernel_l2": [0, 0.001]}; runs are the product',
         json_schema_extra={"examples": [{"regularization.kernel_l2": [0, 0.001, 0.01], "training.seed": [1, 2]}]},
     )
+    replicates: list[GridKey] | None = Field(
+        None,
+        max_length=16,
+        description='Spec fields that only repeat a condition, e.g. ["training.seed"] (the default when omitted)',
+    )
