@@ -5,6 +5,7 @@
 
 /* global Plotly */
 
+import { csvCell } from "./results.js";
 import { CHARTS, STEP_CHART, WEBGL_RUN_THRESHOLD, escapePlotlyText, fitLogTicks, pickColor, readTheme } from "./charts.js";
 
 const VALIDATION = new Set(["val_loss", "val_accuracy", "val_data_loss"]);
@@ -143,5 +144,16 @@ export class GroupBoard {
 
   refresh() {
     this.draw();
+  }
+
+  // Long-format CSV of every raw point of the runs, as the ungrouped board exports it.
+  toCsv() {
+    const rows = [["run_id", "run_name", "series", "axis", "x", "t", "value"]];
+    for (const run of this.data.runs) {
+      for (const [name, s] of Object.entries(this.data.series[run.id] || this.data.series[String(run.id)] || {})) {
+        s.x.forEach((x, i) => rows.push([run.id, run.name, name, s.axis, x, s.t?.[i] ?? "", s.y[i] ?? ""]));
+      }
+    }
+    return rows.map((row) => row.map(csvCell).join(",")).join("\n") + "\n";
   }
 }

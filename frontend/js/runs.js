@@ -90,6 +90,7 @@ function renderExperiment(experiment, runs) {
       el("h2", {}, el("span", { class: "muted" }, `#${experiment.id} `), experiment.name),
       el("div", { class: "tags" }, tags),
       el("span", { class: "muted small" }, formatDate(experiment.created_at)),
+      el("a", { class: "small study-link", href: `/experiments/${experiment.id}` }, "Study report"),
       el("a", { class: "small compare-all", href: `/compare?run_ids=${runs.map((run) => run.id).join(",")}` }, "Compare all")),
     experiment.description ? el("p", { class: "description" }, experiment.description) : null,
     el("div", { class: "table-wrap" }, el("table", { class: "data runs" },

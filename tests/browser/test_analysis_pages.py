@@ -1,0 +1,86 @@
+"""Grouped Compare and the Study page in a real Chromium, on runs seeded through the API (no worker)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from backend.db import session_scope
+from backend.runs.models import Run
+
+pytestmark = pytest.mark.browser
+
+TINY = {"dataset": {"name": "digits", "validation_samples": 300, "train_samples": 200}, "model": {"hidden_layers": [8]}, "training": {"epochs": 3}}
+# kernel_l2 -> the three seeds' final sparsity: clearly apart, so the verdict is "higher".
+SPARSITY = {0.0: [0.01, 0.02, 0.015], 0.001: [0.2, 0.22, 0.21], 0.01: [0.5, 0.55, 0.6]}
+
+
+def seed_study(base_url: str) -> dict:
+    grid = {"regularization.kernel_l2": list(SPARSITY), "training.seed": [1, 2, 3]}
+    response = httpx.post(f"{base_url}/api/experiments", json={"name": "L2 path", "base": TINY, "grid": grid}, timeout=30)
+    assert response.status_code == 201, response.text
+    study = response.json()
+    for run in study["runs"]:
+        spec = httpx.get(f"{base_url}/api/runs/{run['id']}").json()["spec"]
+        l2, seed = spec["regularization"]["kernel_l2"], spec["training"]["seed"]
+        sparsity = SPARSITY[l2][seed - 1]
+        points = [
+            {"name": name, "x": epoch, "value": value}
+            for epoch in range(3)
+            for name, value in (("loss", 1 - 0.2 * epoch), ("val_loss", 1.1 - 0.2 * epoch + l2),
+                                ("accuracy", 0.5 + 0.1 * epoch), ("val_accuracy", 0.45 + 0.1 * epoch - l2 + seed / 100),
+                                ("sparsity", sparsity * (epoch + 1) / 3))
+        ]
+        assert httpx.post(f"{base_url}/api/runs/{run['id']}/metrics", json={"points": points}).status_code < 300
+        with session_scope() as session:
+            session.get(Run, run["id"]).state = "completed"
+    return study
+
+
+def test_grouped_compare_draws_one_mean_and_one_band_per_group(live_server, page):
+    study = seed_study(live_server)
+    ids = ",".join(str(run["id"]) for run in study["runs"])
+
+    page.goto(f"{live_server}/compare?run_ids={ids}&group=auto&metric=final_sparsity")
+    page.wait_for_selector("body[data-ready='1']")
+
+    traces = page.evaluate("""() => document.getElementById('chart-sparsity').data.map(t => t.meta)""")
+    means = [t for t in traces if t["kind"] == "mean"]
+    bands = [t for t in traces if t["kind"] == "band"]
+    assert sorted(t["group"] for t in means) == ["kernel_l2=0.0", "kernel_l2=0.001", "kernel_l2=0.01"]
+    assert sorted(t["group"] for t in bands) == sorted(t["group"] for t in means)
+    assert len([t for t in traces if t["kind"] == "run"]) == 9
+    verdicts = page.locator("#results-table tr[data-group='kernel_l2=0.01'] .verdict").inner_text()
+    assert verdicts == "higher"
+    assert page.locator("#results-table tr[data-group='kernel_l2=0.0'] .verdict").inner_text() == "baseline"
+
+    page.uncheck("#show-runs")
+    traces = page.evaluate("""() => document.getElementById('chart-sparsity').data.map(t => t.meta.kind)""")
+    assert "run" not in traces and "runs=0" in page.url
+
+
+def test_study_page_shows_results_path_and_best_condition(live_server, page):
+    study = seed_study(live_server)
+
+    page.goto(f"{live_server}/experiments/{study['id']}?metric=final_sparsity")
+    page.wait_for_selector("body[data-ready='1']")
+
+    assert page.locator("#study-title").inner_text().endswith("L2 path")
+    assert page.locator("#results-table tr[data-group='kernel_l2=0.01'] .verdict").inner_text() == "higher"
+    assert page.locator("#results-table tbody tr").count() == 3
+    path = page.evaluate("""() => { const d = document.getElementById('path-chart');
+        return {kind: d.dataset.kind, points: d.data.map(t => t.y.length), ticks: d.layout.xaxis.ticktext, type: d.layout.xaxis.type}; }""")
+    assert path["kind"] == "path" and path["type"] == "log"
+    assert path["points"] == [3]  # one point per kernel_l2 value; final_sparsity has no train counterpart
+    assert path["ticks"] == ["0", "0.001", "0.01"]
+    assert "kernel_l2=0.01" in page.locator("#best-condition").inner_text()
+    assert page.locator("link[rel='alternate'][type='application/json']").get_attribute("href").startswith(
+        f"/api/experiments/{study['id']}/analysis"
+    )
+
+    page.select_option("#metric", "final_val_accuracy")
+    assert "metric=final_val_accuracy" in page.url
+    points = page.evaluate("() => document.getElementById('path-chart').data.map(t => [t.name, t.y.length])")
+    assert points == [["train", 3], ["validation", 3]]
+    page.locator("#results-table button[data-sort='n']").click()
+    assert "sort=n" in page.url
