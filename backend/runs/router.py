@@ -12,6 +12,7 @@ from backend.dispatch import dispatch_runs
 from backend.errors import NotFound
 from backend.responses import OrjsonResponse
 from backend.runs import service
+from backend.runs.sorting import SortParam
 from backend.runs.schemas import IdFilter, Limit, Offset, StateName, TagFilter, TextFilter
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -34,10 +35,11 @@ def list_runs(
     state: StateName | None = None,
     tag: TagFilter = None,
     q: TextFilter = None,
+    sort: SortParam = "-created",
 ) -> OrjsonResponse:
-    """A page of runs, newest first: ``{"items", "total", "limit", "offset"}``."""
+    """A page of runs, newest first unless ``sort`` says otherwise: ``{"items", "total", "limit", "offset"}``."""
     page = service.list_runs(
-        session, limit=limit, offset=offset, experiment_id=experiment_id, state=state, tag=tag, q=q
+        session, limit=limit, offset=offset, experiment_id=experiment_id, state=state, tag=tag, q=q, sort=sort
     )
     return OrjsonResponse(page)
 

@@ -84,3 +84,26 @@ def test_study_page_shows_results_path_and_best_condition(live_server, page):
     assert points == [["train", 3], ["validation", 3]]
     page.locator("#results-table button[data-sort='n']").click()
     assert "sort=n" in page.url
+
+
+def test_runs_table_sorts_by_clicking_a_header(live_server, page):
+    study = seed_study(live_server)
+    accuracy = {}
+    with session_scope() as session:
+        for index, run in enumerate(study["runs"]):
+            row = session.get(Run, run["id"])
+            accuracy[run["id"]] = 0.5 + ((index * 7) % 9) / 100
+            row.summary = {"best_val_accuracy": accuracy[run["id"]]}
+
+    page.goto(live_server + "/")
+    page.wait_for_selector("body[data-ready='1']")
+    page.locator("button[data-sort='best_val_accuracy']").first.click()
+    page.wait_for_url("**sort=-best_val_accuracy")
+    page.wait_for_function("() => document.querySelector('th[aria-sort=descending]')")
+    shown = [int(i) for i in page.eval_on_selector_all("tbody tr[data-run-id]", "rows => rows.map(r => r.dataset.runId)")]
+    assert shown == sorted(accuracy, key=lambda run_id: (-accuracy[run_id], -run_id))
+    page.locator("button[data-sort='best_val_accuracy']").first.click()
+    page.wait_for_url("**sort=best_val_accuracy")
+    page.wait_for_function("() => document.querySelector('th[aria-sort=ascending]')")
+    shown = [int(i) for i in page.eval_on_selector_all("tbody tr[data-run-id]", "rows => rows.map(r => r.dataset.runId)")]
+    assert shown == sorted(accuracy, key=lambda run_id: (accuracy[run_id], -run_id))
