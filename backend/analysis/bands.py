@@ -9,56 +9,54 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
-
-def _matrix(columns: Sequence[tuple[Sequence[int], Sequence[float | None]]]) -> tuple[np.ndarray, np.ndarray]:
-    """The runs' values on the union of their x: a (runs × x) array, NaN where a run has no value."""
-    xs = np.unique(np.concatenate([np.asarray(x, dtype=np.int64) for x, _ in columns]))
-    matrix = np.full((len(columns), xs.size), np.nan)
-    for row, (x, y) in enumerate(columns):
-        # None becomes NaN in a float array.
-        matrix[row, np.searchsorted(xs, np.asarray(x, dtype=np.int64))] = np.asarray(y, dtype=float)
-    return xs, matrix
+from backend.analysis.dense import Dense
 
 
-def aggregate(xs: np.ndarray, matrix: np.ndarray, band: str) -> dict[str, Any]:
-    """``{"x", "mean", "lo", "hi", "n"}`` of the columns of ``matrix``; lo/hi null where n < 2.
+@lru_cache(maxsize=16)
+def _t975(size: int) -> np.ndarray:
+    """``t.ppf(0.975, df)`` for df = 0..size-1 (NaN at 0), one scipy call per table size."""
+    table = np.full(size, np.nan)
+    table[1:] = stats.t.ppf(0.975, np.arange(1, size))
+    return table
 
-    NaN entries go out as null (the JSON renderer maps them).
-    """
-    matrix = np.where(np.isfinite(matrix), matrix, np.nan)
-    n = np.sum(~np.isnan(matrix), axis=0)
+
+def _reduce(stack: np.ndarray, band: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """mean, lo, hi and n over axis 0 of ``stack`` (NaN = no value); lo/hi NaN where n < 2."""
+    n = np.sum(~np.isnan(stack), axis=0)
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(matrix, axis=0)
-        std = np.nanstd(matrix, axis=0, ddof=1)
-    if band == "ci95":
-        half = np.full(n.shape, np.nan)
-        many = n >= 2
-        half[many] = stats.t.ppf(0.975, n[many] - 1) * std[many] / np.sqrt(n[many])
-    else:
-        half = std
+        mean = np.nanmean(stack, axis=0)
+        std = np.nanstd(stack, axis=0, ddof=1)
+        if band == "ci95":
+            half = _t975(max(64, 1 << int(n.max(initial=1)).bit_length()))[np.maximum(n - 1, 0)] * std / np.sqrt(n)
+        else:
+            half = std
     half = np.where(n >= 2, half, np.nan)
-    return {
-        "x": xs.tolist(),
-        "mean": mean.tolist(),
-        "lo": (mean - half).tolist(),
-        "hi": (mean + half).tolist(),
-        "n": n.tolist(),
-    }
+    return mean, mean - half, mean + half, n
 
 
-def epoch_band(columns: Sequence[tuple[Sequence[int], Sequence[float | None]]], band: str) -> dict[str, Any]:
-    """The band of epoch series given as (x, y) pairs, one per run."""
-    columns = [c for c in columns if len(c[0])]
-    if not columns:
-        return {"x": [], "mean": [], "lo": [], "hi": [], "n": []}
-    xs, matrix = _matrix(columns)
-    return aggregate(xs, matrix, band)
+def _out(x: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: np.ndarray) -> dict[str, Any]:
+    # NaN goes out as JSON null (the response renderer maps it).
+    return {"x": x.tolist(), "mean": mean.tolist(), "lo": lo.tolist(), "hi": hi.tolist(), "n": n.tolist()}
+
+
+def group_bands(dense: Dense, rows: np.ndarray, band: str) -> dict[str, dict[str, Any]]:
+    """Bands of every epoch metric for the runs at ``rows`` of ``dense``, over the epochs where n ≥ 1."""
+    if not dense.names or not rows.size:
+        return {}
+    mean, lo, hi, n = _reduce(dense.values[rows], band)
+    out = {}
+    for i, name in enumerate(dense.names):
+        keep = n[i] > 0
+        if keep.any():
+            out[name] = _out(dense.x[keep], mean[i][keep], lo[i][keep], hi[i][keep], n[i][keep])
+    return out
 
 
 def step_band(
@@ -83,4 +81,4 @@ def step_band(
             matrix[row] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     centers = np.floor(low + (np.arange(count) + 0.5) * width).astype(np.int64)
     used = ~np.all(np.isnan(matrix), axis=0)
-    return aggregate(centers[used], matrix[:, used], band)
+    return _out(centers[used], *_reduce(matrix[:, used], band))

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.analysis import bands, grouping, stats
+from backend.analysis.dense import Dense, from_series, read_dense
 from backend.analysis.summaries import SUMMARY_METRICS, run_metrics
 from backend.compare import service as compare_service
 from backend.compare.service import params_diff
 from backend.db import session_scope
 from backend.errors import InvalidInput, field_error, shown
 from backend.experiments.models import Experiment
-from backend.metrics.service import read_series
 from backend.runs.models import Run
 from backend.runs.service import items_query
 from backend.runs.states import ACTIVE_STATES
@@ -54,16 +55,14 @@ def parse_group_by(text: str) -> list[str] | None | str:
     return fields
 
 
-def _pairs(base: list[dict[str, Any]], other: list[dict[str, Any]], metric: str):
-    """Both groups' values matched by replicate key, when both hold exactly the same replicates."""
-    base_keys = {r["replicate"]: r["metrics"][metric] for r in base}
-    other_keys = {r["replicate"]: r["metrics"][metric] for r in other}
-    if len(base_keys) != len(base) or len(other_keys) != len(other) or set(base_keys) != set(other_keys):
+def _matched(base_rows: list[int], other_rows: list[int], replicate: list[str], values: np.ndarray):
+    """Both groups' values ordered by replicate key, when both hold exactly the same replicates (seeds)."""
+    base_keys = {replicate[r]: r for r in base_rows}
+    other_keys = {replicate[r]: r for r in other_rows}
+    if len(base_keys) != len(base_rows) or len(other_keys) != len(other_rows) or set(base_keys) != set(other_keys):
         return None
     order = sorted(base_keys)
-    as_float = [float("nan") if base_keys[k] is None else base_keys[k] for k in order]
-    other_float = [float("nan") if other_keys[k] is None else other_keys[k] for k in order]
-    return as_float, other_float
+    return values[[base_keys[k] for k in order]], values[[other_keys[k] for k in order]]
 
 
 def _rank_key(direction: str, mean: float | None) -> tuple[int, float]:
@@ -72,20 +71,27 @@ def _rank_key(direction: str, mean: float | None) -> tuple[int, float]:
     return 0, mean if direction == "lower" else -mean
 
 
+def _nullable(value: float) -> float | None:
+    return None if value != value else float(value)
+
+
 def analyse(
     runs: list[dict[str, Any]],
-    series: dict[int, dict[str, dict[str, Any]]],
+    dense: Dense,
     *,
     replicate_fields: list[str],
     group_by: list[str] | None = None,
     metric: str = DEFAULT_METRIC,
     baseline: str | None = None,
     band: str = "ci95",
+    step_series: dict[int, dict[str, dict[str, Any]]] | None = None,
     step_buckets: int = STEP_BUCKETS,
 ) -> dict[str, Any]:
     """Group ``runs`` (dicts with id, name, state, spec, summary, epoch_seconds) and compare the groups.
 
-    ``group_by`` None groups by every differing field outside ``replicate_fields``.
+    ``dense`` holds the runs' epoch series (rows in the order of ``runs``);
+    ``step_series`` their step series, if any. ``group_by`` None groups by every
+    differing field outside ``replicate_fields``.
     """
     check_metric(metric)
     run_ids = [run["id"] for run in runs]
@@ -103,55 +109,56 @@ def analyse(
         raise InvalidInput([field_error("baseline", f"must be the label of a group, one of: {labels}; got {shown(baseline)}")])
     base_group = by_label[baseline] if baseline is not None else (grouping.default_baseline(groups) if groups else None)
 
-    per_run = {
-        run["id"]: {
-            "metrics": run_metrics(run.get("summary"), series.get(run["id"], {}), run.get("epoch_seconds")),
-            "replicate": grouping.replicate_key(run["spec"], replicate_fields),
-        }
-        for run in runs
-    }
-    out_groups = []
-    for group in groups:
-        members = [per_run[i] for i in group.run_ids]
-        out_groups.append({
-            "key": group.key,
-            "label": group.label,
-            "run_ids": group.run_ids,
-            "n": len(group.run_ids),
-            "running": sum(1 for run in runs if run["id"] in group.run_ids and run["state"] in ACTIVE_STATES),
-            "metrics": {name: stats.describe([m["metrics"][name] for m in members]) for name in SUMMARY_METRICS},
+    metric_values = run_metrics(dense, [run.get("summary") for run in runs], [run.get("epoch_seconds") for run in runs])
+    replicate = [grouping.replicate_key(run["spec"], replicate_fields) for run in runs]
+    row_of = {run_id: i for i, run_id in enumerate(run_ids)}
+    active = np.array([run["state"] in ACTIVE_STATES for run in runs], dtype=bool)
+    rows_of = {g.label: [row_of[i] for i in g.run_ids] for g in groups}
+    out_groups = {
+        g.label: {
+            "key": g.key,
+            "label": g.label,
+            "run_ids": g.run_ids,
+            "n": len(g.run_ids),
+            "running": int(active[rows_of[g.label]].sum()),
+            "metrics": {name: stats.describe(metric_values[name][rows_of[g.label]]) for name in SUMMARY_METRICS},
             "vs_baseline": {},
-            "_members": members,
-        })
-    base_out = next((g for g in out_groups if base_group is not None and g["label"] == base_group.label), None)
-    others = [g for g in out_groups if g is not base_out]
-    if base_out is not None and others:
+        }
+        for g in groups
+    }
+    others = [g for g in groups if base_group is not None and g is not base_group]
+    if others:
+        base_rows = rows_of[base_group.label]
+        jobs = [
+            (name, g, stats.Pair(metric_values[name][base_rows], metric_values[name][rows_of[g.label]],
+                                 _matched(base_rows, rows_of[g.label], replicate, metric_values[name])))
+            for name in SUMMARY_METRICS
+            for g in others
+        ]
+        results = stats.compare_many([job[2] for job in jobs])
         for name, direction in SUMMARY_METRICS.items():
-            base_values = [m["metrics"][name] for m in base_out["_members"]]
-            results = [
-                stats.compare(base_values, [m["metrics"][name] for m in g["_members"]],
-                              _pairs(base_out["_members"], g["_members"], name))
-                for g in others
-            ]
-            adjusted = stats.holm([r["p_value"] for r in results])
-            for g, result, p_adj in zip(others, results, adjusted, strict=True):
-                g["vs_baseline"][name] = {
-                    **result,
-                    "p_adjusted": p_adj,
-                    "verdict": stats.verdict(result["diff"], p_adj, direction),
+            picked = [(g, r) for (n, g, _), r in zip(jobs, results, strict=True) if n == name]
+            adjusted = stats.holm([r["p_value"] for _, r in picked])
+            for (g, result), p_adj in zip(picked, adjusted, strict=True):
+                out_groups[g.label]["vs_baseline"][name] = {
+                    **result, "p_adjusted": p_adj, "verdict": stats.verdict(result["diff"], p_adj, direction),
                 }
-    for g in out_groups:
-        del g["_members"]
     direction = SUMMARY_METRICS[metric]
-    out_groups.sort(key=lambda g: _rank_key(direction, g["metrics"][metric]["mean"]))
+    ranked = sorted(out_groups.values(), key=lambda g: _rank_key(direction, g["metrics"][metric]["mean"]))
 
     reason = None
     if len(runs) < 2:
         reason = f"nothing to compare: {len(runs)} run{'s' if len(runs) != 1 else ''}"
     elif len(groups) < 2:
         reason = "nothing to compare: every run has the same condition (only replicate fields differ)"
+    series = {}
+    for g in groups:
+        series[g.label] = bands.group_bands(dense, np.array(rows_of[g.label], dtype=np.int64), band)
+        if step_series:
+            series[g.label].update(step_bands([step_series.get(i, {}) for i in g.run_ids], band, step_buckets))
     label_of = {i: g.label for g in groups for i in g.run_ids}
     key_of = {i: g.key for g in groups for i in g.run_ids}
+    columns = {name: metric_values[name].tolist() for name in SUMMARY_METRICS}
     return {
         "replicate_fields": replicate_fields,
         "factors": factors,
@@ -160,30 +167,25 @@ def analyse(
         "baseline": base_group.label if base_group is not None else None,
         "reason": reason,
         "run_count": len(runs),
-        "running": sum(1 for run in runs if run["state"] in ACTIVE_STATES),
+        "running": int(active.sum()),
         "metric_info": [{"name": n, "direction": d} for n, d in SUMMARY_METRICS.items()],
-        "groups": out_groups,
-        "series": {g.label: group_series([series.get(i, {}) for i in g.run_ids], band, step_buckets) for g in groups},
+        "groups": ranked,
+        "series": series,
         "runs": [
             {"id": run["id"], "name": run["name"], "state": run["state"], "group": label_of[run["id"]],
-             "key": key_of[run["id"]], "metrics": per_run[run["id"]]["metrics"]}
-            for run in runs
+             "key": key_of[run["id"]], "metrics": {name: _nullable(columns[name][i]) for name in SUMMARY_METRICS}}
+            for i, run in enumerate(runs)
         ],
     }
 
 
-def group_series(members: list[dict[str, dict[str, Any]]], band: str, step_buckets: int) -> dict[str, Any]:
-    """Every series the group's runs have, aggregated across them."""
-    names = list(dict.fromkeys(name for s in members for name in s))
-    out = {}
-    for name in names:
-        present = [s[name] for s in members if name in s]
-        columns = [(data["x"], data["y"]) for data in present]
-        if present[0]["axis"] == "step":
-            out[name] = bands.step_band(columns, band, step_buckets)
-        else:
-            out[name] = bands.epoch_band(columns, band)
-    return out
+def step_bands(members: list[dict[str, dict[str, Any]]], band: str, step_buckets: int) -> dict[str, Any]:
+    """The group's step series, aggregated across its runs on shared buckets."""
+    names = list(dict.fromkeys(name for s in members for name, data in s.items() if data["axis"] == "step"))
+    return {
+        name: bands.step_band([(s[name]["x"], s[name]["y"]) for s in members if name in s], band, step_buckets)
+        for name in names
+    }
 
 
 def _run_input(row: Any) -> dict[str, Any]:
@@ -200,8 +202,8 @@ def experiment_analysis(
         items_query().add_columns(Run.spec).where(Run.experiment_id == experiment.id).order_by(Run.id)
     ).all()
     runs = [_run_input(row) for row in rows]
-    series = read_series(session, [run["id"] for run in runs], axis="epoch") if runs else {}
-    result = analyse(runs, series, replicate_fields=replicates_of(experiment.replicates), metric=metric,
+    dense = read_dense(session, [run["id"] for run in runs])
+    result = analyse(runs, dense, replicate_fields=replicates_of(experiment.replicates), metric=metric,
                      baseline=baseline, band=band)
     return {"experiment_id": experiment.id, "experiment_name": experiment.name, **result}
 
@@ -230,8 +232,9 @@ def grouped_comparison(
          "summary": item["summary"], "epoch_seconds": item["epoch_seconds"]}
         for item in result["runs"]
     ]
+    ids = [run["id"] for run in runs]
     result["analysis"] = analyse(
-        runs, result["series"], replicate_fields=replicates, group_by=fields, metric=metric, baseline=baseline,
-        band=band, step_buckets=max(2, max_points // 2),
+        runs, from_series(ids, result["series"]), replicate_fields=replicates, group_by=fields, metric=metric,
+        baseline=baseline, band=band, step_series=result["series"], step_buckets=max(2, max_points // 2),
     )
     return result

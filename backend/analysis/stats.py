@@ -1,13 +1,18 @@
 """Descriptive statistics and two-group tests, on scipy and numpy.
 
-Pure functions of lists of floats; no database, no HTTP. A group with fewer
-than two values gets no test, and the reason says why.
+Pure functions of numbers; no database, no HTTP. A group with fewer than two
+values gets no test, and the reason says why. :func:`compare_many` runs every
+test of an analysis in a few vectorized scipy calls (one per sample size),
+since a study compares each of its groups on every summary metric.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -15,10 +20,12 @@ from scipy import stats
 
 ALPHA = 0.05
 LOW_POWER_N = 3
+NO_SPREAD = "no spread within the groups: the t-test is undefined"
 
 
-def _clean(values: Sequence[float | None]) -> np.ndarray:
-    array = np.array([v for v in values if v is not None], dtype=float)
+def clean(values: Sequence[float | None] | np.ndarray) -> np.ndarray:
+    """The finite values as a float array (None and NaN dropped)."""
+    array = np.array(values, dtype=float) if not isinstance(values, np.ndarray) else values.astype(float, copy=False)
     return array[np.isfinite(array)]
 
 
@@ -28,17 +35,23 @@ def _num(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+@lru_cache(maxsize=4096)
+def t_quantile(df: float, level: float = 0.95) -> float:
+    """The two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom."""
+    return float(stats.t.ppf(0.5 + level / 2, df))
+
+
 def t_interval(mean: float, sem: float, df: float, level: float = 0.95) -> list[float | None]:
     """``mean ± t(df) · sem``: the t-distribution confidence interval."""
     if not (df > 0 and math.isfinite(sem)):
         return [None, None]
-    half = float(stats.t.ppf(0.5 + level / 2, df)) * sem
+    half = t_quantile(float(df), level) * sem
     return [_num(mean - half), _num(mean + half)]
 
 
-def describe(values: Sequence[float | None]) -> dict[str, Any]:
+def describe(values: Sequence[float | None] | np.ndarray) -> dict[str, Any]:
     """n, mean, std (ddof 1), sem, 95 % t interval, min and max of the finite values."""
-    data = _clean(values)
+    data = clean(values)
     n = int(data.size)
     if n == 0:
         return {"n": 0, "mean": None, "std": None, "sem": None, "ci95": [None, None], "min": None, "max": None}
@@ -70,25 +83,23 @@ def hedges_g(a: np.ndarray, b: np.ndarray) -> float | None:
     return _num((b.mean() - a.mean()) / pooled * (1 - 3 / (4 * df - 1)))
 
 
+def _result(kind: str, diff: float, t: float, df: float, p: float, low: float, high: float) -> dict[str, Any]:
+    return {"test": kind, "diff": diff, "t": _num(t), "df": _num(df), "p_value": _num(p),
+            "ci95": [_num(low), _num(high)]}
+
+
 def welch(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
     """Welch's t-test of mean(b) − mean(a), with the Welch–Satterthwaite df and its 95 % interval."""
     result = stats.ttest_ind(b, a, equal_var=False)
-    var_a, var_b = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    se = math.sqrt(var_a + var_b)
-    df = (var_a + var_b) ** 2 / (var_a**2 / (a.size - 1) + var_b**2 / (b.size - 1)) if se > 0 else math.nan
-    diff = float(b.mean() - a.mean())
-    return {"test": "welch", "diff": diff, "t": _num(result.statistic), "df": _num(df),
-            "p_value": _num(result.pvalue), "ci95": t_interval(diff, se, df)}
+    ci = result.confidence_interval(0.95)
+    return _result("welch", float(b.mean() - a.mean()), result.statistic, result.df, result.pvalue, ci.low, ci.high)
 
 
 def paired(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
     """Paired t-test of b − a (same seeds, matched in order) and the 95 % interval of the mean difference."""
     result = stats.ttest_rel(b, a)
-    d = b - a
-    diff = float(d.mean())
-    se = float(d.std(ddof=1)) / math.sqrt(d.size)
-    return {"test": "paired", "diff": diff, "t": _num(result.statistic), "df": float(d.size - 1),
-            "p_value": _num(result.pvalue), "ci95": t_interval(diff, se, d.size - 1)}
+    ci = result.confidence_interval(0.95)
+    return _result("paired", float((b - a).mean()), result.statistic, result.df, result.pvalue, ci.low, ci.high)
 
 
 def holm(p_values: Sequence[float | None]) -> list[float | None]:
@@ -106,6 +117,15 @@ def holm(p_values: Sequence[float | None]) -> list[float | None]:
     return adjusted
 
 
+@dataclass
+class Pair:
+    """One comparison: ``other`` against ``base``; ``matched`` are both groups' values ordered by seed, if they match."""
+
+    base: Sequence[float | None] | np.ndarray
+    other: Sequence[float | None] | np.ndarray
+    matched: tuple[Sequence[float | None], Sequence[float | None]] | None = None
+
+
 def compare(
     base: Sequence[float | None],
     other: Sequence[float | None],
@@ -116,34 +136,71 @@ def compare(
     ``pairs`` holds the two groups' values matched by seed when both groups have
     the same seeds; the paired test is used then, Welch's otherwise.
     """
-    a, b = _clean(base), _clean(other)
-    empty = {"diff": None, "ci95": [None, None], "hedges_g": None, "p_value": None, "test": None}
-    if a.size == 0 or b.size == 0:
-        return {**empty, "reason": "no values to compare"}
-    diff = float(b.mean() - a.mean())
-    if a.size < 2 or b.size < 2:
-        return {**empty, "diff": diff, "reason": "needs at least 2 seeds in each group for a test"}
-    result: dict[str, Any]
-    no_spread = {**empty, "diff": diff, "hedges_g": None, "reason": "no spread within the groups: the t-test is undefined"}
-    if np.ptp(a) == 0 and np.ptp(b) == 0:
-        return no_spread
-    if pairs is not None:
-        pa, pb = np.array(pairs[0], dtype=float), np.array(pairs[1], dtype=float)
-        keep = np.isfinite(pa) & np.isfinite(pb)
-        pa, pb = pa[keep], pb[keep]
-    if pairs is not None and pa.size >= 2:
-        if np.ptp(pb - pa) == 0:
-            return no_spread
-        result = paired(pa, pb)
-    else:
-        result = welch(a, b)
-    reason = None
-    if result["p_value"] is None:
-        reason = "no spread within the groups: the t-test is undefined"
-    elif min(a.size, b.size) <= LOW_POWER_N:
-        reason = f"low power: n ≤ {LOW_POWER_N} in a group, only large differences are detectable"
-    return {"diff": result["diff"], "ci95": result["ci95"], "hedges_g": hedges_g(a, b),
-            "p_value": result["p_value"], "test": result["test"], "reason": reason}
+    return compare_many([Pair(base, other, pairs)])[0]
+
+
+def compare_many(pairs: list[Pair]) -> list[dict[str, Any]]:
+    """:func:`compare` of many pairs, the t-tests batched by sample size into one scipy call each."""
+    out: list[dict[str, Any] | None] = [None] * len(pairs)
+    paired_jobs: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+    welch_jobs: dict[tuple[int, int], list[tuple[int, np.ndarray, np.ndarray]]] = {}
+    cleaned = []
+    for i, pair in enumerate(pairs):
+        a, b = clean(pair.base), clean(pair.other)
+        cleaned.append((a, b))
+        empty = {"diff": None, "ci95": [None, None], "hedges_g": None, "p_value": None, "test": None}
+        if a.size == 0 or b.size == 0:
+            out[i] = {**empty, "reason": "no values to compare"}
+            continue
+        diff = float(b.mean() - a.mean())
+        if a.size < 2 or b.size < 2:
+            out[i] = {**empty, "diff": diff, "reason": "needs at least 2 seeds in each group for a test"}
+            continue
+        no_spread = {**empty, "diff": diff, "reason": NO_SPREAD}
+        if np.ptp(a) == 0 and np.ptp(b) == 0:
+            out[i] = no_spread
+            continue
+        if pair.matched is not None:
+            pa, pb = np.array(pair.matched[0], dtype=float), np.array(pair.matched[1], dtype=float)
+            keep = np.isfinite(pa) & np.isfinite(pb)
+            pa, pb = pa[keep], pb[keep]
+            if pa.size >= 2:
+                if np.ptp(pb - pa) == 0:
+                    out[i] = no_spread
+                else:
+                    paired_jobs.setdefault(pa.size, []).append((i, pa, pb))
+                continue
+        welch_jobs.setdefault((a.size, b.size), []).append((i, a, b))
+    with warnings.catch_warnings():
+        # Nearly constant samples make scipy warn about precision; their p-values are still reported.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for jobs in paired_jobs.values():
+            first, second = np.stack([job[1] for job in jobs]), np.stack([job[2] for job in jobs])
+            result = stats.ttest_rel(second, first, axis=1)
+            _fill(out, jobs, "paired", (second - first).mean(axis=1), result)
+        for jobs in welch_jobs.values():
+            first, second = np.stack([job[1] for job in jobs]), np.stack([job[2] for job in jobs])
+            result = stats.ttest_ind(second, first, axis=1, equal_var=False)
+            _fill(out, jobs, "welch", second.mean(axis=1) - first.mean(axis=1), result)
+    for i, (a, b) in enumerate(cleaned):
+        entry = out[i]
+        if entry is None or entry.get("reason") is not None or entry["test"] is None:
+            continue
+        entry["hedges_g"] = hedges_g(a, b)
+        if entry["p_value"] is None:
+            entry["reason"] = NO_SPREAD
+        elif min(a.size, b.size) <= LOW_POWER_N:
+            entry["reason"] = f"low power: n ≤ {LOW_POWER_N} in a group, only large differences are detectable"
+    return out  # type: ignore[return-value]
+
+
+def _fill(out: list, jobs: list, kind: str, diffs: np.ndarray, result: Any) -> None:
+    ci = result.confidence_interval(0.95)
+    for row, (i, _, _) in enumerate(jobs):
+        entry = _result(kind, float(diffs[row]), result.statistic[row], result.df[row], result.pvalue[row],
+                        ci.low[row], ci.high[row])
+        out[i] = {"diff": entry["diff"], "ci95": entry["ci95"], "hedges_g": None, "p_value": entry["p_value"],
+                  "test": kind, "reason": None}
 
 
 def verdict(diff: float | None, p_adjusted: float | None, direction: str, alpha: float = ALPHA) -> str | None:

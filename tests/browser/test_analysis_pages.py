@@ -49,14 +49,16 @@ def test_grouped_compare_draws_one_mean_and_one_band_per_group(live_server, page
     bands = [t for t in traces if t["kind"] == "band"]
     assert sorted(t["group"] for t in means) == ["kernel_l2=0.0", "kernel_l2=0.001", "kernel_l2=0.01"]
     assert sorted(t["group"] for t in bands) == sorted(t["group"] for t in means)
-    assert len([t for t in traces if t["kind"] == "run"]) == 9
+    faint = [t for t in traces if t["kind"] == "runs"]
+    assert sorted(t["group"] for t in faint) == sorted(t["group"] for t in means)
+    assert sorted(run_id for t in faint for run_id in t["runIds"]) == sorted(run["id"] for run in study["runs"])
     verdicts = page.locator("#results-table tr[data-group='kernel_l2=0.01'] .verdict").inner_text()
     assert verdicts == "higher"
     assert page.locator("#results-table tr[data-group='kernel_l2=0.0'] .verdict").inner_text() == "baseline"
 
     page.uncheck("#show-runs")
     traces = page.evaluate("""() => document.getElementById('chart-sparsity').data.map(t => t.meta.kind)""")
-    assert "run" not in traces and "runs=0" in page.url
+    assert "runs" not in traces and "mean" in traces and "runs=0" in page.url
 
 
 def test_study_page_shows_results_path_and_best_condition(live_server, page):

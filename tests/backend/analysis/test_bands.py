@@ -4,7 +4,22 @@ import math
 
 import pytest
 
-from backend.analysis.bands import epoch_band, step_band
+import numpy as np
+
+from backend.analysis.bands import group_bands, step_band
+from backend.analysis.dense import from_columns
+
+
+def epoch_band(columns, band):
+    """The band of one metric given as (x, y) per run, through the dense form the service uses."""
+    rid, names, xs, ys = [], [], [], []
+    for run, (x, y) in enumerate(columns):
+        rid += [run] * len(x)
+        names += ["m"] * len(x)
+        xs += list(x)
+        ys += list(y)
+    dense = from_columns(list(range(len(columns))), rid, names, xs, ys)
+    return group_bands(dense, np.arange(len(columns)), band).get("m", {"x": []})
 
 
 def nan_to_none(values):
@@ -12,7 +27,8 @@ def nan_to_none(values):
 
 
 def test_runs_of_different_lengths_count_where_they_have_a_value():
-    band = epoch_band([([0, 1, 2], [1.0, 2.0, 3.0]), ([0, 1], [3.0, 4.0]), ([0], [None])], "std")
+    band = epoch_band([([0, 1, 2], [1.0, 2.0, 3.0]), ([0, 1], [3.0, 4.0]), ([0, 3], [None, None])], "std")
+    # Epoch 3 has no value in any run: it is left out.
     assert band["x"] == [0, 1, 2]
     assert band["n"] == [2, 2, 1]
     assert band["mean"] == [2.0, 3.0, 3.0]

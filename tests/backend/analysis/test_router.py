@@ -2,6 +2,7 @@
 
 import pytest
 
+from backend.analysis.schemas import Analysis, ExperimentAnalysis
 from tests.backend.helpers import errors_by_field, make_experiment, set_run
 
 TINY = {"dataset": {"name": "digits", "validation_samples": 300, "train_samples": 200}, "training": {"epochs": 3}}
@@ -35,6 +36,7 @@ def test_groups_statistics_and_verdicts(client):
 
     assert response.status_code == 200, response.text
     body = response.json()
+    ExperimentAnalysis.model_validate(body)  # the declared response model describes the answer
     assert body["replicate_fields"] == ["training.seed"]
     assert body["factors"] == ["regularization.kernel_l1"]
     assert body["baseline"] == "kernel_l1=0.0"
@@ -93,6 +95,7 @@ def test_one_run_has_nothing_to_compare(client):
 
     assert response.status_code == 200
     body = response.json()
+    ExperimentAnalysis.model_validate(body)
     assert body["reason"].startswith("nothing to compare")
     assert len(body["groups"]) == 1 and body["groups"][0]["n"] == 1
     assert body["groups"][0]["metrics"]["best_val_accuracy"]["n"] == 0
@@ -117,6 +120,7 @@ def test_compare_groups_any_runs(client):
     plain = client.get(f"/api/compare?run_ids={ids}").json()
     assert "analysis" not in plain
     auto = client.get(f"/api/compare?run_ids={ids}&group_by=auto&metric=final_sparsity").json()
+    Analysis.model_validate(auto["analysis"])
     assert [g["label"] for g in auto["analysis"]["groups"]] == ["kernel_l1=0.01", "kernel_l1=0.0"]
     assert set(auto["series"]) == {str(r["id"]) for r in study["runs"]}
     by_seed = client.get(f"/api/compare?run_ids={ids}&group_by=training.seed").json()["analysis"]
