@@ -105,10 +105,11 @@ export function bestCondition(analysis, metric) {
   return { group: best, metric, direction, margin: next ? best.metrics[metric].mean - next.metrics[metric].mean : null, next, vs: best.vs_baseline[metric] || null };
 }
 
-// Cells that a spreadsheet would run as a formula are prefixed with a quote.
+// Text cells that a spreadsheet would run as a formula are prefixed with a quote;
+// numbers (a negative difference) stay numbers.
 export function csvCell(value) {
   let text = value == null ? "" : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  if (typeof value !== "number" && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

@@ -157,6 +157,7 @@ function follow(state) {
 
 async function main() {
   const state = { view: readView() };
+  window.reglabStudy = state;
   setJsonTwin(analysisUrl(state.view));
   showStatus("Loading…");
   try {

@@ -109,3 +109,31 @@ def test_runs_table_sorts_by_clicking_a_header(live_server, page):
     page.wait_for_function("() => document.querySelector('th[aria-sort=ascending]')")
     shown = [int(i) for i in page.eval_on_selector_all("tbody tr[data-run-id]", "rows => rows.map(r => r.dataset.runId)")]
     assert shown == sorted(accuracy, key=lambda run_id: (accuracy[run_id], -run_id))
+
+
+def test_two_numeric_factors_give_a_heatmap_and_the_csv_export_is_formula_safe(live_server, page):
+    grid = {"regularization.kernel_l2": [0, 0.01], "regularization.dropout": [0, 0.2], "training.seed": [1, 2]}
+    response = httpx.post(f"{live_server}/api/experiments", json={"name": "=HYPERLINK(1)", "base": TINY, "grid": grid}, timeout=30)
+    assert response.status_code == 201, response.text
+    study = response.json()
+    for run in study["runs"]:
+        spec = httpx.get(f"{live_server}/api/runs/{run['id']}").json()["spec"]
+        value = 0.5 + spec["regularization"]["dropout"] - spec["regularization"]["kernel_l2"] * 10 + spec["training"]["seed"] / 100
+        points = [{"name": "val_accuracy", "x": e, "value": value} for e in range(2)]
+        assert httpx.post(f"{live_server}/api/runs/{run['id']}/metrics", json={"points": points}).status_code < 300
+
+    page.goto(f"{live_server}/experiments/{study['id']}?metric=final_val_accuracy")
+    page.wait_for_selector("body[data-ready='1']")
+
+    assert page.locator("#study-title").inner_text().endswith("=HYPERLINK(1)")
+    heat = page.evaluate("() => { const d = document.getElementById('path-chart'); return [d.dataset.kind, d.data[0].z]; }")
+    assert heat[0] == "heatmap"
+    # Rows: dropout 0, 0.2; columns: kernel_l2 0, 0.01; each cell the mean of seeds 1 and 2.
+    assert [pytest.approx(row) for row in [[0.515, 0.415], [0.715, 0.615]]] == heat[1]
+    cells = page.evaluate("""async () => { const m = await import('/static/js/results.js');
+        return ['=SUM(A1)', '+1', '-2', '@x', 'plain', 'a,b', -0.5].map(m.csvCell); }""")
+    assert cells == ["'=SUM(A1)", "'+1", "'-2", "'@x", "plain", '"a,b"', "-0.5"]
+    csv = page.evaluate("""async () => { const m = await import('/static/js/results.js');
+        return m.analysisCsv(window.reglabStudy.analysis); }""")
+    assert csv.splitlines()[0].startswith("group,baseline,metric,n,mean")
+    assert len(csv.splitlines()) == 1 + 4 * 13
