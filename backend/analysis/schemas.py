@@ -56,7 +56,7 @@ class GroupOut(BaseModel):
     label: str
     run_ids: list[int]
     n: int
-    running: int
+    running: int = Field(description="Runs of the group still running")
     metrics: dict[str, MetricStats]
     vs_baseline: dict[str, VsBaseline] = Field(description="Empty for the baseline group itself")
 
@@ -93,7 +93,8 @@ class Analysis(BaseModel):
     baseline: str | None
     reason: str | None = Field(description="Why there is nothing to compare, when there is not")
     run_count: int
-    running: int = Field(description="Runs still running (or queued), counted with what they have")
+    running: int = Field(description="Runs still running, counted with the epochs they have")
+    queued: int = Field(description="Runs not started yet (no values)")
     metric_info: list[MetricInfo]
     groups: list[GroupOut]
     series: dict[str, dict[str, BandSeries]]

@@ -22,7 +22,7 @@ from backend.errors import InvalidInput, field_error, shown
 from backend.experiments.models import Experiment
 from backend.runs.models import Run
 from backend.runs.service import items_query
-from backend.runs.states import ACTIVE_STATES
+from backend.runs.states import QUEUED, RUNNING
 from backend.spec_fields import object_paths
 
 DEFAULT_METRIC = "best_val_accuracy"
@@ -112,7 +112,7 @@ def analyse(
     metric_values = run_metrics(dense, [run.get("summary") for run in runs], [run.get("epoch_seconds") for run in runs])
     replicate = [grouping.replicate_key(run["spec"], replicate_fields) for run in runs]
     row_of = {run_id: i for i, run_id in enumerate(run_ids)}
-    active = np.array([run["state"] in ACTIVE_STATES for run in runs], dtype=bool)
+    active = np.array([run["state"] == RUNNING for run in runs], dtype=bool)
     rows_of = {g.label: [row_of[i] for i in g.run_ids] for g in groups}
     out_groups = {
         g.label: {
@@ -168,6 +168,7 @@ def analyse(
         "reason": reason,
         "run_count": len(runs),
         "running": int(active.sum()),
+        "queued": sum(1 for run in runs if run["state"] == QUEUED),
         "metric_info": [{"name": n, "direction": d} for n, d in SUMMARY_METRICS.items()],
         "groups": ranked,
         "series": series,

@@ -78,7 +78,8 @@ function render(state) {
   const colorOf = new Map(analysis.groups.map((g) => g.label).sort().map((label, i) => [label, pickColor(i)]));
   const best = analysis.groups.length > 1 ? bestCondition(analysis, metric) : null;
   document.getElementById("results-reason").textContent = [analysis.reason,
-    analysis.running ? `${analysis.running} runs still running or queued: counted with the epochs they have` : null,
+    analysis.running ? `${analysis.running} runs still running: counted with the epochs they have` : null,
+    analysis.queued ? `${analysis.queued} queued` : null,
     `replicate fields: ${analysis.replicate_fields.join(", ")}`].filter(Boolean).join(" · ");
   renderResultsTable(document.getElementById("results-table"), analysis, {
     metric, sort: view.sort, colorOf, highlight: best?.group.label,

@@ -126,3 +126,28 @@ def test_compare_groups_any_runs(client):
     by_seed = client.get(f"/api/compare?run_ids={ids}&group_by=training.seed").json()["analysis"]
     assert sorted(g["label"] for g in by_seed["groups"]) == ["seed=1", "seed=2", "seed=3"]
     assert all(g["n"] == 2 for g in by_seed["groups"])
+
+
+def test_an_experiment_whose_runs_were_deleted_has_nothing_to_compare(client):
+    study = make_experiment(client, base=TINY)
+    assert client.delete(f"/api/runs/{study['runs'][0]['id']}").status_code == 204
+
+    response = client.get(f"/api/experiments/{study['id']}/analysis")
+
+    assert response.status_code == 200, response.text
+    assert response.json()["reason"] == "nothing to compare: 0 runs" and response.json()["groups"] == []
+
+
+def test_runs_without_points_count_with_what_they_have(client):
+    study = make_experiment(client, base=TINY, grid={"regularization.kernel_l1": [0, 0.01]})
+    first, second = (run["id"] for run in study["runs"])
+    client.post(f"/api/runs/{first}/metrics", json={"points": [{"name": "val_accuracy", "x": 0, "value": 0.5}]})
+    set_run(second, state="running")
+
+    body = client.get(f"/api/experiments/{study['id']}/analysis").json()
+
+    metrics = {g["label"]: g["metrics"]["best_val_accuracy"] for g in body["groups"]}
+    assert metrics["kernel_l1=0.0"]["n"] == 1 and metrics["kernel_l1=0.0"]["mean"] == 0.5
+    assert metrics["kernel_l1=0.01"]["n"] == 0 and body["running"] == 1
+    l1 = next(g for g in body["groups"] if g["label"] == "kernel_l1=0.01")
+    assert l1["vs_baseline"]["best_val_accuracy"]["reason"] == "no values to compare"
