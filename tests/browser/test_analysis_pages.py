@@ -56,6 +56,12 @@ def test_grouped_compare_draws_one_mean_and_one_band_per_group(live_server, page
     assert verdicts == "higher"
     assert page.locator("#results-table tr[data-group='kernel_l2=0.0'] .verdict").inner_text() == "baseline"
 
+    first = study["runs"][0]["id"]
+    page.uncheck(f"#diff-table tr[data-run-id='{first}'] input.show-run")
+    shown = page.evaluate("""() => document.getElementById('chart-sparsity').data
+        .filter(t => t.meta.kind === 'runs').flatMap(t => t.meta.runIds)""")
+    assert first not in shown and len(shown) == 8 and f"hidden={first}" in page.url
+
     page.uncheck("#show-runs")
     traces = page.evaluate("""() => document.getElementById('chart-sparsity').data.map(t => t.meta.kind)""")
     assert "runs" not in traces and "mean" in traces and "runs=0" in page.url
@@ -86,6 +92,9 @@ def test_study_page_shows_results_path_and_best_condition(live_server, page):
     assert points == [["train", 3], ["validation", 3]]
     page.locator("#results-table button[data-sort='n']").click()
     assert "sort=n" in page.url
+    page.emulate_media(media="print")
+    assert not page.locator("header.topbar").is_visible() and not page.locator("#export-csv").is_visible()
+    assert page.locator("#results-table").is_visible()
 
 
 def test_runs_table_sorts_by_clicking_a_header(live_server, page):
