@@ -56,7 +56,8 @@ def test_l1_study_is_grouped_and_its_sparsity_is_significantly_higher(client, ce
 
     sparsity = groups["kernel_l1=0.01"]["vs_baseline"]["final_sparsity"]
     assert sparsity["test"] == "paired", "both groups hold seeds 1, 2, 3"
-    assert sparsity["verdict"] == "higher", sparsity
-    assert sparsity["p_value"] < 0.05
+    means = {label: g["metrics"]["final_sparsity"] for label, g in groups.items()}
+    assert sparsity["verdict"] == "higher", (sparsity, means)
+    assert sparsity["p_value"] < 0.05, (sparsity, means)
     band = result["series"]["kernel_l1=0.01"]["sparsity"]
     assert band["x"] == [0, 1, 2, 3] and band["n"] == [3, 3, 3, 3]
