@@ -7,11 +7,13 @@ points.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import orjson
 from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.orm import Session
 
@@ -59,17 +61,17 @@ def from_columns(run_ids: list[int], rid: Any, names: Any, xs: Any, values: Any)
                   np.asarray(values, dtype=float))
 
 
-# One row per (run, metric) with its epochs and values as text lists: a study's
-# 166,000 points arrive as 3,300 rows, parsed by numpy in C instead of one Python
-# tuple per point. Both aggregates walk the same rows, so the lists line up.
+# One row per (run, metric) with its epochs and values as JSON arrays: a study's
+# 166,000 points arrive as 3,300 rows that orjson parses in C, instead of one
+# Python tuple per point. Both aggregates walk the same rows, so the arrays line up.
 _AGGREGATE = {
     "sqlite": (
-        "SELECT run_id, name, group_concat(x), group_concat(ifnull(value, 'nan')) FROM metric_points "
+        "SELECT run_id, name, json_group_array(x), json_group_array(value) FROM metric_points "
         "WHERE run_id IN :ids AND axis = 'epoch' GROUP BY run_id, name"
     ),
     "postgresql": (
-        "SELECT run_id, name, string_agg(x::text, ',' ORDER BY x), "
-        "string_agg(coalesce(value::text, 'NaN'), ',' ORDER BY x) FROM metric_points "
+        "SELECT run_id, name, json_agg(x ORDER BY x)::text, "
+        "json_agg(CASE WHEN value = 'NaN' THEN NULL ELSE value END ORDER BY x)::text FROM metric_points "
         "WHERE run_id IN :ids AND axis = 'epoch' GROUP BY run_id, name"
     ),
 }
@@ -80,28 +82,35 @@ def _statement(dialect: str) -> Any:
     return text(_AGGREGATE[dialect]).bindparams(bindparam("ids", expanding=True))
 
 
+def _empty(run_ids: list[int]) -> Dense:
+    return _build(run_ids, np.zeros(0, np.int64), np.zeros(0, np.int64), [], np.zeros(0, np.int64), np.zeros(0))
+
+
 def read_dense(session: Session | Connection, run_ids: list[int]) -> Dense:
     """Every epoch point of ``run_ids`` in ONE query.
 
-    SQLite renders a REAL as text with 15 significant digits, more than the
+    SQLite writes a REAL into JSON with 15 significant digits, more than the
     float32 values training produces carry.
     """
     if not run_ids:
-        return _build([], np.zeros(0, np.int64), np.zeros(0, np.int64), [], np.zeros(0, np.int64), np.zeros(0))
+        return _empty([])
     dialect = session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
     if dialect not in _AGGREGATE:
         return _read_points(session, run_ids)
     rows = session.execute(_statement(dialect), {"ids": list(run_ids)}).all()
     if not rows:
-        return _build(run_ids, np.zeros(0, np.int64), np.zeros(0, np.int64), [], np.zeros(0, np.int64), np.zeros(0))
+        return _empty(run_ids)
     names = sorted({row[1] for row in rows})
     lookup = {name: i for i, name in enumerate(names)}
-    counts = np.array([row[2].count(",") + 1 for row in rows], dtype=np.int64)
+    xs = orjson.loads("[" + ",".join(row[2] for row in rows) + "]")
+    values = orjson.loads("[" + ",".join(row[3] for row in rows) + "]")
+    counts = np.fromiter(map(len, xs), dtype=np.int64, count=len(xs))
     rid = np.repeat(np.array([row[0] for row in rows], dtype=np.int64), counts)
     codes = np.repeat(np.array([lookup[row[1]] for row in rows], dtype=np.int64), counts)
-    xs = np.fromstring(",".join(row[2] for row in rows), dtype=np.int64, sep=",")
-    values = np.fromstring(",".join(row[3] for row in rows), dtype=float, sep=",")
-    return _build(run_ids, rid, codes, names, xs, values)
+    flat_x = np.fromiter(itertools.chain.from_iterable(xs), dtype=np.int64, count=int(counts.sum()))
+    # None (a missing value) becomes NaN in a float array.
+    flat_values = np.array(list(itertools.chain.from_iterable(values)), dtype=float)
+    return _build(run_ids, rid, codes, names, flat_x, flat_values)
 
 
 def _read_points(session: Session | Connection, run_ids: list[int]) -> Dense:
