@@ -146,3 +146,34 @@ def test_two_numeric_factors_give_a_heatmap_and_the_csv_export_is_formula_safe(l
         return m.analysisCsv(window.reglabStudy.analysis); }""")
     assert csv.splitlines()[0].startswith("group,baseline,metric,n,mean")
     assert len(csv.splitlines()) == 1 + 4 * 13
+
+
+def test_live_points_extend_the_groups(live_server, page, reglab_env):
+    import json
+
+    import redis
+
+    from backend.channels import run_channel
+
+    study = seed_study(live_server)
+    run_id = study["runs"][0]["id"]
+    with session_scope() as session:
+        session.get(Run, run_id).state = "running"
+    ids = ",".join(str(run["id"]) for run in study["runs"])
+    page.goto(f"{live_server}/compare?run_ids={ids}&group=auto")
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_function("() => document.getElementById('live').dataset.state === 'live'")
+    group = next(g["label"] for g in httpx.get(f"{live_server}/api/experiments/{study['id']}/analysis").json()["groups"]
+                 if run_id in g["run_ids"])
+    mean_x = """(group) => document.getElementById('chart-sparsity').data
+        .find(t => t.meta.kind === 'mean' && t.meta.group === group).x.length"""
+    assert page.evaluate(mean_x, group) == 3
+
+    # As a worker does: store the epoch, then announce it on the run's channel.
+    point = {"name": "sparsity", "axis": "epoch", "x": 3, "value": 0.9, "t": 4.0}
+    assert httpx.post(f"{live_server}/api/runs/{run_id}/metrics", json={"points": [point]}).status_code < 300
+    client = redis.Redis.from_url(reglab_env["REGLAB_REDIS_URL"])
+    client.publish(run_channel(run_id), json.dumps({"type": "points", "run_id": run_id, "points": [point]}))
+    client.close()
+
+    page.wait_for_function(f"() => ({mean_x})({json.dumps(group)}) === 4", timeout=10_000)
