@@ -151,12 +151,18 @@ function syncShownBoxes(settings) {
   }
 }
 
+// Group by: none, auto (what differs except the replicate fields) or chosen fields, one checkbox each.
 function fillGroupBy(select, data, settings) {
   const fields = Object.keys(data.params_diff || {});
-  const options = [["none", "none"], ["auto", "auto (all but seeds)"], ...fields.map((field) => [field, field])];
-  if (!options.some(([value]) => value === settings.group)) options.push([settings.group, settings.group]);
-  select.replaceChildren(...options.map(([value, label]) => el("option", { value }, label)));
-  select.value = settings.group;
+  const chosen = isGrouped(settings) && settings.group !== "auto" ? settings.group.split(",") : [];
+  select.replaceChildren(el("option", { value: "none" }, "none"), el("option", { value: "auto" }, "auto (all but seeds)"),
+    el("option", { value: "fields" }, "fields…"));
+  select.value = chosen.length ? "fields" : settings.group === "auto" ? "auto" : "none";
+  const box = document.getElementById("group-fields");
+  const known = [...new Set([...fields, ...chosen])];
+  box.replaceChildren(...known.map((field) => el("label", { class: "mono small" },
+    el("input", { type: "checkbox", value: field, checked: chosen.includes(field), class: "group-field" }), ` ${field}`)));
+  box.hidden = select.value !== "fields";
 }
 
 function renderResults(data, board, settings) {
@@ -184,7 +190,18 @@ function bindGroupControls(board, settings) {
     location.reload();
   };
   document.getElementById("group-by").addEventListener("change", (event) => {
+    if (event.target.value === "fields") {
+      // Nothing is grouped until a field is ticked.
+      document.getElementById("group-fields").hidden = false;
+      return;
+    }
     settings.group = event.target.value;
+    settings.baseline = "";
+    reload();
+  });
+  document.getElementById("group-fields").addEventListener("change", () => {
+    const checked = [...document.querySelectorAll("#group-fields input.group-field:checked")].map((box) => box.value);
+    settings.group = checked.length ? checked.join(",") : "auto";
     settings.baseline = "";
     reload();
   });

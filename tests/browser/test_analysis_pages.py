@@ -66,6 +66,15 @@ def test_grouped_compare_draws_one_mean_and_one_band_per_group(live_server, page
     traces = page.evaluate("""() => document.getElementById('chart-sparsity').data.map(t => t.meta.kind)""")
     assert "runs" not in traces and "mean" in traces and "runs=0" in page.url
 
+    # Chosen fields: by seed, three groups of three.
+    page.select_option("#group-by", "fields")
+    with page.expect_navigation():
+        page.check("#group-fields input[value='training.seed']")
+    page.wait_for_selector("body[data-ready='1']")
+    assert "group=training.seed" in page.url
+    labels = page.eval_on_selector_all("#results-table tbody tr", "rows => rows.map(r => r.dataset.group)")
+    assert sorted(labels) == ["seed=1", "seed=2", "seed=3"]
+
 
 def test_study_page_shows_results_path_and_best_condition(live_server, page):
     study = seed_study(live_server)
