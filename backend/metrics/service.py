@@ -59,9 +59,9 @@ def write_points(session: Session | Connection, run_id: int, points: Iterable[Ma
 
 
 def read_series(
-    session: Session | Connection, run_ids: list[int], names: list[str] | None = None, axis: str | None = None
+    session: Session | Connection, run_ids: list[int], names: list[str] | None = None
 ) -> dict[int, dict[str, dict[str, Any]]]:
-    """All points of ``run_ids`` (optionally only ``names``, only one ``axis``) in ONE query, as columns per series.
+    """All points of ``run_ids`` (optionally only ``names``) in ONE query, as columns per series.
 
     Returns ``{run_id: {key: {"axis", "x", "y", "t"}}}`` where ``key`` is the
     metric name; a name logged on both axes keys its step series ``name@step``.
@@ -72,8 +72,6 @@ def read_series(
     statement = statement.where(table.c.run_id.in_(run_ids))
     if names:
         statement = statement.where(table.c.name.in_(names))
-    if axis is not None:
-        statement = statement.where(table.c.axis == axis)
     statement = statement.order_by(table.c.run_id, table.c.name, table.c.axis, table.c.x)
     cursor_result = session.execute(statement)
     # Plain tuples from the driver: these columns need no type processing, and

@@ -12,8 +12,8 @@ from backend.dispatch import dispatch_runs
 from backend.errors import NotFound
 from backend.responses import OrjsonResponse
 from backend.runs import service
-from backend.runs.sorting import SortParam
 from backend.runs.schemas import IdFilter, Limit, Offset, StateName, TagFilter, TextFilter
+from backend.runs.sorting import SortParam
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 

@@ -8,8 +8,6 @@ from sqlalchemy import func
 
 from backend.runs.models import Run
 
-SORT_KEYS = ("created", "name", "state", "progress", "best_val_accuracy", "final_val_accuracy", "test_accuracy",
-             "epoch_time")
 SortParam = Literal[
     "created", "-created", "name", "-name", "state", "-state", "progress", "-progress",
     "best_val_accuracy", "-best_val_accuracy", "final_val_accuracy", "-final_val_accuracy",
