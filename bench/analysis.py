@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import statistics
@@ -167,19 +168,42 @@ def draw_times(page, page_url: str, kind: str | None, repeats: int) -> tuple[lis
     return samples, fetch_done
 
 
+@contextlib.contextmanager
+def scratch_database(server_url: str | None, tmp: str):
+    """A SQLite file in ``tmp``, or a database created on ``server_url`` and dropped afterwards."""
+    if server_url is None:
+        yield f"sqlite:///{Path(tmp) / 'reglab.db'}"
+        return
+    name = f"reglab_bench_{os.getpid()}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield str(sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False))
+    finally:
+        from backend.db import reset_engine_cache
+
+        reset_engine_cache()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--browser-repeats", type=int, default=7)
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--postgres", metavar="SERVER_URL",
+                        help="run on a fresh database of this PostgreSQL server (e.g. postgresql+psycopg://127.0.0.1/postgres)")
     args = parser.parse_args()
     random.seed(1)
-    with tempfile.TemporaryDirectory(prefix="reglab-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="reglab-bench-") as tmp, scratch_database(args.postgres, tmp) as url:
         data_dir = Path(tmp)
         env = {
             **os.environ,
             "REGLAB_DATA_DIR": str(data_dir),
-            "REGLAB_DATABASE_URL": f"sqlite:///{data_dir / 'reglab.db'}",
+            "REGLAB_DATABASE_URL": url,
             "REGLAB_REDIS_URL": "redis://127.0.0.1:9/0",
             "REGLAB_BROKER_TIMEOUT_S": "0.2",
             "REGLAB_DISPATCH_INTERVAL_S": "3600",
@@ -192,7 +216,7 @@ def main() -> None:
         get_settings.cache_clear()
         reset_engine_cache()
         upgrade_head()
-        print(f"RegLab analysis benchmark on SQLite, {os.cpu_count()} CPUs")
+        print(f"RegLab analysis benchmark on {url.split(':')[0]}, {os.cpu_count()} CPUs")
         bench_analysis(args.repeats)
         if not args.no_browser:
             bench_browser(data_dir, env, args.browser_repeats)
