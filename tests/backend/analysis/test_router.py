@@ -151,3 +151,18 @@ def test_runs_without_points_count_with_what_they_have(client):
     assert metrics["kernel_l1=0.01"]["n"] == 0 and body["running"] == 1
     l1 = next(g for g in body["groups"] if g["label"] == "kernel_l1=0.01")
     assert l1["vs_baseline"]["best_val_accuracy"]["reason"] == "no values to compare"
+
+
+def test_infinite_values_count_as_missing(client):
+    study = make_experiment(client, base=TINY, grid={"training.seed": [1, 2]})
+    first, second = (run["id"] for run in study["runs"])
+    body = '{"points": [{"name": "val_loss", "x": 0, "value": Infinity}, {"name": "val_loss", "x": 1, "value": 0.5}]}'
+    stored = client.post(f"/api/runs/{first}/metrics", content=body, headers={"content-type": "application/json"})
+    assert stored.status_code < 300, stored.text
+    client.post(f"/api/runs/{second}/metrics", json={"points": [{"name": "val_loss", "x": 0, "value": 0.7}]})
+
+    response = client.get(f"/api/experiments/{study['id']}/analysis", params={"band": "std"})
+
+    assert response.status_code == 200, response.text
+    band = response.json()["series"]["all runs"]["val_loss"]
+    assert band["x"] == [0, 1] and band["n"] == [1, 1] and band["mean"] == [0.7, 0.5]
