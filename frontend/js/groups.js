@@ -141,11 +141,12 @@ export class GroupBoard {
     const logY = definition.logY || this.settings.logY;
     const axis = { gridcolor: theme.grid, zerolinecolor: theme.grid, linecolor: theme.grid, color: theme.muted, automargin: true, exponentformat: "e" };
     const layout = {
-      margin: { l: 48, r: 12, t: 30, b: 36 }, paper_bgcolor: theme.bg, plot_bgcolor: theme.bg,
+      margin: { l: 48, r: 12, t: this.settings.legend ? 30 : 10, b: 36 }, paper_bgcolor: theme.bg, plot_bgcolor: theme.bg,
       font: { color: theme.fg, family: "system-ui, sans-serif", size: 12 },
       xaxis: { ...axis, title: { text: definition.step ? "step" : "epoch" } },
       yaxis: { ...axis, type: logY ? "log" : "linear", dtick: logY ? "D2" : undefined, tickformat: logY ? ".0e" : undefined, title: { text: definition.step ? "batch_loss" : definition.series[0] } },
-      showlegend: true, legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: 11 } },
+      // As on the ungrouped charts, the table's swatches are the legend; "Chart legends" adds Plotly's.
+      showlegend: Boolean(this.settings.legend), legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: 11 } },
       hovermode: "closest", uirevision: "keep",
     };
     if (definition.step) layout.yaxis2 = { ...axis, overlaying: "y", side: "right", type: "log", dtick: "D2", tickformat: ".0e", showgrid: false };
