@@ -81,6 +81,7 @@ function renderExperiments(filters) {
 const SORTABLE = [
   ["name", "Run"], ["state", "State"], ["progress", "Progress"], ["best_val_accuracy", "Best val acc", true],
   ["final_val_accuracy", "Final val acc", true], ["test_accuracy", "Test acc", true], ["epoch_time", "Epoch time", true],
+  ["created", "Created", true],
 ];
 
 function sortHeader([key, label, numeric]) {
@@ -136,6 +137,7 @@ function renderRunRow(run) {
     el("td", { class: "num" }, formatPercent(run.summary?.final_val_accuracy)),
     el("td", { class: "num" }, formatPercent(run.summary?.test_accuracy)),
     el("td", { class: "num" }, run.epoch_seconds == null ? "–" : `${run.epoch_seconds.toFixed(2)} s`),
+    el("td", { class: "num small muted" }, formatDate(run.created_at)),
     el("td", { class: "actions" },
       active ? el("button", { type: "button", class: "small secondary", onclick: () => act(cancelRun, run, "Cancelled") }, "Cancel") : null,
       el("button", { type: "button", class: "small secondary", onclick: () => act(cloneRun, run, "Cloned") }, "Clone"),

@@ -127,6 +127,11 @@ def test_runs_table_sorts_by_clicking_a_header(live_server, page):
     page.wait_for_function("() => document.querySelector('th[aria-sort=ascending]')")
     shown = [int(i) for i in page.eval_on_selector_all("tbody tr[data-run-id]", "rows => rows.map(r => r.dataset.runId)")]
     assert shown == sorted(accuracy, key=lambda run_id: (accuracy[run_id], -run_id))
+    page.locator("button[data-sort='created']").first.click()
+    page.wait_for_url("**sort=-created")
+    page.wait_for_function("() => document.querySelector('th[aria-sort=descending] [data-sort=created]')")
+    shown = [int(i) for i in page.eval_on_selector_all("tbody tr[data-run-id]", "rows => rows.map(r => r.dataset.runId)")]
+    assert shown == sorted(accuracy, reverse=True)
 
 
 def test_two_numeric_factors_give_a_heatmap_and_the_csv_export_is_formula_safe(live_server, page):
