@@ -1,6 +1,6 @@
 """The analysis of a set of runs: groups, their statistics against a baseline, their bands.
 
-:func:`analyse` is pure (runs and series in, a dict out); the functions below
+:func:`analyse` is pure (runs and their epoch array in, a dict out); the functions below
 it read what it needs from the database, every point in one query.
 """
 
