@@ -10,9 +10,10 @@ query parameters are refused here, for all of them.
 from fastapi import APIRouter, Depends
 
 from backend import health, spec_api, stream
-from backend.errors import reject_unknown_query
+from backend.analysis.router import router as analysis_router
 from backend.compare.router import router as compare_router
 from backend.datasets.router import router as datasets_router
+from backend.errors import reject_unknown_query
 from backend.experiments.router import router as experiments_router
 from backend.metrics.router import router as metrics_router
 from backend.runs.router import router as runs_router
@@ -22,6 +23,7 @@ for router in (
     health.router,
     spec_api.router,
     experiments_router,
+    analysis_router,
     runs_router,
     metrics_router,
     compare_router,

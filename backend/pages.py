@@ -12,6 +12,7 @@ links it with ``<link rel="alternate" type="application/json">``):
     /new                    -> /api/spec/schema, /api/spec/default (+ POST /api/experiments/plan for the preview)
     /compare?run_ids=1,2,3  -> /api/compare?run_ids=1,2,3 (+ /api/runs/{id}/metrics for step series, /api/compare/csv)
     /runs/{id}              -> /api/runs/{id} (+ /api/runs/{id}/metrics, /api/runs/{id}/summary)
+    /experiments/{id}       -> /api/experiments/{id}/analysis (+ /api/experiments/{id})
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ async def serve_run_page(run_id: int) -> Response:
     return Response(render_page("run.html"), media_type="text/html; charset=utf-8", headers=NO_CACHE)
 
 
+async def serve_study_page(experiment_id: int) -> Response:
+    return Response(render_page("study.html"), media_type="text/html; charset=utf-8", headers=NO_CACHE)
+
+
 async def serve_plotly() -> FileResponse:
     return FileResponse(
         PLOTLY_JS,
@@ -103,5 +108,6 @@ def install_frontend(app: FastAPI) -> None:
     for path, filename in PAGES.items():
         app.add_api_route(path, page_route(path, filename), methods=["GET"], include_in_schema=False)
     app.add_api_route("/runs/{run_id}", serve_run_page, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/experiments/{experiment_id}", serve_study_page, methods=["GET"], include_in_schema=False)
     app.add_api_route(plotly_js_url(), serve_plotly, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=FRONTEND_DIR), name="static")

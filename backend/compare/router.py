@@ -4,6 +4,8 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from backend.analysis import service as analysis
+from backend.analysis.schemas import BandParam, BaselineParam, GroupByParam, MetricParam
 from backend.compare import export, service
 from backend.compare.schemas import CompareOut
 from backend.errors import error_responses
@@ -14,10 +16,28 @@ from backend.run_ids import RunIds
 router = APIRouter(prefix="/api/compare", tags=["compare"])
 
 @router.get("", response_class=OrjsonResponse, response_model=CompareOut, responses=error_responses(404, 422))
-async def compare_runs(ids: RunIds, names: Names = None, max_points: MaxPoints = 1000) -> OrjsonResponse:
-    """``{"runs": [...], "series": {run_id: {name: {...}}}, "params_diff": {field: {run_id: value}}}``."""
+async def compare_runs(
+    ids: RunIds,
+    names: Names = None,
+    max_points: MaxPoints = 1000,
+    group_by: GroupByParam = "none",
+    metric: MetricParam = analysis.DEFAULT_METRIC,
+    baseline: BaselineParam = None,
+    band: BandParam = "ci95",
+) -> OrjsonResponse:
+    """``{"runs": [...], "series": {run_id: {name: {...}}}, "params_diff": {field: {run_id: value}}}``.
+
+    With ``group_by`` other than none, also ``analysis``: the runs' groups, their
+    statistics and per-epoch bands, as GET /api/experiments/{id}/analysis gives them.
+    """
     # One hop to a thread for all the database work, instead of one per sync dependency.
-    return OrjsonResponse(await run_in_threadpool(service.compare_runs, ids, parse_names(names), max_points))
+    if group_by.strip() == "none":
+        return OrjsonResponse(await run_in_threadpool(service.compare_runs, ids, parse_names(names), max_points))
+    result = await run_in_threadpool(
+        analysis.grouped_comparison, ids, parse_names(names), max_points,
+        group_by=group_by, metric=metric, baseline=baseline, band=band,
+    )
+    return OrjsonResponse(result)
 
 
 @router.get(

@@ -46,6 +46,17 @@ def check_keys(grid: dict[str, list[Any]], max_runs: int) -> None:
         )
 
 
+def check_replicates(replicates: list[str] | None) -> None:
+    """Raise InvalidInput unless every replicate field is a run spec field."""
+    errors = [
+        field_error(f"replicates.{i}", f"is not a run spec field (use a dotted path like training.seed), got {shown(key)}")
+        for i, key in enumerate(replicates or [])
+        if key not in object_paths() or key == "spec_version"
+    ]
+    if errors:
+        raise InvalidInput(errors)
+
+
 def _related(path: str, key: str) -> bool:
     """Whether an error at ``path`` comes from the grid ``key`` (one contains the other)."""
     return path == key or path.startswith(key + ".") or key.startswith(path + ".")

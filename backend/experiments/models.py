@@ -18,6 +18,8 @@ class Experiment(Base):
     tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     base: Mapped[dict[str, Any]] = mapped_column(JSONType)
     grid: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Spec fields that only replicate a condition (seeds); null means ["training.seed"].
+    replicates: Mapped[list[str] | None] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
 
     runs: Mapped[list["Run"]] = relationship(  # noqa: F821

@@ -37,6 +37,11 @@ class ExperimentCreate(BaseModel):
             "propertyNames": {"enum": grid_keys()},
         },
     )
+    replicates: list[GridKey] | None = Field(
+        None,
+        max_length=16,
+        description='Spec fields that only repeat a condition, e.g. ["training.seed"] (the default when omitted)',
+    )
 
 
 class ExperimentOut(BaseModel):
@@ -64,6 +69,7 @@ class ExperimentDetail(ExperimentOut):
 
     base: dict[str, Any] = Field(description="The complete base spec")
     grid: dict[str, list[Any]]
+    replicates: list[str] = Field(description="Spec fields that only repeat a condition (training.seed by default)")
     runs: list[RunItem]
     warnings: list[str]
 

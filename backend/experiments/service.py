@@ -30,6 +30,7 @@ def plan_runs(data: ExperimentCreate) -> tuple[RunSpec, list[grid_mod.PlannedRun
     except ValidationError as exc:
         raise InvalidInput(spec_errors(exc, prefix="base.")) from exc
     grid_mod.check_keys(data.grid, get_settings().MAX_RUNS_PER_EXPERIMENT)
+    grid_mod.check_replicates(data.replicates)
     planned = grid_mod.expand(base.model_dump(mode="json"), data.grid, data.name)
     if not planned:
         raise InvalidInput([field_error("grid", "expands to no runs")])
@@ -65,6 +66,7 @@ def create_experiment(session: Session, data: ExperimentCreate) -> tuple[Experim
         tags=tags,
         base=base.model_dump(mode="json"),
         grid=data.grid,
+        replicates=list(dict.fromkeys(data.replicates)) if data.replicates else None,
     )
     experiment.tag_rows = [ExperimentTag(tag=tag) for tag in tags]
     session.add(experiment)
@@ -111,6 +113,7 @@ def experiment_detail(session: Session, experiment: Experiment, warnings: list[s
         **experiment_dict(experiment),
         "base": experiment.base,
         "grid": experiment.grid,
+        "replicates": experiment.replicates or ["training.seed"],
         "runs": runs,
         "warnings": warnings,
     }

@@ -24,6 +24,7 @@ from backend.runs.schemas import (
     TagFilter,
     TextFilter,
 )
+from backend.runs.sorting import SortParam
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -45,10 +46,11 @@ def list_runs(
     state: StateName | None = None,
     tag: TagFilter = None,
     q: TextFilter = None,
+    sort: SortParam = "-created",
 ) -> OrjsonResponse:
-    """A page of runs, newest first: ``{"items", "total", "limit", "offset"}``."""
+    """A page of runs, newest first unless ``sort`` says otherwise: ``{"items", "total", "limit", "offset"}``."""
     page = service.list_runs(
-        session, limit=limit, offset=offset, experiment_id=experiment_id, state=state, tag=tag, q=q
+        session, limit=limit, offset=offset, experiment_id=experiment_id, state=state, tag=tag, q=q, sort=sort
     )
     return OrjsonResponse(page)
 

@@ -15,6 +15,7 @@ from backend.errors import Conflict, InvalidInput, Unavailable, spec_errors
 from backend.experiments.grid import format_value
 from backend.limits import spec_limit_errors
 from backend.experiments.models import Experiment, ExperimentTag
+from backend.runs import sorting
 from backend.runs.models import Run
 from backend.runs.states import CANCELLED, FINAL_STATES, QUEUED, RUNNING
 from backend.settings import get_settings
@@ -95,8 +96,9 @@ def list_runs(
     state: str | None = None,
     tag: str | None = None,
     q: str | None = None,
+    sort: str = "-created",
 ) -> dict[str, Any]:
-    """One page of runs, newest first, with the total matching the filters."""
+    """One page of runs (newest first unless ``sort`` says otherwise), with the total matching the filters."""
     conditions = []
     if experiment_id is not None:
         conditions.append(Run.experiment_id == experiment_id)
@@ -109,7 +111,8 @@ def list_runs(
         pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         conditions.append(func.lower(Run.name).like(pattern, escape="\\"))
     total = session.scalar(select(func.count()).select_from(Run).where(*conditions))
-    rows = session.execute(items_query().where(*conditions).order_by(Run.id.desc()).limit(limit).offset(offset)).all()
+    ordering = sorting.order_by(sort)
+    rows = session.execute(items_query().where(*conditions).order_by(*ordering).limit(limit).offset(offset)).all()
     return {"items": [item_from_row(row) for row in rows], "total": total, "limit": limit, "offset": offset}
 
 

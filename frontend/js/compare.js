@@ -1,10 +1,13 @@
 // Compare page: /compare?run_ids=1,2,3&smooth=0.6&logy=1&x=time&hidden=2&legend=1
+// Grouped: &group=auto (or none, or spec fields)&band=std&metric=test_accuracy&baseline=...&runs=0&sort=-p
 // The runs table is the shared legend (colour swatch, show/hide per run);
 // Plotly's own legends repeat it on every chart, so they are off by default.
 // The URL is the state, so a view can be shared by link. Data: GET /api/compare.
 
 import { buildQuery, getComparison } from "./api.js";
-import { ChartBoard, EPOCH_SERIES, STEP_SERIES, followColorScheme } from "./charts.js";
+import { ChartBoard, EPOCH_SERIES, STEP_SERIES, downloadText, followColorScheme } from "./charts.js";
+import { GroupBoard } from "./groups.js";
+import { analysisCsv, fillMetricSelect, renderResultsTable } from "./results.js";
 import { el, formatNumber, formatPercent, formatValue, renderStateBadge, setJsonTwin, showStatus } from "./dom.js";
 import { isActiveState, openRunStream } from "./live.js";
 
@@ -27,8 +30,21 @@ export function readSettings(search = location.search) {
     xAxis: params.get("x") === "time" ? "time" : "epoch",
     legend: params.get("legend") === "1",
     hidden: new Set((params.get("hidden") || "").split(",").filter(Boolean).map(Number)),
+    group: params.get("group") || "none",
+    band: params.get("band") === "std" ? "std" : "ci95",
+    metric: params.get("metric") || "",
+    baseline: params.get("baseline") || "",
+    showRuns: params.get("runs") !== "0",
+    sort: readSort(params.get("sort")),
   };
 }
+
+export function readSort(text) {
+  if (!text) return null;
+  return { key: text.replace(/^-/, ""), desc: text.startsWith("-") };
+}
+
+const writeSort = (sort) => (sort ? `${sort.desc ? "-" : ""}${sort.key}` : "");
 
 function clamp(value, low, high) {
   return Number.isFinite(value) ? Math.min(high, Math.max(low, value)) : low;
@@ -42,13 +58,25 @@ export function writeSettings(settings) {
   if (settings.xAxis !== "epoch") params.set("x", settings.xAxis);
   if (settings.legend) params.set("legend", "1");
   if (settings.hidden.size) params.set("hidden", [...settings.hidden].join(","));
+  if (settings.group && settings.group !== "none") params.set("group", settings.group);
+  if (settings.band !== "ci95") params.set("band", settings.band);
+  if (settings.metric) params.set("metric", settings.metric);
+  if (settings.baseline) params.set("baseline", settings.baseline);
+  if (!settings.showRuns) params.set("runs", "0");
+  if (settings.sort) params.set("sort", writeSort(settings.sort));
   // replaceState: settings tweaks should not flood the back button.
   history.replaceState(null, "", `/compare?${params.toString().replace(/%2C/g, ",")}`);
 }
 
-function fetchComparison(runIds) {
-  return getComparison({ run_ids: runIds, names: [...EPOCH_SERIES, ...STEP_SERIES, "epoch_time"], max_points: STEP_MAX_POINTS });
+function fetchComparison(runIds, settings = null) {
+  const params = { run_ids: runIds, names: [...EPOCH_SERIES, ...STEP_SERIES, "epoch_time"], max_points: STEP_MAX_POINTS };
+  if (settings && settings.group !== "none") {
+    Object.assign(params, { group_by: settings.group, band: settings.band, metric: settings.metric || null, baseline: settings.baseline || null });
+  }
+  return getComparison(params);
 }
+
+const isGrouped = (settings) => settings.group && settings.group !== "none";
 
 function renderDiffTable(table, data, board) {
   const fields = Object.keys(data.params_diff || {});
@@ -129,6 +157,103 @@ function syncShownBoxes(settings) {
   }
 }
 
+// Group by: none, auto (what differs except the replicate fields) or chosen fields, one checkbox each.
+function fillGroupBy(select, data, settings) {
+  const fields = Object.keys(data.params_diff || {});
+  const chosen = isGrouped(settings) && settings.group !== "auto" ? settings.group.split(",") : [];
+  select.replaceChildren(el("option", { value: "none" }, "none"), el("option", { value: "auto" }, "auto (all but seeds)"),
+    el("option", { value: "fields" }, "fields…"));
+  select.value = chosen.length ? "fields" : settings.group === "auto" ? "auto" : "none";
+  const box = document.getElementById("group-fields");
+  const known = [...new Set([...fields, ...chosen])];
+  box.replaceChildren(...known.map((field) => el("label", { class: "mono small" },
+    el("input", { type: "checkbox", value: field, checked: chosen.includes(field), class: "group-field" }), ` ${field}`)));
+  box.hidden = select.value !== "fields";
+}
+
+function renderResults(data, board, settings) {
+  const section = document.getElementById("results");
+  section.hidden = !isGrouped(settings);
+  if (!isGrouped(settings)) return;
+  const analysis = data.analysis;
+  fillMetricSelect(document.getElementById("metric"), analysis, settings.metric || analysis.metric);
+  const metric = document.getElementById("metric").value;
+  document.getElementById("results-reason").textContent = [analysis.reason, analysis.running ? `${analysis.running} runs still running: counted with the epochs they have` : null,
+    analysis.baseline ? `baseline: ${analysis.baseline}` : null].filter(Boolean).join(" · ");
+  renderResultsTable(document.getElementById("results-table"), analysis, {
+    metric, sort: settings.sort, colorOf: board.groupColor,
+    onSort: (key) => {
+      settings.sort = settings.sort?.key === key ? { key, desc: !settings.sort.desc } : { key, desc: false };
+      writeSettings(settings);
+      renderResults(board.data, board, settings);
+    },
+  });
+}
+
+function bindGroupControls(board, settings) {
+  const reload = () => {
+    writeSettings(settings);
+    location.reload();
+  };
+  document.getElementById("group-by").addEventListener("change", (event) => {
+    if (event.target.value === "fields") {
+      // Nothing is grouped until a field is ticked.
+      document.getElementById("group-fields").hidden = false;
+      return;
+    }
+    settings.group = event.target.value;
+    settings.baseline = "";
+    reload();
+  });
+  document.getElementById("group-fields").addEventListener("change", () => {
+    const checked = [...document.querySelectorAll("#group-fields input.group-field:checked")].map((box) => box.value);
+    settings.group = checked.length ? checked.join(",") : "auto";
+    settings.baseline = "";
+    reload();
+  });
+  const band = document.getElementById("band");
+  band.value = settings.band;
+  band.addEventListener("change", () => {
+    settings.band = band.value;
+    reload();
+  });
+  const showRuns = document.getElementById("show-runs");
+  showRuns.checked = settings.showRuns;
+  showRuns.addEventListener("change", () => {
+    settings.showRuns = showRuns.checked;
+    writeSettings(settings);
+    board.refresh?.();
+  });
+  document.getElementById("metric").addEventListener("change", (event) => {
+    settings.metric = event.target.value;
+    writeSettings(settings);
+    renderResults(board.data, board, settings);
+  });
+  document.getElementById("export-analysis-csv").addEventListener("click", () =>
+    downloadText(analysisCsv(board.data.analysis), `reglab-analysis-${settings.runIds.join("-")}.csv`));
+  document.getElementById("export-analysis-json").addEventListener("click", () =>
+    downloadText(JSON.stringify(board.data.analysis, null, 2), `reglab-analysis-${settings.runIds.join("-")}.json`, "application/json"));
+}
+
+// Grouped charts follow live points by refetching the server's aggregation, at most every 2 s.
+function throttledRegroup(board, table, settings) {
+  let timer = null;
+  let last = 0;
+  const run = async () => {
+    timer = null;
+    last = performance.now();
+    const data = await fetchComparison(settings.runIds, settings);
+    board.setData(data);
+    board.refresh();
+    renderDiffTable(table, data, board);
+    renderResults(data, board, settings);
+  };
+  return () => {
+    if (timer) return;
+    timer = setTimeout(() => run().catch((error) => showStatus(error.message, "error")), Math.max(0, 2000 - (performance.now() - last)));
+  };
+}
+
 async function resyncBoard(board, table, runIds) {
   const data = await fetchComparison(runIds);
   for (const run of data.runs) {
@@ -155,9 +280,15 @@ async function main() {
   showStatus("Loading…");
   let data;
   try {
-    data = await fetchComparison(settings.runIds);
+    data = await fetchComparison(settings.runIds, settings);
   } catch (error) {
     showStatus(`Could not load the comparison: ${error.message}`, "error");
+    return;
+  }
+  fillGroupBy(document.getElementById("group-by"), data, settings);
+  if (isGrouped(settings)) {
+    setJsonTwin(`/api/compare?run_ids=${settings.runIds.join(",")}&group_by=${encodeURIComponent(settings.group)}&band=${settings.band}`);
+    mainGrouped(data, settings, table, container);
     return;
   }
   const board = new ChartBoard(container, data.runs, settings);
@@ -166,6 +297,8 @@ async function main() {
   renderDiffTable(table, data, board);
   board.render();
   bindControls(board, settings);
+  bindGroupControls(board, settings);
+  renderResults(data, board, settings);
   followColorScheme(board);
   showStatus(`${data.runs.length} runs · hover a curve for its run and value; untick a run to hide it`);
   document.body.dataset.ready = "1";
@@ -183,6 +316,40 @@ async function main() {
       if (!isActiveState(message.state)) resyncBoard(board, table, settings.runIds).catch(() => {});
     },
     onResync: () => resyncBoard(board, table, settings.runIds).catch((error) => showStatus(error.message, "error")),
+    onStatus: (state) => {
+      live.dataset.state = state;
+      live.textContent = state;
+    },
+  });
+}
+
+function mainGrouped(data, settings, table, container) {
+  const board = new GroupBoard(container, settings);
+  window.reglabBoard = board;
+  board.setData(data);
+  board.render();
+  renderDiffTable(table, data, board);
+  bindControls(board, settings);
+  bindGroupControls(board, settings);
+  renderResults(data, board, settings);
+  followColorScheme(board);
+  const groups = data.analysis.groups.length;
+  showStatus(`${data.runs.length} runs in ${groups} group${groups === 1 ? "" : "s"} · untick a run to hide its faint line`);
+  document.body.dataset.ready = "1";
+  const live = document.getElementById("live");
+  const active = data.runs.filter((run) => isActiveState(run.state)).map((run) => run.id);
+  if (!active.length) {
+    live.textContent = "idle";
+    return;
+  }
+  const regroup = throttledRegroup(board, table, settings);
+  openRunStream(active, {
+    onPoints: regroup,
+    onState: (message) => {
+      updateRunState(table, message);
+      regroup();
+    },
+    onResync: regroup,
     onStatus: (state) => {
       live.dataset.state = state;
       live.textContent = state;

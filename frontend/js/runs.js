@@ -14,7 +14,7 @@ const state = { runs: new Map(), experiments: [], selected: new Set(), stream: n
 
 function readFilters() {
   const params = new URLSearchParams(location.search);
-  return { state: params.get("state") || "", experiment_id: params.get("experiment_id") || "", tag: params.get("tag") || "", q: params.get("q") || "" };
+  return { state: params.get("state") || "", experiment_id: params.get("experiment_id") || "", tag: params.get("tag") || "", q: params.get("q") || "", sort: params.get("sort") || "" };
 }
 
 function fillFilterForm(filters) {
@@ -40,7 +40,7 @@ async function loadRuns() {
   state.total = page.total;
   fillExperimentOptions(document.getElementById("filter-experiment"), state.experiments, filters.experiment_id);
   renderExperiments(filters);
-  const anyFilter = Object.values(filters).some(Boolean);
+  const anyFilter = Object.entries(filters).some(([key, value]) => key !== "sort" && value);
   document.getElementById("start-here").hidden = page.total > 0 || anyFilter || state.experiments.length > 0;
   showRunCount();
   followActiveRuns();
@@ -107,13 +107,35 @@ function renderExperiments(filters) {
   const known = new Map(state.experiments.map((exp) => [exp.id, exp]));
   const ids = [...byExperiment.keys()].sort((a, b) => b - a);
   const sections = ids.map((id) => renderExperiment(known.get(id) || { id, name: `experiment ${id}` }, byExperiment.get(id)));
-  if (!ids.length && Object.values(filters).some(Boolean)) sections.push(el("p", { class: "empty" }, "No run matches these filters."));
+  if (!ids.length && Object.entries(filters).some(([key, value]) => key !== "sort" && value)) sections.push(el("p", { class: "empty" }, "No run matches these filters."));
   container.replaceChildren(...sections);
   updateCompareButton();
 }
 
+// Sortable columns: the server orders the runs (GET /api/runs?sort=); a click toggles the direction.
+const SORTABLE = [
+  ["name", "Run"], ["state", "State"], ["progress", "Progress"], ["best_val_accuracy", "Best val acc", true],
+  ["final_val_accuracy", "Final val acc", true], ["test_accuracy", "Test acc", true], ["epoch_time", "Epoch time", true],
+  ["created", "Created", true],
+];
+
+function sortHeader([key, label, numeric]) {
+  const current = readFilters().sort;
+  const active = current.replace(/^-/, "") === key;
+  const descending = current.startsWith("-");
+  const button = el("button", { type: "button", class: "sort-button", dataset: { sort: key }, onclick: () => {
+    const next = active && !descending ? `-${key}` : active ? key : numeric ? `-${key}` : key;
+    const params = new URLSearchParams(location.search);
+    params.set("sort", next);
+    history.pushState(null, "", `/?${params.toString()}`);
+    loadRuns().catch((error) => showStatus(error.message, "error"));
+  } }, label, active ? (descending ? " ▼" : " ▲") : "");
+  return el("th", { scope: "col", class: numeric ? "num" : null, "aria-sort": active ? (descending ? "descending" : "ascending") : "none" }, button);
+}
+
 function renderExperiment(experiment, runs) {
-  runs.sort((a, b) => a.id - b.id);
+  // Server order when sorted, else oldest first within a study.
+  if (!readFilters().sort) runs.sort((a, b) => a.id - b.id);
   const selectAll = el("input", { type: "checkbox", "aria-label": `Select all runs of ${experiment.name}` });
   selectAll.addEventListener("change", () => {
     for (const run of runs) toggleSelected(run.id, selectAll.checked);
@@ -125,13 +147,13 @@ function renderExperiment(experiment, runs) {
       el("h2", {}, el("span", { class: "muted" }, `#${experiment.id} `), experiment.name),
       el("div", { class: "tags" }, tags),
       el("span", { class: "muted small" }, formatDate(experiment.created_at)),
+      el("a", { class: "small study-link", href: `/experiments/${experiment.id}` }, "Study report"),
       el("a", { class: "small compare-all", href: `/compare?run_ids=${runs.map((run) => run.id).join(",")}` }, "Compare all")),
     experiment.description ? el("p", { class: "description" }, experiment.description) : null,
     el("div", { class: "table-wrap" }, el("table", { class: "data runs" },
       el("thead", {}, el("tr", {},
         el("th", { scope: "col", class: "check" }, selectAll),
-        el("th", { scope: "col" }, "Run"), el("th", { scope: "col" }, "State"), el("th", { scope: "col" }, "Progress"),
-        el("th", { scope: "col", class: "num" }, "Best val acc"), el("th", { scope: "col", class: "num" }, "Test acc"),
+        SORTABLE.map(sortHeader),
         el("th", { scope: "col" }, el("span", { class: "visually-hidden" }, "Actions")))),
       el("tbody", { dataset: { experimentId: experiment.id } }, runs.map(renderRunRow)))));
 }
@@ -147,7 +169,10 @@ function renderRunRow(run) {
     el("td", { class: "state-cell" }, renderStateBadge(run.state)),
     el("td", { class: "progress-cell" }, renderProgress(run)),
     el("td", { class: "num" }, formatPercent(run.summary.best_val_accuracy)),
+    el("td", { class: "num" }, formatPercent(run.summary.final_val_accuracy)),
     el("td", { class: "num" }, formatPercent(run.summary.test_accuracy)),
+    el("td", { class: "num" }, run.epoch_seconds == null ? "–" : `${run.epoch_seconds.toFixed(2)} s`),
+    el("td", { class: "num small muted" }, formatDate(run.created_at)),
     el("td", { class: "actions" },
       active ? el("button", { type: "button", class: "small secondary", onclick: () => act(cancelRun, run, "Cancelled") }, "Cancel") : null,
       el("button", { type: "button", class: "small secondary", onclick: () => act(cloneRun, run, "Cloned") }, "Clone"),

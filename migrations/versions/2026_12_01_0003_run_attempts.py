@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0003"
 # lead: rechain to 0002 at merge
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

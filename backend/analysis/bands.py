@@ -1,0 +1,84 @@
+"""Per-epoch aggregation of a group's series: the mean, a band and n at each x.
+
+Runs of different lengths count where they have a value; the band is given
+only where n ≥ 2. Step series are averaged per run into shared buckets first,
+so runs logged at different steps line up.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from backend.analysis.dense import Dense
+
+
+@lru_cache(maxsize=16)
+def _t975(size: int) -> np.ndarray:
+    """``t.ppf(0.975, df)`` for df = 0..size-1 (NaN at 0), one scipy call per table size."""
+    table = np.full(size, np.nan)
+    table[1:] = stats.t.ppf(0.975, np.arange(1, size))
+    return table
+
+
+def _reduce(stack: np.ndarray, band: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """mean, lo, hi and n over axis 0 of ``stack`` (NaN = no value); lo/hi NaN where n < 2."""
+    n = np.sum(~np.isnan(stack), axis=0)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(stack, axis=0)
+        std = np.nanstd(stack, axis=0, ddof=1)
+        if band == "ci95":
+            half = _t975(max(64, 1 << int(n.max(initial=1)).bit_length()))[np.maximum(n - 1, 0)] * std / np.sqrt(n)
+        else:
+            half = std
+    half = np.where(n >= 2, half, np.nan)
+    return mean, mean - half, mean + half, n
+
+
+def _out(x: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: np.ndarray) -> dict[str, Any]:
+    # NaN goes out as JSON null (the response renderer maps it).
+    return {"x": x.tolist(), "mean": mean.tolist(), "lo": lo.tolist(), "hi": hi.tolist(), "n": n.tolist()}
+
+
+def group_bands(dense: Dense, rows: np.ndarray, band: str) -> dict[str, dict[str, Any]]:
+    """Bands of every epoch metric for the runs at ``rows`` of ``dense``, over the epochs where n ≥ 1."""
+    if not dense.names or not rows.size:
+        return {}
+    mean, lo, hi, n = _reduce(dense.values[rows], band)
+    out = {}
+    for i, name in enumerate(dense.names):
+        keep = n[i] > 0
+        if keep.any():
+            out[name] = _out(dense.x[keep], mean[i][keep], lo[i][keep], hi[i][keep], n[i][keep])
+    return out
+
+
+def step_band(
+    columns: Sequence[tuple[Sequence[int], Sequence[float | None]]], band: str, buckets: int
+) -> dict[str, Any]:
+    """The band of step series: each run's mean per bucket of equal width over the group's step range."""
+    columns = [c for c in columns if len(c[0])]
+    if not columns:
+        return {"x": [], "mean": [], "lo": [], "hi": [], "n": []}
+    low = min(int(min(x)) for x, _ in columns)
+    high = max(int(max(x)) for x, _ in columns)
+    count = max(1, min(buckets, high - low + 1))
+    width = (high - low + 1) / count
+    matrix = np.full((len(columns), count), np.nan)
+    for row, (x, y) in enumerate(columns):
+        values = np.asarray(y, dtype=float)
+        keep = np.isfinite(values)
+        index = np.minimum(((np.asarray(x, dtype=float)[keep] - low) / width).astype(np.int64), count - 1)
+        sums = np.bincount(index, weights=values[keep], minlength=count)
+        counts = np.bincount(index, minlength=count)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            matrix[row] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    centers = np.floor(low + (np.arange(count) + 0.5) * width).astype(np.int64)
+    used = ~np.all(np.isnan(matrix), axis=0)
+    return _out(centers[used], *_reduce(matrix[:, used], band))

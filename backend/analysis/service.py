@@ -1,0 +1,241 @@
+"""The analysis of a set of runs: groups, their statistics against a baseline, their bands.
+
+:func:`analyse` is pure (runs and their epoch array in, a dict out); the functions below
+it read what it needs from the database, every point in one query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.analysis import bands, grouping, stats
+from backend.analysis.dense import Dense, from_series, read_dense
+from backend.analysis.summaries import SUMMARY_METRICS, run_metrics
+from backend.compare import service as compare_service
+from backend.compare.service import params_diff
+from backend.db import session_scope
+from backend.errors import InvalidInput, field_error, shown
+from backend.experiments.models import Experiment
+from backend.runs.models import Run
+from backend.runs.service import items_query
+from backend.runs.states import QUEUED, RUNNING
+from backend.spec_fields import object_paths
+
+DEFAULT_METRIC = "best_val_accuracy"
+STEP_BUCKETS = 300
+
+
+def replicates_of(stored: list[str] | None) -> list[str]:
+    return list(stored) if stored else list(grouping.DEFAULT_REPLICATES)
+
+
+def check_metric(metric: str) -> None:
+    if metric not in SUMMARY_METRICS:
+        allowed = ", ".join(SUMMARY_METRICS)
+        raise InvalidInput([field_error("metric", f"must be one of {allowed}, got {shown(metric)}")])
+
+
+def parse_group_by(text: str) -> list[str] | None | str:
+    """``"none"`` -> ``"none"``, ``"auto"`` -> None, ``"a.b,c.d"`` -> the fields (each a spec path, else 422)."""
+    value = text.strip()
+    if value in ("none", "auto"):
+        return "none" if value == "none" else None
+    fields = list(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    unknown = [f for f in fields if f not in object_paths() or f == "spec_version"]
+    if unknown or not fields:
+        got = ", ".join(shown(f, 60) for f in unknown) or "no field"
+        raise InvalidInput(
+            [field_error("group_by", f"must be none, auto or comma-separated run spec fields "
+                         f"(dotted paths like regularization.kernel_l1); unknown: {got}")]
+        )
+    return fields
+
+
+def _matched(base_rows: list[int], other_rows: list[int], replicate: list[str], values: np.ndarray):
+    """Both groups' values ordered by replicate key, when both hold exactly the same replicates (seeds)."""
+    base_keys = {replicate[r]: r for r in base_rows}
+    other_keys = {replicate[r]: r for r in other_rows}
+    if len(base_keys) != len(base_rows) or len(other_keys) != len(other_rows) or set(base_keys) != set(other_keys):
+        return None
+    order = sorted(base_keys)
+    return values[[base_keys[k] for k in order]], values[[other_keys[k] for k in order]]
+
+
+def _rank_key(direction: str, mean: float | None) -> tuple[int, float]:
+    if mean is None:
+        return 1, 0.0
+    return 0, mean if direction == "lower" else -mean
+
+
+def _nullable(value: float) -> float | None:
+    return None if value != value else float(value)
+
+
+def analyse(
+    runs: list[dict[str, Any]],
+    dense: Dense,
+    *,
+    replicate_fields: list[str],
+    group_by: list[str] | None = None,
+    metric: str = DEFAULT_METRIC,
+    baseline: str | None = None,
+    band: str = "ci95",
+    step_series: dict[int, dict[str, dict[str, Any]]] | None = None,
+    step_buckets: int = STEP_BUCKETS,
+) -> dict[str, Any]:
+    """Group ``runs`` (dicts with id, name, state, spec, summary, epoch_seconds) and compare the groups.
+
+    ``dense`` holds the runs' epoch series (rows in the order of ``runs``);
+    ``step_series`` their step series, if any. ``group_by`` None groups by every
+    differing field outside ``replicate_fields``.
+    """
+    check_metric(metric)
+    run_ids = [run["id"] for run in runs]
+    specs = {run["id"]: run["spec"] for run in runs}
+    if group_by is None:
+        values = params_diff(specs)
+        factors = grouping.factor_fields(values, replicate_fields)
+    else:
+        factors = group_by
+        values = {f: {run_id: grouping.get_path(spec, f) for run_id, spec in specs.items()} for f in factors}
+    groups = grouping.group_runs(run_ids, values, factors) if runs else []
+    by_label = {g.label: g for g in groups}
+    if baseline is not None and baseline not in by_label:
+        labels = "; ".join(shown(label, 60) for label in list(by_label)[:20])
+        raise InvalidInput([field_error("baseline", f"must be the label of a group, one of: {labels}; got {shown(baseline)}")])
+    base_group = by_label[baseline] if baseline is not None else (grouping.default_baseline(groups) if groups else None)
+
+    metric_values = run_metrics(dense, [run.get("summary") for run in runs], [run.get("epoch_seconds") for run in runs])
+    replicate = [grouping.replicate_key(run["spec"], replicate_fields) for run in runs]
+    row_of = {run_id: i for i, run_id in enumerate(run_ids)}
+    active = np.array([run["state"] == RUNNING for run in runs], dtype=bool)
+    rows_of = {g.label: [row_of[i] for i in g.run_ids] for g in groups}
+    out_groups = {
+        g.label: {
+            "key": g.key,
+            "label": g.label,
+            "run_ids": g.run_ids,
+            "n": len(g.run_ids),
+            "running": int(active[rows_of[g.label]].sum()),
+            "metrics": {name: stats.describe(metric_values[name][rows_of[g.label]]) for name in SUMMARY_METRICS},
+            "vs_baseline": {},
+        }
+        for g in groups
+    }
+    others = [g for g in groups if base_group is not None and g is not base_group]
+    if others:
+        base_rows = rows_of[base_group.label]
+        jobs = [
+            (name, g, stats.Pair(metric_values[name][base_rows], metric_values[name][rows_of[g.label]],
+                                 _matched(base_rows, rows_of[g.label], replicate, metric_values[name])))
+            for name in SUMMARY_METRICS
+            for g in others
+        ]
+        results = stats.compare_many([job[2] for job in jobs])
+        for name, direction in SUMMARY_METRICS.items():
+            picked = [(g, r) for (n, g, _), r in zip(jobs, results, strict=True) if n == name]
+            adjusted = stats.holm([r["p_value"] for _, r in picked])
+            for (g, result), p_adj in zip(picked, adjusted, strict=True):
+                out_groups[g.label]["vs_baseline"][name] = {
+                    **result, "p_adjusted": p_adj, "verdict": stats.verdict(result["diff"], p_adj, direction),
+                }
+    direction = SUMMARY_METRICS[metric]
+    ranked = sorted(out_groups.values(), key=lambda g: _rank_key(direction, g["metrics"][metric]["mean"]))
+
+    reason = None
+    if len(runs) < 2:
+        reason = f"nothing to compare: {len(runs)} run{'s' if len(runs) != 1 else ''}"
+    elif len(groups) < 2:
+        reason = "nothing to compare: every run has the same condition (only replicate fields differ)"
+    series = {}
+    for g in groups:
+        series[g.label] = bands.group_bands(dense, np.array(rows_of[g.label], dtype=np.int64), band)
+        if step_series:
+            series[g.label].update(step_bands([step_series.get(i, {}) for i in g.run_ids], band, step_buckets))
+    label_of = {i: g.label for g in groups for i in g.run_ids}
+    key_of = {i: g.key for g in groups for i in g.run_ids}
+    columns = {name: metric_values[name].tolist() for name in SUMMARY_METRICS}
+    return {
+        "replicate_fields": replicate_fields,
+        "factors": factors,
+        "metric": metric,
+        "band": band,
+        "baseline": base_group.label if base_group is not None else None,
+        "reason": reason,
+        "run_count": len(runs),
+        "running": int(active.sum()),
+        "queued": sum(1 for run in runs if run["state"] == QUEUED),
+        "metric_info": [{"name": n, "direction": d} for n, d in SUMMARY_METRICS.items()],
+        "groups": ranked,
+        "series": series,
+        "runs": [
+            {"id": run["id"], "name": run["name"], "state": run["state"], "group": label_of[run["id"]],
+             "key": key_of[run["id"]], "metrics": {name: _nullable(columns[name][i]) for name in SUMMARY_METRICS}}
+            for i, run in enumerate(runs)
+        ],
+    }
+
+
+def step_bands(members: list[dict[str, dict[str, Any]]], band: str, step_buckets: int) -> dict[str, Any]:
+    """The group's step series, aggregated across its runs on shared buckets."""
+    names = list(dict.fromkeys(name for s in members for name, data in s.items() if data["axis"] == "step"))
+    return {
+        name: bands.step_band([(s[name]["x"], s[name]["y"]) for s in members if name in s], band, step_buckets)
+        for name in names
+    }
+
+
+def _run_input(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "state": row.state, "spec": row.spec,
+            "summary": row.summary or {}, "epoch_seconds": row.epoch_seconds}
+
+
+def experiment_analysis(
+    session: Session, experiment: Experiment, *, metric: str, baseline: str | None, band: str
+) -> dict[str, Any]:
+    """The analysis of an experiment's runs: one query for the runs, one for every epoch point."""
+    check_metric(metric)
+    rows = session.execute(
+        items_query().add_columns(Run.spec).where(Run.experiment_id == experiment.id).order_by(Run.id)
+    ).all()
+    runs = [_run_input(row) for row in rows]
+    dense = read_dense(session, [run["id"] for run in runs])
+    result = analyse(runs, dense, replicate_fields=replicates_of(experiment.replicates), metric=metric,
+                     baseline=baseline, band=band)
+    return {"experiment_id": experiment.id, "experiment_name": experiment.name, **result}
+
+
+def grouped_comparison(
+    run_ids: list[int], names: list[str] | None, max_points: int, *, group_by: str, metric: str,
+    baseline: str | None, band: str,
+) -> dict[str, Any]:
+    """GET /api/compare's answer, with ``analysis`` (groups and their series) unless ``group_by`` is none."""
+    fields = parse_group_by(group_by)
+    check_metric(metric)
+    with session_scope() as session:
+        result = compare_service.compare(session, run_ids, names, max_points)
+        if fields == "none":
+            return result
+        rows = session.execute(
+            select(Run.id, Run.spec, Experiment.replicates)
+            .join(Experiment, Experiment.id == Run.experiment_id)
+            .where(Run.id.in_(run_ids))
+        ).all()
+    spec_of = {row.id: row.spec for row in rows}
+    # Runs from several experiments: a field any of them replicates over is a replicate field.
+    replicates = list(dict.fromkeys(f for row in rows for f in replicates_of(row.replicates)))
+    runs = [
+        {"id": item["id"], "name": item["name"], "state": item["state"], "spec": spec_of[item["id"]],
+         "summary": item["summary"], "epoch_seconds": item["epoch_seconds"]}
+        for item in result["runs"]
+    ]
+    ids = [run["id"] for run in runs]
+    result["analysis"] = analyse(
+        runs, from_series(ids, result["series"]), replicate_fields=replicates, group_by=fields, metric=metric,
+        baseline=baseline, band=band, step_series=result["series"], step_buckets=max(2, max_points // 2),
+    )
+    return result

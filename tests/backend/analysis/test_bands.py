@@ -1,0 +1,58 @@
+"""Per-epoch bands, against hand-computed values."""
+
+import math
+
+import pytest
+
+import numpy as np
+
+from backend.analysis.bands import group_bands, step_band
+from backend.analysis.dense import from_columns
+
+
+def epoch_band(columns, band):
+    """The band of one metric given as (x, y) per run, through the dense form the service uses."""
+    rid, names, xs, ys = [], [], [], []
+    for run, (x, y) in enumerate(columns):
+        rid += [run] * len(x)
+        names += ["m"] * len(x)
+        xs += list(x)
+        ys += list(y)
+    dense = from_columns(list(range(len(columns))), rid, names, xs, ys)
+    return group_bands(dense, np.arange(len(columns)), band).get("m", {"x": []})
+
+
+def nan_to_none(values):
+    return [None if v is None or math.isnan(v) else v for v in values]
+
+
+def test_runs_of_different_lengths_count_where_they_have_a_value():
+    band = epoch_band([([0, 1, 2], [1.0, 2.0, 3.0]), ([0, 1], [3.0, 4.0]), ([0, 3], [None, None])], "std")
+    # Epoch 3 has no value in any run: it is left out.
+    assert band["x"] == [0, 1, 2]
+    assert band["n"] == [2, 2, 1]
+    assert band["mean"] == [2.0, 3.0, 3.0]
+    # sd of (1, 3) and of (2, 4) is sqrt(2); one run at epoch 2 gives no band.
+    assert nan_to_none(band["lo"]) == pytest.approx([2 - math.sqrt(2), 3 - math.sqrt(2), None])
+    assert nan_to_none(band["hi"]) == pytest.approx([2 + math.sqrt(2), 3 + math.sqrt(2), None])
+
+
+def test_ci95_band_uses_t():
+    # 1, 2, 3: sd 1, sem 1/sqrt(3), t(0.975, 2) = 4.303 (t table).
+    band = epoch_band([([0], [1.0]), ([0], [2.0]), ([0], [3.0])], "ci95")
+    assert band["lo"][0] == pytest.approx(2 - 4.303 / math.sqrt(3), abs=1e-3)
+    assert band["hi"][0] == pytest.approx(2 + 4.303 / math.sqrt(3), abs=1e-3)
+
+
+def test_step_series_share_buckets():
+    # Two runs logged at different steps over 0..99, four buckets of 25 steps.
+    first = (list(range(0, 100, 2)), [1.0] * 50)
+    second = (list(range(1, 100, 2)), [3.0] * 50)
+    band = step_band([first, second], "std", 4)
+    assert band["n"] == [2, 2, 2, 2]
+    assert band["mean"] == [2.0, 2.0, 2.0, 2.0]
+    assert band["x"] == [12, 37, 62, 87]
+
+
+def test_no_series_gives_empty_band():
+    assert epoch_band([], "std")["x"] == []
