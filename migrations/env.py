@@ -34,6 +34,11 @@ def run_migrations_online() -> None:
         with engine.connect() as connection:
             config.attributes["applied"] = pending(connection, config)
             connection.commit()  # end the read's transaction, so alembic's own begins and commits
+            if connection.dialect.name == "sqlite":
+                # Batch migrations rebuild tables; with foreign keys enforced, dropping the old
+                # runs table would cascade-delete every metric point (SQLite's implicit DELETE).
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()
             # Batch mode lets later migrations alter columns on SQLite too.
             context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
             with context.begin_transaction():

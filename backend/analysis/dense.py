@@ -64,16 +64,18 @@ def from_columns(run_ids: list[int], rid: Any, names: Any, xs: Any, values: Any)
 # One row per (run, metric) with its epochs and values as JSON arrays: a study's
 # 166,000 points arrive as 3,300 rows that orjson parses in C, instead of one
 # Python tuple per point. Both aggregates walk the same rows, so the arrays line up.
-# Infinities (which JSON cannot hold) and NaN go out as null, a missing value.
+# Infinities (which JSON cannot hold), NaN and magnitudes from 1e308 up go out as null,
+# a missing value: SQLite prints 15 significant digits, so the largest doubles would
+# come back rounded past the float range.
 _AGGREGATE = {
     "sqlite": (
-        "SELECT run_id, name, json_group_array(x), json_group_array(CASE WHEN abs(value) <= 1.7976931348623157e308 "
+        "SELECT run_id, name, json_group_array(x), json_group_array(CASE WHEN abs(value) < 1e308 "
         "THEN value END) FROM metric_points "
         "WHERE run_id IN :ids AND axis = 'epoch' GROUP BY run_id, name"
     ),
     "postgresql": (
         "SELECT run_id, name, json_agg(x ORDER BY x)::text, "
-        "json_agg(CASE WHEN abs(value) <= 1.7976931348623157e308 THEN value END ORDER BY x)::text FROM metric_points "
+        "json_agg(CASE WHEN abs(value) < 1e308 THEN value END ORDER BY x)::text FROM metric_points "
         "WHERE run_id IN :ids AND axis = 'epoch' GROUP BY run_id, name"
     ),
 }

@@ -5,12 +5,18 @@ from fastapi import APIRouter
 from backend.analysis import service
 from backend.analysis.schemas import BandParam, BaselineParam, ExperimentAnalysis, MetricParam
 from backend.deps import ExperimentDep, SessionDep
+from backend.errors import error_responses
 from backend.responses import OrjsonResponse
 
 router = APIRouter(prefix="/api/experiments", tags=["analysis"])
 
 
-@router.get("/{experiment_id}/analysis", response_model=ExperimentAnalysis, response_class=OrjsonResponse)
+@router.get(
+    "/{experiment_id}/analysis",
+    response_model=ExperimentAnalysis,
+    response_class=OrjsonResponse,
+    responses=error_responses(404, 422),
+)
 def experiment_analysis(
     experiment: ExperimentDep,
     session: SessionDep,

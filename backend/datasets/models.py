@@ -11,6 +11,8 @@ class Dataset(Base):
     """An uploaded dataset: its identity, shape and where its arrays live (by content hash)."""
 
     __tablename__ = "datasets"
+    # Ids are never reused on SQLite either: a deleted dataset's links must not lead to another.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)

@@ -11,6 +11,8 @@ class Experiment(Base):
     """A study: a base spec and a grid whose cartesian product gives its runs."""
 
     __tablename__ = "experiments"
+    # Ids are never reused on SQLite either: a deleted experiment's links must not lead to another.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

@@ -15,6 +15,9 @@ class Run(Base):
     __table_args__ = (
         Index("ix_runs_experiment_id_id", "experiment_id", "id"),
         Index("ix_runs_state_id", "state", "id"),
+        # Ids are never reused on SQLite either: a deleted run's links and queued tasks
+        # must not lead to a newer run.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

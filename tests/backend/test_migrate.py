@@ -112,3 +112,29 @@ def test_four_api_processes_start_on_a_new_postgres_database(postgres_server_url
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_sqlite_ids_are_never_reused_and_the_rebuild_keeps_every_point(tmp_path):
+    from alembic import command
+
+    from backend.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(alembic_config(url), "0004")
+    engine = sa.create_engine(url)
+    run = "INSERT INTO runs (experiment_id, name, spec, state, epoch, epochs, summary) VALUES (1, 'r', '{}', 'queued', 0, 0, '{}')"
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO experiments (name, description, tags, base, grid) VALUES ('e', '', '[]', '{}', '{}')")
+        for _ in range(3):
+            conn.exec_driver_sql(run)
+        for x in range(5):
+            conn.exec_driver_sql(f"INSERT INTO metric_points (run_id, name, axis, x, value) VALUES (3, 'loss', 'epoch', {x}, 0.5)")
+    command.upgrade(alembic_config(url), "head")
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM metric_points WHERE run_id = 3").scalar() == 5
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.exec_driver_sql("DELETE FROM runs WHERE id = 3")
+        assert conn.exec_driver_sql("SELECT count(*) FROM metric_points").scalar() == 0  # the cascade still holds
+        conn.exec_driver_sql(run)
+        assert conn.exec_driver_sql("SELECT max(id) FROM runs").scalar() == 4  # not 3 again
+    engine.dispose()
