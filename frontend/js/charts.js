@@ -388,6 +388,18 @@ export function escapePlotlyText(text) {
   return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+// Saves text made in the page (the analysis export) as a file.
+export function downloadText(text, filename, type = "text/csv") {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const anchor = document.createElement("a");
+  anchor.href = url;
+  anchor.download = filename;
+  document.body.append(anchor);
+  anchor.click();
+  anchor.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
 // Re-theme every chart when the OS switches between light and dark.
 export function followColorScheme(board) {
   window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => board.refresh());
