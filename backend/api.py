@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from backend import health, spec_api, stream
+from backend.auth.router import router as session_router
 from backend.compare.router import router as compare_router
 from backend.experiments.router import router as experiments_router
 from backend.metrics.router import router as metrics_router
@@ -11,6 +12,7 @@ from backend.runs.router import router as runs_router
 api_router = APIRouter()
 for router in (
     health.router,
+    session_router,
     spec_api.router,
     experiments_router,
     runs_router,

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from backend.api import api_router
+from backend.auth.access import AccessMiddleware
+from backend.auth.headers import SecurityHeadersMiddleware
 from backend.dispatch import dispatch_pass
 from backend.errors import install_error_handlers
 from backend.migrate import upgrade_head
@@ -45,7 +47,7 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
-    """Build the app: API routers, JSON error handlers, the dashboard, and the startup migration."""
+    """Build the app: API routers, JSON error handlers, the dashboard, access control and the startup migration."""
     app = FastAPI(
         title="RegLab",
         summary="Compare neural-network regularization runs",
@@ -57,4 +59,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router)
     install_frontend(app)
+    # Outermost last: the security headers go on every answer, the access check's refusals included.
+    app.add_middleware(AccessMiddleware, mode=get_settings().AUTH)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -12,6 +12,7 @@ links it with ``<link rel="alternate" type="application/json">``):
     /new                    -> /api/spec/schema, /api/spec/default, /api/spec/datasets
     /compare?run_ids=1,2,3  -> /api/compare?run_ids=1,2,3 (+ /api/runs/{id}/metrics for step series)
     /runs/{id}              -> /api/runs/{id} (+ /api/runs/{id}/metrics, /api/runs/{id}/summary)
+    /signin                 -> /api/session (paste a token once; it is kept in an HttpOnly cookie)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from fastapi.staticfiles import StaticFiles
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 PLOTLY_PLACEHOLDER = "/static/vendor/plotly.min.js"
-PAGES = {"/": "index.html", "/new": "new.html", "/compare": "compare.html"}
+PAGES = {"/": "index.html", "/new": "new.html", "/compare": "compare.html", "/signin": "signin.html"}
 # Pages change with the code; let browsers revalidate rather than cache them stale.
 NO_CACHE = {"Cache-Control": "no-cache"}
 
@@ -54,6 +55,7 @@ HEAD = """<meta charset="utf-8">
   <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
   <link rel="stylesheet" href="/static/css/reglab.css">"""
 NAV = (("/", "Runs"), ("/new", "New study"), ("/compare", "Compare"))
+SIGNIN_LINK = '\n    <a class="signin-link" href="/signin">Sign in</a>'
 LIVE_INDICATOR = '\n    <span class="live-indicator" id="live" data-state="off">offline</span>'
 TOPBAR_PLACEHOLDER = re.compile(r"<!-- reglab:topbar( live)? -->")
 
@@ -63,7 +65,7 @@ def topbar(current: str | None, live: bool) -> str:
     links = "\n".join(f'      <a href="{href}"{marks[href]}>{label}</a>' for href, label in NAV)
     return (
         '<header class="topbar">\n    <a class="brand" href="/">RegLab</a>\n'
-        f'    <nav aria-label="Main">\n{links}\n    </nav>{LIVE_INDICATOR if live else ""}\n  </header>'
+        f'    <nav aria-label="Main">\n{links}\n    </nav>{LIVE_INDICATOR if live else ""}{SIGNIN_LINK}\n  </header>'
     )
 
 

@@ -7,6 +7,7 @@ docker-compose stack.
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,12 @@ class Settings(BaseSettings):
     # How often the API retries dispatching runs that were queued while the broker was away.
     DISPATCH_INTERVAL_S: float = Field(5.0, gt=0)
     BROKER_TIMEOUT_S: float = Field(1.0, gt=0)
+    # Who may do what: off (no tokens; `make run` binds 127.0.0.1), write (reads open,
+    # writes need a token), all (every route but health needs one; the compose stack).
+    AUTH: Literal["off", "write", "all"] = "off"
+    # The token clients (the CLI, a worker) send when none is passed explicitly.
+    TOKEN: str | None = Field(None, repr=False)
+    AUTH_FAILURES_PER_MINUTE: int = Field(10, ge=1, le=100_000)
 
     @field_validator("DATABASE_URL")
     @classmethod
