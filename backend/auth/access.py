@@ -30,6 +30,8 @@ SESSION_COOKIE = "reglab_session"
 CSRF_COOKIE = "reglab_csrf"
 CSRF_HEADER = "x-csrf-token"
 SIGNIN_PATH = "/signin"
+# What REGLAB_AUTH=write leaves open.
+READS = (Need.READ, Need.WORKER_READ)
 NO_TOKEN = (
     "this route needs a token: send 'Authorization: Bearer <token>' (the CLI reads REGLAB_TOKEN or --token), "
     "or sign in at /signin; `reglab token create` makes one"
@@ -125,7 +127,7 @@ class AccessMiddleware:
         if self._routes is None:
             self._routes = RouteTable(scope["app"])
         need = scopes.need_for(method, self._routes.template(method, path))
-        if need is Need.OPEN or (self.mode == "write" and not unsafe):
+        if need is Need.OPEN or (self.mode == "write" and need in READS):
             return None
         cookies = cookie_parser(headers.get("cookie", ""))
         secret = bearer or cookies.get(SESSION_COOKIE)

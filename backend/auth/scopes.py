@@ -3,7 +3,8 @@
 A route's need is looked up by method and path template (``/api/runs/{}`` with
 every path parameter written ``{}``, so a parameter's name does not matter).
 Routes not in the table get the default for their method: reads need ``read``,
-writes (POST, PUT, PATCH, DELETE) need ``write``. A new route is therefore
+writes (POST, PUT, PATCH, DELETE) need ``write``. ``REGLAB_AUTH=write`` opens
+what needs ``read``; ``all`` opens only what the table marks ``OPEN``. A new route is therefore
 closed to workers and to read-only tokens until the table says otherwise.
 """
 
@@ -38,6 +39,8 @@ POLICY: dict[tuple[str, str], Need] = {
     ("POST", "/api/session"): Need.OPEN,
     ("DELETE", "/api/session"): Need.OPEN,
     ("GET", "/signin"): Need.OPEN,
+    # A POST only because a spec is a body; it changes nothing.
+    ("POST", "/api/spec/validate"): Need.READ,
     # The trainer endpoints: claim, heartbeat (carrying the cancel flag back), points, files, finish.
     ("GET", RUN): Need.WORKER_READ,
     ("POST", RUN + "/claim"): Need.WORKER_WRITE,

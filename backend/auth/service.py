@@ -62,6 +62,14 @@ def revoke_tokens(session: Session, name_or_id: str) -> list[Token]:
     return tokens
 
 
+def replace_token(session: Session, name: str, scope: str) -> str:
+    """Revoke the active tokens named ``name`` (left by an earlier start) and create a new one; its secret."""
+    for token in session.scalars(select(Token).where(Token.name == name, Token.revoked_at.is_(None))):
+        token.revoked_at = utcnow()
+    session.flush()
+    return create_token(session, name, scope)[1]
+
+
 def authenticate(session: Session, secret: str) -> Token | None:
     """The active token with this secret (its last use noted), or None."""
     token = session.scalar(select(Token).where(Token.token_hash == hash_token(secret), Token.revoked_at.is_(None)))
