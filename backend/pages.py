@@ -55,7 +55,7 @@ HEAD = """<meta charset="utf-8">
   <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
   <link rel="stylesheet" href="/static/css/reglab.css">"""
 NAV = (("/", "Runs"), ("/new", "New study"), ("/compare", "Compare"))
-SIGNIN_LINK = '\n    <a class="signin-link" href="/signin">Sign in</a>'
+SIGNIN_PATH = "/signin"
 LIVE_INDICATOR = '\n    <span class="live-indicator" id="live" data-state="off">offline</span>'
 TOPBAR_PLACEHOLDER = re.compile(r"<!-- reglab:topbar( live)? -->")
 
@@ -63,9 +63,11 @@ TOPBAR_PLACEHOLDER = re.compile(r"<!-- reglab:topbar( live)? -->")
 def topbar(current: str | None, live: bool) -> str:
     marks = {href: ' aria-current="page"' if href == current else "" for href, _ in NAV}
     links = "\n".join(f'      <a href="{href}"{marks[href]}>{label}</a>' for href, label in NAV)
+    signin_mark = ' aria-current="page"' if current == SIGNIN_PATH else ""
     return (
         '<header class="topbar">\n    <a class="brand" href="/">RegLab</a>\n'
-        f'    <nav aria-label="Main">\n{links}\n    </nav>{LIVE_INDICATOR if live else ""}{SIGNIN_LINK}\n  </header>'
+        f'    <nav aria-label="Main">\n{links}\n    </nav>{LIVE_INDICATOR if live else ""}'
+        f'\n    <a href="{SIGNIN_PATH}"{signin_mark}>Sign in</a>\n  </header>'
     )
 
 

@@ -63,7 +63,7 @@ def test_four_processes_migrating_at_once_migrate_once(empty_database):
     for proc, (out, err) in zip(procs, results):
         assert proc.returncode == 0, err[-3000:]
     assert sorted(out.strip() for out, _ in results) == ["applied", "at head", "at head", "at head"]
-    assert _revision(empty_database) == "0003"
+    assert _revision(empty_database) == "0005"
 
 
 def test_four_api_processes_start_on_a_new_postgres_database(postgres_server_url, redis_url, tmp_path):
@@ -96,7 +96,7 @@ def test_four_api_processes_start_on_a_new_postgres_database(postgres_server_url
         assert text.count("Application startup complete") == 4, text[-3000:]
         assert "Traceback" not in text and "startup failed" not in text.lower(), text[-3000:]
         assert httpx.get(f"{base}/api/runs", timeout=10).status_code == 200
-        assert _revision(url) == "0003"
+        assert _revision(url) == "0005"
     finally:
         proc.terminate()
         proc.wait(30)
