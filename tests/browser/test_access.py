@@ -53,7 +53,8 @@ def watch_csp(page) -> list[str]:
     return reports
 
 
-def test_every_page_works_under_the_csp(live_server, page):
+def test_every_page_works_under_the_csp(live_server, strict_page):
+    page = strict_page
     study = create_study(live_server, "csp")
     first, second = (run["id"] for run in study["runs"])
     reports = watch_csp(page)
@@ -82,7 +83,8 @@ def other_origin(tmp_path) -> Iterator[str]:
 
 
 @pytest.mark.parametrize("auth_mode", ["all"])
-def test_sign_in_with_a_token_and_refuse_a_cross_site_form_post(live_server, page, tokens, other_origin, tmp_path):
+def test_sign_in_with_a_token_and_refuse_a_cross_site_form_post(live_server, strict_page, tokens, other_origin, tmp_path):
+    page = strict_page
     admin = {"Authorization": f"Bearer {tokens['admin']}"}
     study = create_study(live_server, "signed in", admin)
     target, other = (run["id"] for run in study["runs"])
