@@ -4,15 +4,17 @@ from fastapi import APIRouter
 
 from backend import health, spec_api, stream
 from backend.auth.router import router as session_router
+from backend.auth.schemas import ACCESS_RESPONSES
 from backend.compare.router import router as compare_router
 from backend.experiments.router import router as experiments_router
 from backend.metrics.router import router as metrics_router
 from backend.runs.router import router as runs_router
 
 api_router = APIRouter()
+# Health and the session routes are open in every mode; the rest may answer 401/403/429.
+api_router.include_router(health.router)
+api_router.include_router(session_router)
 for router in (
-    health.router,
-    session_router,
     spec_api.router,
     experiments_router,
     runs_router,
@@ -20,4 +22,4 @@ for router in (
     compare_router,
     stream.router,
 ):
-    api_router.include_router(router)
+    api_router.include_router(router, responses=ACCESS_RESPONSES)

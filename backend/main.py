@@ -60,6 +60,6 @@ def create_app() -> FastAPI:
     app.include_router(api_router)
     install_frontend(app)
     # Outermost last: the security headers go on every answer, the access check's refusals included.
-    app.add_middleware(AccessMiddleware, mode=get_settings().AUTH)
+    app.add_middleware(AccessMiddleware, mode=get_settings().AUTH, cache_s=get_settings().AUTH_CACHE_S)
     app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     # The token clients (the CLI, a worker) send when none is passed explicitly.
     TOKEN: str | None = Field(None, repr=False)
     AUTH_FAILURES_PER_MINUTE: int = Field(10, ge=1, le=100_000)
+    # How long an API process trusts a token it has checked, i.e. how long a revoked token may still work.
+    AUTH_CACHE_S: float = Field(5.0, ge=0, le=3600)
 
     @field_validator("DATABASE_URL")
     @classmethod

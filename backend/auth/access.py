@@ -11,6 +11,7 @@ mode, ``off`` included.
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from backend.auth import scopes
 from backend.auth.limiter import get_limiter
 from backend.auth.scopes import SAFE_METHODS, Need
+from backend.auth.service import hash_token
 from backend.responses import OrjsonResponse
 
 SESSION_COOKIE = "reglab_session"
@@ -88,6 +90,30 @@ def is_page(path: str) -> bool:
     return not path.startswith("/api/") and path != "/openapi.json"
 
 
+class TokenCache:
+    """Tokens seen valid in the last ``ttl_s`` seconds, so a metrics batch does not pay a database
+    query (0.3-0.5 ms of CPU) for its token; a revocation therefore takes up to ``ttl_s`` to bite."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl_s: float):
+        self.ttl_s = ttl_s
+        self._entries: dict[str, tuple[float, tuple[str, str]]] = {}
+
+    def get(self, secret: str) -> tuple[str, str] | None:
+        entry = self._entries.get(hash_token(secret))
+        if entry is None or time.monotonic() - entry[0] > self.ttl_s:
+            return None
+        return entry[1]
+
+    def put(self, secret: str, found: tuple[str, str]) -> None:
+        if self.ttl_s <= 0:
+            return
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[hash_token(secret)] = (time.monotonic(), found)
+
+
 def lookup(secret: str) -> tuple[str, str] | None:
     """(name, scope) of the active token with this secret, or None; blocking, run in a thread."""
     from backend.auth.service import authenticate
@@ -101,9 +127,10 @@ def lookup(secret: str) -> tuple[str, str] | None:
 class AccessMiddleware:
     """Answers 401/403/429 (or, for pages, a redirect to /signin) before the app sees the request."""
 
-    def __init__(self, app: ASGIApp, mode: str):
+    def __init__(self, app: ASGIApp, mode: str, cache_s: float = 0.0):
         self.app = app
         self.mode = mode
+        self.cache = TokenCache(cache_s)
         self._routes: RouteTable | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -138,7 +165,9 @@ class AccessMiddleware:
         limiter = get_limiter()
         if (wait := limiter.retry_after(address)) is not None:
             return error(429, f"too many failed sign-ins from {address}; try again in {wait} s", {"Retry-After": str(wait)})
-        found = await anyio.to_thread.run_sync(lookup, secret)
+        found = self.cache.get(secret)
+        if found is None and (found := await anyio.to_thread.run_sync(lookup, secret)) is not None:
+            self.cache.put(secret, found)
         if found is None:
             limiter.fail(address)
             if page:
