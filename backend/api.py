@@ -11,6 +11,8 @@ from fastapi import APIRouter, Depends
 
 from backend import health, spec_api, stream
 from backend.analysis.router import router as analysis_router
+from backend.auth.router import router as session_router
+from backend.auth.schemas import ACCESS_RESPONSES
 from backend.compare.router import router as compare_router
 from backend.datasets.router import router as datasets_router
 from backend.errors import reject_unknown_query
@@ -19,8 +21,10 @@ from backend.metrics.router import router as metrics_router
 from backend.runs.router import router as runs_router
 
 api_router = APIRouter()
+# Health and the session routes are open in every mode; the rest may answer 401/403/429.
+api_router.include_router(health.router)
+api_router.include_router(session_router)
 for router in (
-    health.router,
     spec_api.router,
     experiments_router,
     analysis_router,
@@ -30,4 +34,4 @@ for router in (
     datasets_router,
     stream.router,
 ):
-    api_router.include_router(router, dependencies=[Depends(reject_unknown_query)])
+    api_router.include_router(router, dependencies=[Depends(reject_unknown_query)], responses=ACCESS_RESPONSES)

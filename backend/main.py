@@ -11,6 +11,8 @@ from fastapi import FastAPI
 
 from backend.api import api_router
 from backend.datasets import catalog
+from backend.auth.access import AccessMiddleware
+from backend.auth.headers import SecurityHeadersMiddleware
 from backend.dispatch import dispatch_pass
 from backend.errors import install_error_handlers
 from backend.migrate import upgrade_head
@@ -47,7 +49,7 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
-    """Build the app: API routers, JSON error handlers, the dashboard, and the startup migration."""
+    """Build the app: API routers, JSON error handlers, the dashboard, access control and the startup migration."""
     app = FastAPI(
         title="RegLab",
         summary="Compare neural-network regularization runs",
@@ -64,4 +66,7 @@ def create_app() -> FastAPI:
     app.include_router(api_router)
     install_frontend(app)
     install_openapi(app)
+    # Outermost last: the security headers go on every answer, the access check's refusals included.
+    app.add_middleware(AccessMiddleware, mode=get_settings().AUTH, cache_s=get_settings().AUTH_CACHE_S)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -1,9 +1,10 @@
 """Every table, imported in one place for Alembic and for mapper configuration."""
 
+from backend.auth.models import Token
 from backend.datasets.models import Dataset
 from backend.db import Base
 from backend.experiments.models import Experiment, ExperimentTag
 from backend.metrics.models import MetricPoint
 from backend.runs.models import Run
 
-__all__ = ["Base", "Dataset", "Experiment", "ExperimentTag", "MetricPoint", "Run"]
+__all__ = ["Base", "Dataset", "Experiment", "ExperimentTag", "MetricPoint", "Run", "Token"]

@@ -13,6 +13,7 @@ links it with ``<link rel="alternate" type="application/json">``):
     /compare?run_ids=1,2,3  -> /api/compare?run_ids=1,2,3 (+ /api/runs/{id}/metrics for step series, /api/compare/csv)
     /runs/{id}              -> /api/runs/{id} (+ /api/runs/{id}/metrics, /api/runs/{id}/summary)
     /experiments/{id}       -> /api/experiments/{id}/analysis (+ /api/experiments/{id})
+    /signin                 -> /api/session (paste a token once; it is kept in an HttpOnly cookie)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from fastapi.staticfiles import StaticFiles
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 PLOTLY_PLACEHOLDER = "/static/vendor/plotly.min.js"
-PAGES = {"/": "index.html", "/new": "new.html", "/compare": "compare.html"}
+PAGES = {"/": "index.html", "/new": "new.html", "/compare": "compare.html", "/signin": "signin.html"}
 # Pages change with the code; let browsers revalidate rather than cache them stale.
 NO_CACHE = {"Cache-Control": "no-cache"}
 
@@ -55,6 +56,7 @@ HEAD = """<meta charset="utf-8">
   <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
   <link rel="stylesheet" href="/static/css/reglab.css">"""
 NAV = (("/", "Runs"), ("/new", "New study"), ("/compare", "Compare"))
+SIGNIN_PATH = "/signin"
 LIVE_INDICATOR = '\n    <span class="live-indicator" id="live" data-state="off">offline</span>'
 TOPBAR_PLACEHOLDER = re.compile(r"<!-- reglab:topbar( live)? -->")
 
@@ -62,9 +64,11 @@ TOPBAR_PLACEHOLDER = re.compile(r"<!-- reglab:topbar( live)? -->")
 def topbar(current: str | None, live: bool) -> str:
     marks = {href: ' aria-current="page"' if href == current else "" for href, _ in NAV}
     links = "\n".join(f'      <a href="{href}"{marks[href]}>{label}</a>' for href, label in NAV)
+    signin_mark = ' aria-current="page"' if current == SIGNIN_PATH else ""
     return (
         '<header class="topbar">\n    <a class="brand" href="/">RegLab</a>\n'
-        f'    <nav aria-label="Main">\n{links}\n    </nav>{LIVE_INDICATOR if live else ""}\n  </header>'
+        f'    <nav aria-label="Main">\n{links}\n    </nav>{LIVE_INDICATOR if live else ""}'
+        f'\n    <a href="{SIGNIN_PATH}"{signin_mark}>Sign in</a>\n  </header>'
     )
 
 

@@ -7,6 +7,7 @@ docker-compose stack.
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,14 @@ class Settings(BaseSettings):
     MAX_DATASET_EXAMPLES: int = Field(1_000_000, ge=10)
     MAX_DATASET_FEATURES: int = Field(196_608, ge=1, description="Values per example (256x256x3 by default)")
     MAX_DATASET_CLASSES: int = Field(1000, ge=2)
+    # Who may do what: off (no tokens; `make run` binds 127.0.0.1), write (reads open,
+    # writes need a token), all (every route but health needs one; the compose stack).
+    AUTH: Literal["off", "write", "all"] = "off"
+    # The token clients (the CLI, a worker) send when none is passed explicitly.
+    TOKEN: str | None = Field(None, repr=False)
+    AUTH_FAILURES_PER_MINUTE: int = Field(10, ge=1, le=100_000)
+    # How long an API process trusts a token it has checked, i.e. how long a revoked token may still work.
+    AUTH_CACHE_S: float = Field(5.0, ge=0, le=3600)
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.api",
     "tests.fixtures.worker",
+    "tests.fixtures.auth",
 ]

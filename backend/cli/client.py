@@ -22,11 +22,13 @@ class ApiClient:
     Args:
         base_url: where the API answers, e.g. ``http://127.0.0.1:8000``.
         timeout: seconds for connecting and for each response.
+        token: an API token, sent as ``Authorization: Bearer <token>`` (needed when REGLAB_AUTH is not off).
     """
 
-    def __init__(self, base_url: str, timeout: float = 30.0):
+    def __init__(self, base_url: str, timeout: float = 30.0, token: str | None = None):
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers)
 
     def close(self) -> None:
         self._http.close()

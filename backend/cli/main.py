@@ -7,9 +7,11 @@
     reglab show RUN                          one run: state, device, summary, spec
     reglab compare RUN... [--csv FILE]       summaries and differing parameters; --csv writes every series
     reglab cancel RUN                        stop a queued or running run
+    reglab token create --name N --scope S   a token for REGLAB_AUTH=write|all (also: token ls, token revoke)
 
-Every command but `up` and `worker` talks to the API at REGLAB_URL (or --url),
-so they work against a remote deployment too.
+Every command but `up`, `worker` and `token` talks to the API at REGLAB_URL (or
+--url), so they work against a remote deployment too; it sends REGLAB_TOKEN (or
+--token) as a bearer token. `token` talks to the database, as an admin tool.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from backend.cli.client import ApiClient, ApiError
 from backend.cli.progress import ProgressBoard, all_final
+from backend.cli.tokens import add_token_commands
 from backend.runs.states import COMPLETED
 
 STUDY_KEYS = {"name", "description", "tags", "base", "grid"}
@@ -66,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--url", default=None, help=f"API base URL (default: REGLAB_URL, now {get_settings().URL})"
         )
+        command.add_argument("--token", default=None, help="API token (default: REGLAB_TOKEN)")
         return command
 
     up = sub.add_parser("up", help="run the API, a worker and Redis on this machine", description=cmd_up.__doc__)
@@ -115,13 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = api_command("cancel", "cancel a queued or running run")
     cancel.add_argument("run", type=int)
     cancel.set_defaults(func=cmd_cancel)
+
+    add_token_commands(sub)
     return parser
 
 
 def _client(args) -> ApiClient:
     from backend.settings import get_settings
 
-    return ApiClient(args.url or get_settings().URL)
+    return ApiClient(args.url or get_settings().URL, token=args.token or get_settings().TOKEN)
 
 
 # ---- stack -------------------------------------------------------------------

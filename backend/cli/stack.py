@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -107,6 +108,7 @@ class Stack:
         self._worker_restart_at: float | None = None
         self._worker_pids: list[int] = []
         self._worker_pids_at = 0.0
+        self._worker_token: str | None = None
 
     # -- output ---------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -191,6 +193,9 @@ class Stack:
         if redispatched:
             self.say(f"{redispatched} queued run(s) will be sent to the worker again")
         self._first_start = not has_experiments(database_url)
+        if self.settings.AUTH != "off":
+            self._worker_token = self._issue_worker_token(database_url)
+            self.say(f"auth: REGLAB_AUTH={self.settings.AUTH}; the worker got its own worker-scoped token")
 
         env = self._child_env()
         self._spawn_worker(env)
@@ -219,9 +224,28 @@ class Stack:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         return env
 
+    def _issue_worker_token(self, database_url: str) -> str:
+        """A fresh worker-scoped token for this start (the previous start's one is revoked)."""
+        from backend.auth.scopes import WORKER
+        from backend.auth.service import replace_token
+        from sqlalchemy.orm import Session
+
+        from backend.db import make_engine
+
+        engine = make_engine(database_url)
+        try:
+            with Session(engine) as session:
+                return replace_token(session, worker_token_name(), WORKER)
+        finally:
+            engine.dispose()
+
     def _spawn_worker(self, env: dict[str, str] | None = None) -> Child:
         argv = worker_argv(self.settings.TRAIN_QUEUE, self.settings.WORKER_CONCURRENCY, EMBEDDED_WORKER_NAME)
-        worker = self._spawn("worker", argv, env or self._child_env())
+        env = dict(env or self._child_env())
+        if self._worker_token:
+            # The worker's own token, whatever REGLAB_TOKEN the person starting the stack holds.
+            env["REGLAB_TOKEN"] = self._worker_token
+        worker = self._spawn("worker", argv, env)
         self._worker_pids = [worker.proc.pid]
         return worker
 
@@ -388,7 +412,30 @@ class Stack:
         for child in self.children.values():
             child.stop(signal.SIGTERM, grace=5.0)
         self.children.clear()
+        if self._worker_token:
+            self._revoke_worker_token()
         self.say("stopped")
+
+    def _revoke_worker_token(self) -> None:
+        """The stopped worker's token is no use to anyone; a failure here only leaves it until the next start."""
+        from sqlalchemy.orm import Session
+
+        from backend.auth.service import revoke_tokens
+        from backend.db import make_engine
+
+        engine = make_engine(self.settings.database_url)
+        try:
+            with Session(engine) as session:
+                revoke_tokens(session, worker_token_name())
+        except Exception as exc:  # the database may be gone; the token is replaced at the next start
+            self.say(f"could not revoke the worker's token: {exc}")
+        finally:
+            engine.dispose()
+        self._worker_token = None
+
+
+def worker_token_name() -> str:
+    return f"reglab up worker on {socket.gethostname()}"
 
 
 def _redact(url: str) -> str:

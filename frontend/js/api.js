@@ -16,8 +16,26 @@ function describeError(status, body) {
   return `HTTP ${status}`;
 }
 
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+// The double-submit CSRF token: the server set it in a readable cookie at sign-in
+// and expects it back in X-CSRF-Token on every write made with the session cookie.
+export function csrfToken() {
+  const entry = document.cookie.split("; ").find((part) => part.startsWith("reglab_csrf="));
+  return entry ? decodeURIComponent(entry.slice("reglab_csrf=".length)) : "";
+}
+
+// Headers for a request: Accept JSON, plus the CSRF token on writes.
+export function requestHeaders(method = "GET", headers = {}) {
+  const result = { Accept: "application/json", ...headers };
+  const token = csrfToken();
+  if (!SAFE_METHODS.has(method.toUpperCase()) && token) result["X-CSRF-Token"] = token;
+  return result;
+}
+
 export async function fetchJson(url, options = {}) {
-  const response = await fetch(url, { headers: { Accept: "application/json" }, ...options });
+  const method = options.method || "GET";
+  const response = await fetch(url, { ...options, headers: requestHeaders(method, options.headers), credentials: "same-origin" });
   const text = await response.text();
   let body = null;
   try {
@@ -32,7 +50,7 @@ export async function fetchJson(url, options = {}) {
 export function sendJson(url, method, payload) {
   return fetchJson(url, {
     method,
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    headers: { "Content-Type": "application/json" },
     body: payload === undefined ? undefined : JSON.stringify(payload),
   });
 }
@@ -61,3 +79,6 @@ export const cloneRun = (id) => sendJson(`/api/runs/${id}/clone`, "POST", {});
 export const deleteRun = (id) => sendJson(`/api/runs/${id}`, "DELETE");
 export const getMetrics = (id, params = {}) => fetchJson(`/api/runs/${id}/metrics${buildQuery(params)}`);
 export const getComparison = (params) => fetchJson(`/api/compare${buildQuery(params)}`);
+export const getSession = () => fetchJson("/api/session");
+export const signIn = (token) => sendJson("/api/session", "POST", { token });
+export const signOut = () => sendJson("/api/session", "DELETE");

@@ -10,7 +10,6 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0003"
-# lead: rechain to 0002 at merge
 down_revision = "0002"
 branch_labels = None
 depends_on = None

@@ -37,10 +37,8 @@ def browser(chromium_path):
         browser.close()
 
 
-@pytest.fixture
-def page(browser):
-    """A fresh page; a JavaScript exception on it fails the test."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def _page(browser, bypass_csp: bool) -> Iterator:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, bypass_csp=bypass_csp)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -48,3 +46,20 @@ def page(browser):
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page; a JavaScript exception on it fails the test.
+
+    It bypasses the Content-Security-Policy because Playwright's
+    ``wait_for_function("...")`` evaluates its string with eval, which the
+    policy forbids; ``strict_page`` keeps the policy (tests/browser/test_access.py).
+    """
+    yield from _page(browser, bypass_csp=True)
+
+
+@pytest.fixture
+def strict_page(browser):
+    """Like ``page``, with the server's Content-Security-Policy enforced as a person's browser does."""
+    yield from _page(browser, bypass_csp=False)

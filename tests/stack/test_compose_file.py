@@ -87,6 +87,12 @@ def test_api_service(compose):
     assert api["build"]["dockerfile"] == "docker/Dockerfile.api"
 
 
+def test_the_published_api_needs_tokens_and_workers_get_theirs(compose):
+    # The stack publishes its port: every route but health needs a token.
+    assert compose["services"]["api"]["environment"]["REGLAB_AUTH"] in ("all", "${REGLAB_AUTH:-all}")
+    assert "REGLAB_TOKEN" in compose["services"]["worker"]["environment"]
+
+
 def test_worker_service_scales_and_reserves_gpus(compose):
     worker = compose["services"]["worker"]
     # --scale worker=N needs containers that do not clash on a name or a host port.

@@ -1,0 +1,1 @@
+"""Access: API tokens, the route → scope policy, browser sessions with CSRF, security headers."""
