@@ -58,7 +58,9 @@ def test_every_page_works_under_the_csp(live_server, strict_page):
     study = create_study(live_server, "csp")
     first, second = (run["id"] for run in study["runs"])
     reports = watch_csp(page)
-    for path in ["/", "/new", "/new?preset=dropout", f"/compare?run_ids={first},{second}", f"/runs/{first}", "/signin"]:
+    pages = ["/", "/new", "/new?preset=dropout", f"/compare?run_ids={first},{second}",
+             f"/compare?run_ids={first},{second}&group_by=auto", f"/runs/{first}", f"/experiments/{study['id']}", "/signin"]
+    for path in pages:
         response = page.goto(live_server + path)
         assert "script-src 'self'" in response.headers["content-security-policy"]
         page.wait_for_selector("body[data-ready='1']")
