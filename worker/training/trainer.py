@@ -55,7 +55,7 @@ def train(
     cancel: threading.Event | None = None,
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
     track: bool = True,
-    checkpoint: checkpoints.CheckpointStore | None = None,
+    checkpoint: "checkpoints.CheckpointStore | checkpoints.UploadedCheckpoints | None" = None,
     checkpoint_interval_s: float = 0.0,
     resume: checkpoints.Resume | None = None,
     read_rates_every_step: bool = False,
