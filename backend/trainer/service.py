@@ -105,7 +105,8 @@ def claim(run_id: int, worker_host: str) -> Claim | None:
         )
         if result.rowcount != 1:
             return None
-        return Claim(run_id, previous.spec, previous.state == RUNNING, attempt, previous.epochs)
+    events.publish_state(run_id, RUNNING, epoch=0, epochs=previous.epochs, error=None)
+    return Claim(run_id, previous.spec, previous.state == RUNNING, attempt, previous.epochs)
 
 
 def _fail_external(session, run_id: int) -> None:
