@@ -9,7 +9,7 @@ from backend.bounds import PartialSpec
 from backend.errors import InvalidInput, field_error, spec_errors
 from backend.responses import OrjsonResponse
 from backend.settings import get_settings
-from backend.spec import (
+from reglab.spec import (
     DATASET_CLASSES,
     DATASET_TEST_SIZES,
     DATASET_TRAIN_SIZES,

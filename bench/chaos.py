@@ -190,7 +190,7 @@ STEP_METRICS = ("batch_loss", "batch_learning_rate")
 
 def check(database_url: str, run_ids: list[int], args: argparse.Namespace) -> dict:
     """Final states, attempts, and every point of every run against what a full run stores."""
-    from backend.spec import build_spec, steps_per_epoch
+    from reglab.spec import build_spec, steps_per_epoch
 
     spec = build_spec(study_body(args, "")["base"])
     expected = {"epoch": args.epochs, "step": steps_per_epoch(spec) * args.epochs}

@@ -64,7 +64,7 @@ def main() -> None:
     import keras
 
     from backend.migrate import upgrade_head
-    from backend.spec import build_spec
+    from reglab.spec import build_spec
     from worker import runs
     from backend.settings import get_settings
     from worker.training import callbacks as tracking_callbacks

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from backend.runs.states import CANCELLED, COMPLETED, FAILED
 from backend.settings import get_settings
-from backend.spec import RunSpec
+from reglab.spec import RunSpec
 from reglab.client import ApiError, Client, ClaimInfo, Heartbeat, RunClient
 
 log = logging.getLogger(__name__)

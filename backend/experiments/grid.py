@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from backend.errors import InvalidInput, describe_error, field_error, shown
-from backend.spec import RunSpec, set_path, spec_warnings
+from reglab.spec import RunSpec, set_path, spec_warnings
 from backend.spec_fields import object_paths, resolve
 
 MAX_NAME = 500

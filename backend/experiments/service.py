@@ -17,7 +17,7 @@ from backend.runs.models import Run
 from backend.runs.service import run_items, stop_if_running
 from backend.runs.states import QUEUED
 from backend.settings import get_settings
-from backend.spec import RunSpec, build_spec
+from reglab.spec import RunSpec, build_spec
 from backend.timeutil import iso
 
 

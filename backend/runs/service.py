@@ -17,7 +17,7 @@ from backend.experiments.models import Experiment, ExperimentTag
 from backend.runs.models import Run
 from backend.runs.states import CANCELLED, FINAL_STATES, QUEUED, RUNNING
 from backend.settings import get_settings
-from backend.spec import RunSpec, build_spec, flatten, spec_warnings
+from reglab.spec import RunSpec, build_spec, flatten, spec_warnings
 from backend.timeutil import iso, utcnow
 from backend.trainer.external import is_external
 

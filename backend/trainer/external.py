@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.spec import flatten
+from reglab.spec import flatten
 
 EXTERNAL = "external"
 

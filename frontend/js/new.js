@@ -12,7 +12,7 @@ import { pickColor, readTheme, escapePlotlyText } from "./charts.js";
 
 /* global Plotly */
 
-// Used only if /api/spec/datasets is unreachable (sizes from backend/spec.py).
+// Used only if /api/spec/datasets is unreachable (sizes from reglab/spec.py).
 const FALLBACK_DATASETS = {
   fashion_mnist: { train: 60000, test: 10000, classes: 10 },
   mnist: { train: 60000, test: 10000, classes: 10 },

@@ -1,5 +1,5 @@
 // Learning-rate schedules, computed in the browser for the preview.
-// The formulas are those of backend/spec.py's schedule docstrings (the notes'
+// The formulas are those of reglab/spec.py's schedule docstrings (the notes'
 // formulas, Keras' CosineDecay / CosineDecayRestarts, the notebook's
 // OneCycleScheduler) and must give what the worker records: step = global
 // batch index from 0, epoch = epoch index from 0, lr0 = optimizer.learning_rate.
@@ -71,7 +71,7 @@ export function oneCycleRate(s, iteration, iterations) {
   if (iteration < half) rate = interpolate(0, half, startRate, s.max_rate);
   else if (iteration < 2 * half) rate = interpolate(half, 2 * half, s.max_rate, startRate);
   else rate = interpolate(2 * half, iterations, startRate, lastRate);
-  // Never below the final rate (as backend/schedule_math.py, which the worker follows).
+  // Never below the final rate (as reglab/schedule_math.py, which the worker follows).
   return Math.max(rate, lastRate);
 }
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.spec import DATASET_TRAIN_SIZES, SCHEDULES, RunSpec, build_spec, set_path
+from reglab.spec import DATASET_TRAIN_SIZES, SCHEDULES, RunSpec, build_spec, set_path
 from backend.spec_fields import FieldBounds, leaf_bounds, object_paths
 
 PROPERTY_SETTINGS = settings(

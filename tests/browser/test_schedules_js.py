@@ -1,4 +1,4 @@
-"""frontend/js/schedules.js (the New study preview) agrees with backend/schedule_math.py.
+"""frontend/js/schedules.js (the New study preview) agrees with reglab/schedule_math.py.
 
 The worker's recorded rates are tested against schedule_math; this test closes
 the loop for the browser: the same specs go through the JS module (in node,
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.schedule_math import planned_rates
-from backend.spec import DATASET_CLASSES, DATASET_TEST_SIZES, DATASET_TRAIN_SIZES, build_spec, steps_per_epoch
+from reglab.schedule_math import planned_rates
+from reglab.spec import DATASET_CLASSES, DATASET_TEST_SIZES, DATASET_TRAIN_SIZES, build_spec, steps_per_epoch
 
 SCHEDULES_JS = Path(__file__).resolve().parents[2] / "frontend" / "js" / "schedules.js"
 
@@ -56,7 +56,7 @@ CASES = [
 
 
 def build_case(overrides: dict) -> dict:
-    from backend.spec import deep_merge
+    from reglab.spec import deep_merge
 
     base = {**SMALL, "training": {**SMALL["training"], "epochs": 8}}
     return build_spec(deep_merge(base, overrides)).model_dump(mode="json")
@@ -87,7 +87,7 @@ def js_results(tmp_path_factory) -> list[dict]:
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{c['schedule']['name']}-{i}" for i, c in enumerate(CASES)])
 def test_js_preview_matches_schedule_math(js_results, index):
-    from backend.spec import RunSpec
+    from reglab.spec import RunSpec
 
     spec = RunSpec.model_validate(build_case(CASES[index]))
     expected = planned_rates(spec)

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from backend.spec import deep_merge
+from reglab.spec import deep_merge
 from reglab.keras import RegLabCallback
 from tests.worker.helpers import TINY
 

@@ -8,7 +8,7 @@ import pytest
 
 from backend.db import session_scope
 from backend.metrics.models import MetricPoint
-from backend.spec import deep_merge
+from reglab.spec import deep_merge
 from reglab.keras import RegLabCallback
 from tests.fixtures.worker import start_worker
 from tests.reglab.test_keras import conv_model, digits, wait_state

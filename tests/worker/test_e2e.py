@@ -14,7 +14,7 @@ from backend.channels import run_channel
 from backend.db import session_scope
 from backend.metrics.models import MetricPoint
 from backend.settings import get_settings
-from backend.spec import deep_merge
+from reglab.spec import deep_merge
 from tests.worker.helpers import TINY
 from tests.worker.store import create_run, load_run, send, wait_for
 

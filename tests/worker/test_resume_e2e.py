@@ -12,7 +12,7 @@ from backend.db import session_scope
 from backend.dispatch import dispatch_pass
 from backend.metrics.models import MetricPoint
 from backend.runs.models import Run
-from backend.spec import deep_merge
+from reglab.spec import deep_merge
 from backend.timeutil import utcnow
 from tests.worker.helpers import TINY
 from tests.worker.store import create_run, load_run, send, wait_for

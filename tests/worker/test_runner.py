@@ -6,7 +6,7 @@ from pydantic import ValidationError
 
 from backend.channels import cancel_key
 from backend.settings import get_settings
-from backend.spec import RunSpec
+from reglab.spec import RunSpec
 from reglab.client import Client
 from tests.worker.helpers import TINY
 from tests.worker.store import create_run, load_run

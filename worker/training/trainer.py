@@ -60,7 +60,7 @@ def train(
     resume: checkpoints.Resume | None = None,
     read_rates_every_step: bool = False,
 ) -> TrainingResult:
-    """Train ``spec`` (a :class:`backend.spec.RunSpec`) and evaluate it.
+    """Train ``spec`` (a :class:`reglab.spec.RunSpec`) and evaluate it.
 
     Args:
         spec: the run spec.
