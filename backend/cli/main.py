@@ -7,6 +7,7 @@
     reglab show RUN                          one run: state, device, summary, spec
     reglab compare RUN... [--csv FILE]       summaries and differing parameters; --csv writes every series
     reglab cancel RUN                        stop a queued or running run
+    reglab import tensorboard DIR            TensorBoard runs as external runs (repeatable)
 
 Every command but `up` and `worker` talks to the API at REGLAB_URL (or --url),
 so they work against a remote deployment too.
@@ -116,6 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = api_command("cancel", "cancel a queued or running run")
     cancel.add_argument("run", type=int)
     cancel.set_defaults(func=cmd_cancel)
+
+    importer = sub.add_parser("import", help="import runs trained elsewhere", description="import runs trained elsewhere")
+    sources = importer.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    tensorboard = sources.add_parser(
+        "tensorboard", help="TensorBoard event files: one external run per run directory (repeatable)",
+        description=cmd_import_tensorboard.__doc__,
+    )  # fmt: skip
+    tensorboard.add_argument("directory", type=Path, help="a log directory (e.g. keras.callbacks.TensorBoard's)")
+    tensorboard.add_argument("--experiment", default=None, help="experiment name (default: 'TensorBoard: DIR')")
+    tensorboard.add_argument("--url", default=None, help=f"API base URL (default: REGLAB_URL, now {get_settings().URL})")
+    tensorboard.set_defaults(func=cmd_import_tensorboard)
     return parser
 
 
@@ -142,7 +154,8 @@ def cmd_up(args) -> int:
 
 def cmd_worker(args) -> int:
     """Run one Celery worker consuming the training queue, configured by REGLAB_* variables
-    (REGLAB_DATABASE_URL, REGLAB_REDIS_URL, REGLAB_TRAIN_QUEUE, REGLAB_WORKER_CONCURRENCY)."""
+    (REGLAB_URL and REGLAB_TOKEN for the API it reports to, REGLAB_REDIS_URL, REGLAB_TRAIN_QUEUE,
+    REGLAB_WORKER_CONCURRENCY). It needs no database: it talks to the API only."""
     from backend.cli.processes import worker_argv
     from backend.settings import get_settings
 
@@ -329,6 +342,29 @@ def write_series_csv(path: Path, data: dict[str, Any]) -> int:
                     writer.writerow([run_id, names.get(str(run_id), ""), metric, points.get("axis", ""), x, y, t])
                     count += 1
     return count
+
+
+def cmd_import_tensorboard(args) -> int:
+    """Import every run directory under DIRECTORY as an external run with its scalars (epoch and step axes).
+
+    Read with TensorBoard's own reader; importing the same directory again changes nothing."""
+    from backend.settings import get_settings
+    from reglab.client import ApiError as ClientError, Client
+    from reglab.tensorboard import import_tensorboard
+
+    if not args.directory.is_dir():
+        raise UsageError(f"{args.directory} is not a directory")
+    try:
+        with Client(args.url or get_settings().URL) as client:
+            results = import_tensorboard(args.directory, args.experiment, client)
+    except ClientError as exc:
+        raise ApiError(str(exc)) from exc
+    for result in results:
+        what = f"imported {result['points']} point(s)" if result["points"] else "already imported, unchanged"
+        print(f"run {result['run_id']} {result['name']}: {what}")
+    if not results:
+        print(f"no TensorBoard event files under {args.directory}")
+    return 0
 
 
 def cmd_cancel(args) -> int:
