@@ -37,6 +37,7 @@ from backend.settings import get_settings
 from backend.storage import latest_checkpoint
 from backend.timeutil import utcnow
 from backend.trainer.external import external_spec, is_external
+from backend.trainer.live import publish_new_run, publish_points
 from backend.trainer.summary import complete_summary
 
 log = logging.getLogger(__name__)
@@ -215,8 +216,6 @@ def record_epoch(
             _drop_points_from(session, run_id, *drop_from)
         written = write_points(session, run_id, points)
         epochs = session.scalar(select(Run.epochs).where(Run.id == run_id)) if "epoch" in progress else None
-    from backend.trainer.live import publish_points
-
     publish_points(run_id, points)
     if epochs is not None:
         events.publish_state(run_id, RUNNING, epoch=progress["epoch"], epochs=epochs, error=None)
@@ -293,5 +292,6 @@ def create_external(
         session.refresh(run)
         session.expunge(run)
         session.expunge(found)
+    publish_new_run(run.id, found.id)
     events.publish_state(run.id, RUNNING, experiment_id=found.id, epoch=0, epochs=epochs, error=None)
     return run, found, True
