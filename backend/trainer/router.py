@@ -24,6 +24,8 @@ from backend.trainer.schemas import (
 router = APIRouter(prefix="/api/trainer/runs/{run_id}", tags=["trainer"])
 external_router = APIRouter(prefix="/api/runs", tags=["trainer"])
 
+# Model and checkpoint files may be far larger than the app's JSON body limit; they are streamed to disk.
+MAX_UPLOAD_BYTES = 4 * 1024**3
 UPLOAD = {"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}  # fmt: skip
 
 
@@ -80,7 +82,7 @@ async def _store_upload(run_id: int, attempt: int, request: Request, key: str) -
     return await get_storage().put_stream(key, request.stream())
 
 
-@router.put("/model", response_model=UploadOut, responses=ERRORS, openapi_extra=UPLOAD)
+@router.put("/model", response_model=UploadOut, responses=ERRORS, openapi_extra=UPLOAD, max_body_size=MAX_UPLOAD_BYTES)
 async def upload_model(run_id: RunId, attempt: AttemptQuery, request: Request) -> UploadOut:
     """The trained ``.keras`` file, streamed to the store; GET /api/runs/{id}/model serves it."""
     key = model_key(run_id)
@@ -89,7 +91,9 @@ async def upload_model(run_id: RunId, attempt: AttemptQuery, request: Request) -
     return UploadOut(run_id=run_id, key=key, size=size)
 
 
-@router.put("/checkpoint", response_model=UploadOut, responses=ERRORS, openapi_extra=UPLOAD)
+@router.put(
+    "/checkpoint", response_model=UploadOut, responses=ERRORS, openapi_extra=UPLOAD, max_body_size=MAX_UPLOAD_BYTES
+)
 async def upload_checkpoint(run_id: RunId, attempt: AttemptQuery, epoch: EpochQuery, request: Request) -> UploadOut:
     """A resume checkpoint after ``epoch`` complete epochs; it replaces the older ones."""
     key = checkpoint_key(run_id, epoch)
