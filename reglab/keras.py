@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import math
-import socket
 import os
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import Any
 
 import keras
 
-from reglab.client import Client, Heartbeat, RunClient
+from reglab.client import ApiError, Client, Heartbeat, RunClient
 from reglab.diagnostics import regularization_values
 
 log = logging.getLogger("reglab.keras")
@@ -118,11 +118,16 @@ class RegLabCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         epochs = int(self.params.get("epochs") or 0)
         host = f"{socket.gethostname()} (pid {os.getpid()})"
-        self.run = self.client.create_run(
-            self.experiment, self.name, params=self.run_params, tags=self.tags, epochs=epochs, source="keras",
-            worker_host=host,
-        )  # fmt: skip
-        self.run.set_progress(backend=keras.backend.backend())
+        try:
+            self.run = self.client.create_run(
+                self.experiment, self.name, params=self.run_params, tags=self.tags, epochs=epochs, source="keras",
+                worker_host=host,
+            )  # fmt: skip
+            self.run.set_progress(backend=keras.backend.backend())
+        except ApiError as error:  # the user's training matters more than its record
+            log.error("RegLab at %s: run not created (%s); training goes on untracked", self.client.url, error)
+            self.run = None
+            return
         self._heartbeat = Heartbeat(self.run, self.heartbeat_s).start()
         self.started = time.perf_counter()
         self.step = 0
@@ -165,10 +170,12 @@ class RegLabCallback(keras.callbacks.Callback):
         self.rate: float | None = None
 
     def on_train_batch_begin(self, batch, logs=None):
-        if batch == 0:  # once an epoch: reading a schedule's rate evaluates it
+        if batch == 0 and self.run is not None:  # once an epoch: reading a schedule's rate evaluates it
             self.rate = _read_rate(self.model.optimizer)
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.run is None:
+            return
         logs = logs or {}
         # Keras logs the running mean of the epoch's losses; with equal batches the
         # batch's own loss is k * mean_k - (k - 1) * mean_{k-1}.
@@ -187,6 +194,8 @@ class RegLabCallback(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.run is None:
+            return
         logs = dict(logs or {})
         now = time.perf_counter()
         t = now - self.started

@@ -69,7 +69,9 @@ def failure_message(error: BaseException) -> str:
 
 def execute_run(run_id: int, client: Client | None = None) -> str:
     """Train run ``run_id`` if it is ours to train; returns its final state, ``"skipped"`` or ``"lost"``."""
-    client = client or api_client()
+    if client is None:
+        with api_client() as own:
+            return execute_run(run_id, own)
     run = client.run(run_id)
     claim = run.claim(worker_host())
     if claim is None:

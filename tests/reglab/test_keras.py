@@ -127,3 +127,14 @@ def test_a_failing_fit_ends_its_run_failed_with_the_exception_text(live_server):
         conv_model().fit(x, y + 100, epochs=2, batch_size=100, verbose=0, callbacks=[callback])
     run = wait_state(live_server, callback.run_id)
     assert run["state"] == "failed" and run["error"] and "\n" not in run["error"]
+
+
+def test_an_unreachable_api_never_stops_the_fit(caplog):
+    from tests.fixtures.services import free_port
+
+    x, y, xv, yv = digits()
+    callback = RegLabCallback(experiment="nowhere", name="offline", url=f"http://127.0.0.1:{free_port()}")
+    callback.client.retries = 0
+    history = conv_model().fit(x[:200], y[:200], epochs=2, batch_size=100, verbose=0, callbacks=[callback])
+    assert len(history.epoch) == 2 and callback.run is None
+    assert "run not created" in caplog.text and "training goes on untracked" in caplog.text
