@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import redis
 
-from backend.channels import run_channel
+from backend.channels import run_channel, runs_channel
 from backend.events import redis_client
 from backend.metrics.downsample import min_max_indices
 
@@ -35,13 +35,21 @@ def live_points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
-def publish_points(run_id: int, points: list[dict[str, Any]]) -> bool:
-    """``{"type": "points", "run_id", "points"}`` on the run's channel; best effort."""
-    if not points:
+def publish_points(run_id: int, points: list[dict[str, Any]], state: dict[str, Any] | None = None) -> bool:
+    """``{"type": "points", "run_id", "points"}`` on the run's channel, then ``state`` (the progress) on it
+    and on the runs channel: one round trip to Redis; best effort."""
+
+    if not points and state is None:
         return True
     try:
-        message = orjson.dumps({"type": "points", "points": live_points(points), "run_id": run_id})
-        redis_client().publish(run_channel(run_id), message)
+        pipe = redis_client().pipeline(transaction=False)
+        if points:
+            pipe.publish(run_channel(run_id), orjson.dumps({"type": "points", "points": live_points(points), "run_id": run_id}))
+        if state is not None:
+            message = orjson.dumps(state)
+            pipe.publish(run_channel(run_id), message)
+            pipe.publish(runs_channel(), message)
+        pipe.execute()
         return True
     except (redis.RedisError, OSError, TypeError) as exc:
         log.warning("run %s: live points not published: %s", run_id, exc)
@@ -50,7 +58,6 @@ def publish_points(run_id: int, points: list[dict[str, Any]]) -> bool:
 
 def publish_new_run(run_id: int, experiment_id: int) -> bool:
     """Announce an external run on the runs channel, as the API does for runs it sends to workers (pages list it)."""
-    from backend.channels import runs_channel
 
     message = orjson.dumps({"type": "runs", "state": "running", "run_ids": [run_id], "experiment_ids": [experiment_id]})
     try:

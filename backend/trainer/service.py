@@ -204,21 +204,21 @@ def record_epoch(
     reaper from re-queuing it while the points go in.
     """
     with session_scope() as session:
-        result = session.execute(
+        epochs = session.execute(
             update(Run)
             .where(*_ours(run_id, attempt))
             .values(heartbeat_at=utcnow(), **progress)
+            .returning(Run.epochs)
             .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
+        ).scalar()
+        if epochs is None:
             _raise_missing_or_lost(session, run_id, attempt)
         if drop_from is not None:
             _drop_points_from(session, run_id, *drop_from)
         written = write_points(session, run_id, points)
-        epochs = session.scalar(select(Run.epochs).where(Run.id == run_id)) if "epoch" in progress else None
-    publish_points(run_id, points)
-    if epochs is not None:
-        events.publish_state(run_id, RUNNING, epoch=progress["epoch"], epochs=epochs, error=None)
+    state = {"type": "state", "run_id": run_id, "state": RUNNING, "epoch": progress["epoch"], "epochs": epochs,
+             "error": None} if "epoch" in progress else None  # fmt: skip
+    publish_points(run_id, points, state)
     return written
 
 
