@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -97,7 +98,9 @@ class Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.retries = retries
         self.backoff_s = backoff_s
-        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        # A proxy from the environment must never carry the traffic of an API on this machine.
+        local = urlsplit(self.url).hostname in ("127.0.0.1", "localhost", "::1")
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, trust_env=not local)
 
     def close(self) -> None:
         self.http.close()

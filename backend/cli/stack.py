@@ -222,7 +222,9 @@ class Stack:
 
     def _spawn_worker(self, env: dict[str, str] | None = None) -> Child:
         argv = worker_argv(self.settings.TRAIN_QUEUE, self.settings.WORKER_CONCURRENCY, EMBEDDED_WORKER_NAME)
-        worker = self._spawn("worker", argv, env or self._child_env())
+        # A worker reports through the API (REGLAB_URL) and never opens the database.
+        env = {k: v for k, v in (env or self._child_env()).items() if k != "REGLAB_DATABASE_URL"}
+        worker = self._spawn("worker", argv, env)
         self._worker_pids = [worker.proc.pid]
         return worker
 

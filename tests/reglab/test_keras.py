@@ -5,7 +5,6 @@ import time
 
 import httpx
 import keras
-import numpy as np
 import pytest
 
 from reglab.spec import deep_merge
