@@ -7,6 +7,7 @@ import json
 import time
 
 import httpx
+import redis
 import pytest
 
 from backend.channels import run_channel
@@ -34,6 +35,7 @@ def test_runs_page_is_idle_then_shows_runs_submitted_elsewhere_within_a_second(l
     page.wait_for_selector("#live[data-state='live']")  # queued runs to follow now
 
     # A worker's state change reaches the row over the experiments-level stream.
+    client = redis.Redis.from_url(reglab_env["REGLAB_REDIS_URL"])
     from backend import events
 
     set_run(first, state="running", attempts=1)
