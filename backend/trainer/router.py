@@ -17,7 +17,7 @@ from backend.timeutil import utcnow
 from backend.storage import checkpoint_key, get_storage, latest_checkpoint, model_key
 from backend.trainer import service
 from backend.trainer.schemas import (
-    ERRORS, AttemptIn, AttemptQuery, ClaimIn, ClaimOut, EpochIn, EpochOut, EpochQuery, ExternalIn, ExternalOut,
+    ERRORS, AttemptIn, ErrorOut, AttemptQuery, ClaimIn, ClaimOut, EpochIn, EpochOut, EpochQuery, ExternalIn, ExternalOut,
     FinishIn, FinishOut, HeartbeatOut, OkOut, ProgressIn, UploadOut,
 )  # fmt: skip
 
@@ -121,7 +121,7 @@ def download_checkpoint(run_id: RunId) -> FileResponse:
     return FileResponse(path, media_type="application/octet-stream", headers={"X-Checkpoint-Epoch": str(latest[0])})
 
 
-@external_router.post("/external", status_code=201, response_model=ExternalOut, responses={422: {"model": ERRORS[404]["model"]}})
+@external_router.post("/external", status_code=201, response_model=ExternalOut, responses={422: {"model": ErrorOut, "description": "A field out of range"}})
 def create_external(body: ExternalIn) -> ExternalOut:
     """A running external run (attempt 1) in the named experiment, created on first use.
 
