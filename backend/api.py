@@ -19,6 +19,7 @@ from backend.errors import reject_unknown_query
 from backend.experiments.router import router as experiments_router
 from backend.metrics.router import router as metrics_router
 from backend.runs.router import router as runs_router
+from backend.trainer.router import external_router, router as trainer_router
 
 api_router = APIRouter()
 # Health and the session routes are open in every mode; the rest may answer 401/403/429.
@@ -28,10 +29,12 @@ for router in (
     spec_api.router,
     experiments_router,
     analysis_router,
+    external_router,
     runs_router,
     metrics_router,
     compare_router,
     datasets_router,
+    trainer_router,
     stream.router,
 ):
     api_router.include_router(router, dependencies=[Depends(reject_unknown_query)], responses=ACCESS_RESPONSES)

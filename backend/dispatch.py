@@ -25,6 +25,7 @@ from backend.runs.models import Run
 from backend.runs.states import FAILED, QUEUED, RUNNING
 from backend.settings import get_settings
 from backend.timeutil import as_utc, utcnow
+from backend.trainer.external import is_external
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,8 @@ def reap_stale_runs(now: datetime | None = None) -> dict[int, str]:
     with session_scope() as session:
         rows = session.execute(
             select(
-                Run.id, Run.heartbeat_at, Run.started_at, Run.epoch, Run.attempts, Run.attempt_errors, Run.worker_host
+                Run.id, Run.heartbeat_at, Run.started_at, Run.epoch, Run.attempts, Run.attempt_errors, Run.worker_host,
+                Run.spec,
             ).where(Run.state == RUNNING, silent)
         ).all()
         for row in rows:
@@ -169,7 +171,9 @@ def reap_stale_runs(now: datetime | None = None) -> dict[int, str]:
             reason = stale_message((now - seen).total_seconds(), row.epoch, row.worker_host)
             # Guarded by state, attempt and silence: a run that just finished, beat, or
             # was reaped by another API process stays as it is.
-            state = lose_attempt(session, row, reason, now, settings.MAX_ATTEMPTS, silent)
+            # No worker can resume an external run: its client is its only trainer.
+            max_attempts = 1 if is_external(row.spec) else settings.MAX_ATTEMPTS
+            state = lose_attempt(session, row, reason, now, max_attempts, silent)
             if state is not None:
                 reaped[row.id] = state
     for run_id, state in reaped.items():

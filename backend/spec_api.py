@@ -9,7 +9,8 @@ from backend.bounds import PartialSpec
 from backend.errors import InvalidInput, error_responses, spec_errors
 from backend.limits import spec_limit_errors
 from backend.responses import OrjsonResponse
-from backend.spec import (
+from backend.settings import get_settings
+from reglab.spec import (
     DATASET_CLASSES,
     DATASET_TEST_SIZES,
     DATASET_TRAIN_SIZES,

@@ -16,7 +16,7 @@ import annotated_types as at
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from backend.spec import RunSpec
+from reglab.spec import RunSpec
 
 
 @dataclass

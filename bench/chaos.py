@@ -74,7 +74,7 @@ class Stack:
             **{k: v for k, v in os.environ.items() if not k.startswith("REGLAB_")},
             "REGLAB_DATABASE_URL": database_url,
             "REGLAB_REDIS_URL": redis_url,
-            "REGLAB_DATA_DIR": str(directory / "data"),  # shared artifacts, as the compose volume
+            "REGLAB_DATA_DIR": str(directory / "data"),  # the API's: models and checkpoints the workers upload
             "REGLAB_TRAIN_QUEUE": f"train-chaos-{tag}",
             "REGLAB_CHANNEL_PREFIX": f"reglab-chaos-{tag}",
             "REGLAB_HEARTBEAT_TIMEOUT_S": str(args.heartbeat_timeout),
@@ -89,17 +89,24 @@ class Stack:
         self.procs: dict[str, subprocess.Popen] = {}
         self.starts: Counter[str] = Counter()
 
-    def start(self, name: str, argv: list[str]) -> None:
+    def worker_env(self, name: str) -> dict[str, str]:
+        """A worker as on a machine of its own: the API's URL, no database, its own data directory."""
+        env = {k: v for k, v in self.env.items() if k != "REGLAB_DATABASE_URL"}
+        return {**env, "REGLAB_URL": self.url, "REGLAB_DATA_DIR": str(self.directory / name),
+                "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}  # fmt: skip
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         log = open(self.directory / f"{name}.log", "ab")
         self.procs[name] = subprocess.Popen(
-            argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv, cwd=REPO, env=env or self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
         self.starts[name] += 1
 
     def start_worker(self, index: int) -> None:
         name = f"worker{index}"
-        self.start(name, [sys.executable, "-m", "backend.cli.main", "worker", "--hostname", f"chaos{index}-{self.starts[name]}@%h"])
+        argv = [sys.executable, "-m", "backend.cli.main", "worker", "--hostname", f"chaos{index}-{self.starts[name]}@%h"]
+        self.start(name, argv, self.worker_env(name))
 
     def up(self) -> None:
         self.start("api", [sys.executable, "-m", "uvicorn", "backend.main:create_app", "--factory",
@@ -190,7 +197,7 @@ STEP_METRICS = ("batch_loss", "batch_learning_rate")
 
 def check(database_url: str, run_ids: list[int], args: argparse.Namespace) -> dict:
     """Final states, attempts, and every point of every run against what a full run stores."""
-    from backend.spec import build_spec, steps_per_epoch
+    from reglab.spec import build_spec, steps_per_epoch
 
     spec = build_spec(study_body(args, "")["base"])
     expected = {"epoch": args.epochs, "step": steps_per_epoch(spec) * args.epochs}

@@ -2,10 +2,13 @@
 
 Trains the same spec twice per repeat, alternating: once with the run's own
 callbacks only (schedule, TerminateOnNaN), once with the tracking as a real
-run has it too (MetricsTracker with per-step buffering and end-of-epoch
-diagnostics, the cancel check, per epoch one batched write to a SQLite
-store plus a Redis publish when Redis answers, and the resume checkpoint,
-at most one per ``--checkpoint-interval`` seconds as a real worker saves it).
+worker has it too, over HTTP: a live API (uvicorn on a temporary SQLite
+database, publishing to Redis when it answers) in a process of its own, the
+run claimed through it, MetricsTracker with per-step buffering and
+end-of-epoch diagnostics, the cancel check, the heartbeat thread (one
+request a second), per epoch one POST of the epoch's points by the run
+client's background sender, and the resume checkpoint, at most one per
+``--checkpoint-interval`` seconds, saved locally and uploaded to the API.
 It prints:
 
 * the A/B difference of the median epoch time (noisy on a shared machine),
@@ -22,6 +25,7 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,38 +58,47 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def start_api(data_dir: Path) -> tuple[subprocess.Popen, str]:
+    """A uvicorn of the API on a free port, its own SQLite; the dispatcher finds no broker work to do."""
+    from backend.cli.processes import free_port, wait_for_api
+
+    port = free_port()
+    env = {**os.environ, "REGLAB_DATA_DIR": str(data_dir), "REGLAB_DATABASE_URL": f"sqlite:///{data_dir / 'bench.db'}",
+           "REGLAB_TRAIN_QUEUE": f"bench-{os.getpid()}", "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}  # fmt: skip
+    log = open(data_dir / "api.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "backend.main:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"], env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    if not wait_for_api(url, 60, lambda: None):
+        raise SystemExit(f"the API did not start; see {data_dir / 'api.log'}")
+    return proc, url
+
+
 def main() -> None:
     args = parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="reglab-bench-"))
-    os.environ["REGLAB_DATA_DIR"] = str(data_dir)
-    os.environ["REGLAB_DATABASE_URL"] = f"sqlite:///{data_dir / 'bench.db'}"
     os.environ.setdefault("REGLAB_CHANNEL_PREFIX", f"reglab-bench-{os.getpid()}")
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1"
 
     import keras
 
-    from backend.migrate import upgrade_head
-    from backend.spec import build_spec
-    from worker import runs
     from backend.settings import get_settings
+    from reglab.client import Client, Heartbeat
+    from reglab.spec import build_spec
     from worker.training import callbacks as tracking_callbacks
     from worker.training import checkpoint as checkpoints
     from worker.training.tracking import EpochRecorder
     from worker.training.trainer import train
-    from backend.db import session_scope
-    from backend.experiments.models import Experiment
-    from backend.runs.models import Run
+
+    api, url = start_api(data_dir)
+    client = Client(url)
 
     def create_run(spec_json: dict, name: str) -> int:
-        with session_scope() as session:
-            experiment = Experiment(name=name, description="", tags=[], base=spec_json, grid={})
-            session.add(experiment)
-            session.flush()
-            run = Run(experiment_id=experiment.id, name=name, spec=spec_json, state="queued", summary={})
-            session.add(run)
-            session.flush()
-            return run.id
+        study = client.json("POST", "/api/experiments", json={"name": name, "base": spec_json})
+        return study["runs"][0]["id"]
 
-    upgrade_head()
     spec = build_spec(
         {
             "dataset": {
@@ -99,15 +112,6 @@ def main() -> None:
             "evaluation": {"test_set": False},
         }
     )
-
-    try:
-        from worker.live import Publisher, connect
-
-        connect().ping()
-        publisher_factory = Publisher
-    except Exception as error:  # no Redis: measure the database write only
-        print(f"Redis not reachable ({error}); publishing skipped")
-        publisher_factory = None
 
     # Time spent inside the tracking code, accumulated by wrapping its entry points.
     inside = {"seconds": 0.0}
@@ -130,6 +134,25 @@ def main() -> None:
         for name in names:
             setattr(cls, name, timed(getattr(cls, name)))
 
+    # CPU of the run client's own threads (the sender's POSTs and uploads, the heartbeats):
+    # they run beside training, so they count as CPU taken from it, not as time inside it.
+    from reglab.client import RunClient
+
+    background = {"cpu": 0.0}
+
+    def cpu_timed(function):
+        def wrapper(*a, **kw):
+            start = time.thread_time()
+            try:
+                return function(*a, **kw)
+            finally:
+                background["cpu"] += time.thread_time() - start
+
+        return wrapper
+
+    RunClient._send = cpu_timed(RunClient._send)
+    RunClient.heartbeat = cpu_timed(RunClient.heartbeat)
+
     class EpochClock(keras.callbacks.Callback):
         """Epoch wall time, identical in both arms (two perf_counter calls per epoch)."""
 
@@ -145,17 +168,25 @@ def main() -> None:
     def run_once(track: bool) -> tuple[list[float], float]:
         clock = EpochClock()
         inside["seconds"] = 0.0
-        run_id = create_run(spec.model_dump(mode="json"), name="bench")
-        runs.claim(run_id, "bench")
-        publisher = publisher_factory(run_id) if publisher_factory else None
-        sink = EpochRecorder(run_id, spec.training.epochs, publisher)
-        store = None if args.no_checkpoint else checkpoints.CheckpointStore(run_id, data_dir / "artifacts")
+        background["cpu"] = 0.0
+        run = client.run(create_run(spec.model_dump(mode="json"), name="bench"))
+        run.claim("bench")
+        heartbeat = Heartbeat(run, 1.0).start()
+        sink = EpochRecorder(run)
+        store = None if args.no_checkpoint else checkpoints.UploadedCheckpoints(run, data_dir / "scratch")
         # The clock comes last, so its epochs include the tracker's end-of-epoch work
-        # (diagnostics, database write, publish, checkpoint).
-        train(
-            spec, sink, extra_callbacks=[clock], track=track, checkpoint=store, checkpoint_interval_s=interval,
-            read_rates_every_step=args.read_every_step,
-        )
+        # (diagnostics, queuing the epoch's POST, checkpoint save).
+        try:
+            train(
+                spec, sink, extra_callbacks=[clock], track=track, checkpoint=store, checkpoint_interval_s=interval,
+                read_rates_every_step=args.read_every_step,
+            )
+        finally:
+            heartbeat.stop()
+            stored = run.flush(120)
+            run.finish("completed")
+        if not stored:
+            print("  warning: not every epoch reached the API")
         return clock.seconds, inside["seconds"]
 
     interval = args.checkpoint_interval
@@ -169,7 +200,7 @@ def main() -> None:
         f"learning rate read {'before every batch' if args.read_every_step else 'twice an epoch, plan checked'}"
     )
     run_once(True)  # warm-up: dataset load, graph tracing
-    plain, tracked, inside_share = [], [], []
+    plain, tracked, inside_share, background_share = [], [], [], []
     for repeat in range(args.repeats):
         for track in (False, True):
             seconds, inside_s = run_once(track)
@@ -178,6 +209,7 @@ def main() -> None:
             if track:
                 total = sum(seconds)
                 inside_share.append(inside_s / total)
+                background_share.append(background["cpu"] / total)
             print(f"  repeat {repeat} {'tracked' if track else 'plain  '}: epochs {['%.2f' % s for s in seconds]}")
     plain_median, tracked_median = statistics.median(plain), statistics.median(tracked)
     ab = (tracked_median - plain_median) / plain_median
@@ -185,7 +217,18 @@ def main() -> None:
     print(f"median epoch time: plain {plain_median:.3f} s, tracked {tracked_median:.3f} s")
     print(f"A/B overhead: {ab * 100:+.2f}% (noise of a shared machine included)")
     print(f"time inside the tracking code: {direct * 100:.2f}% of the tracked epoch time")
+    print(f"CPU of the run client's sender and heartbeat threads: {statistics.mean(background_share) * 100:.2f}% "
+          "of the tracked epoch time (beside training, not inside it)")
     print(f"tracking overhead ratio (tracked / plain): {tracked_median / plain_median:.4f}")
+    client.close()
+    api.terminate()
+    api.wait(10)
+    try:  # the tasks the API sent for the bench's runs, which no worker consumes
+        import redis
+
+        redis.Redis.from_url(get_settings().REDIS_URL, socket_connect_timeout=1).delete(f"bench-{os.getpid()}")
+    except Exception:
+        pass
     shutil.rmtree(data_dir, ignore_errors=True)
 
 

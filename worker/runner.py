@@ -1,35 +1,34 @@
-"""Execute one run: claim it, train it, record the outcome.
+"""Execute one run: claim it, train it, record the outcome, all through the RegLab API.
 
-``execute_run(run_id)`` is what the Celery task calls. It loads the spec from
-the database (never from the message), keeps the heartbeat and the cancel
-listener alive while training, and always leaves the run in a final state
-with a message a person can act on when it fails (the traceback goes to the
-worker log only).
+``execute_run(run_id)`` is what the Celery task calls. The worker is a client
+of the API like any script (``REGLAB_URL``, ``REGLAB_TOKEN``): one
+:class:`reglab.client.RunClient` claims the run (its spec comes from the API,
+never from the message), beats its heartbeat (whose answer carries the cancel
+flag), sends every epoch, uploads checkpoints and the model, and finishes it.
+The run always ends in a final state with a message a person can act on when
+it fails (the traceback goes to the worker log only).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from backend.runs.states import CANCELLED, COMPLETED, FAILED
 from backend.settings import get_settings
-from backend.spec import RunSpec
-from worker import runs
-from worker.heartbeat import Heartbeat
-from worker.live import CancelWatcher, Publisher
-
-if TYPE_CHECKING:  # Keras loads only in the process that trains (see _train)
-    from worker.training.checkpoint import CheckpointStore, Resume
+from reglab.spec import RunSpec
+from reglab.client import ApiError, Client, ClaimInfo, Heartbeat, RunClient
 
 log = logging.getLogger(__name__)
 
 SKIPPED = "skipped"
+LOST = "lost"
 
 
 def worker_host() -> str:
@@ -37,27 +36,15 @@ def worker_host() -> str:
     return f"{socket.gethostname()} (pid {os.getpid()})"
 
 
-def artifact_path(run_id: int) -> Path:
-    return (get_settings().artifacts_dir / f"run-{run_id}.keras").resolve()
+def api_client() -> Client:
+    """The API at REGLAB_URL, with REGLAB_TOKEN."""
+    return Client(get_settings().URL)
 
 
-def checkpoints(run_id: int) -> "CheckpointStore":
-    """The run's resume checkpoint files (see :mod:`worker.training.checkpoint`)."""
-    from worker.training.checkpoint import CheckpointStore
-
-    return CheckpointStore(run_id, get_settings().artifacts_dir)
-
-
-def resume_point(run_id: int) -> "Resume | None":
-    """Where an interrupted run continues (a :class:`Resume`), or None to start from epoch 0."""
-    from worker.training.checkpoint import Resume
-
-    latest = checkpoints(run_id).latest()
-    if latest is None:
-        return None
-    epoch, path = latest
-    history, t_offset = runs.stored_epochs(run_id, epoch)
-    return Resume(epoch=epoch, model_path=path, history=history, t_offset=t_offset)
+def heartbeat_interval_s() -> float:
+    # Often enough that a cancel is heard within a second, and a few beats per
+    # timeout so one slow request never looks like death.
+    return min(1.0, get_settings().HEARTBEAT_TIMEOUT_S / 4)
 
 
 def failure_message(error: BaseException) -> str:
@@ -80,77 +67,86 @@ def failure_message(error: BaseException) -> str:
     return f"{name}: {text[0] if text else 'no message'}"
 
 
-def execute_run(run_id: int) -> str:
-    """Train run ``run_id`` if it is ours to train; returns its final state or ``"skipped"``."""
-    claim = runs.claim(run_id, worker_host())
+def execute_run(run_id: int, client: Client | None = None) -> str:
+    """Train run ``run_id`` if it is ours to train; returns its final state, ``"skipped"`` or ``"lost"``."""
+    if client is None:
+        with api_client() as own:
+            return execute_run(run_id, own)
+    run = client.run(run_id)
+    claim = run.claim(worker_host())
     if claim is None:
         log.info("run %s: not claimable (missing, final, or alive on another worker); nothing to do", run_id)
         return SKIPPED
     if claim.restarted:
         log.warning("run %s: its worker died; taking it over", run_id)
-    attempt = claim.attempt
-    log.info("run %s: attempt %s", run_id, attempt)
-    publisher = Publisher(run_id)
-    epochs = 0
-    watcher = CancelWatcher(run_id).start()
-    # Taken for dead and re-queued while alive (a network partition): stop within a batch.
-    heartbeat = Heartbeat(run_id, attempt=attempt, on_lost=watcher.event.set).start()
+    log.info("run %s: attempt %s", run_id, claim.attempt)
+    scratch = Path(tempfile.mkdtemp(prefix=f"reglab-run-{run_id}-"))
+    # Taken for dead and re-queued while alive (a network partition): the beat's 409 stops it within a batch.
+    heartbeat = Heartbeat(run, heartbeat_interval_s()).start()
+    values: dict = {}
     try:
         spec = RunSpec.model_validate(claim.spec)
-        epochs = spec.training.epochs
-        runs.set_progress(run_id, attempt, epochs=epochs)
-        publisher.state(runs.RUNNING, 0, epochs)
-        state, values = _train(run_id, attempt, spec, publisher, watcher)
+        state, values = _train(run, claim, spec, scratch)
     except Exception as error:  # includes Celery's SoftTimeLimitExceeded; a dying worker's
         # KeyboardInterrupt/SystemExit propagate: the run's stale heartbeat lets it be recovered.
         log.exception("run %s failed", run_id)
         state, values = FAILED, {"error": failure_message(error)}
     finally:
         heartbeat.stop()
-        watcher.stop()
-    if not runs.finish(run_id, state, attempt, **values):
-        log.warning("run %s: no longer attempt %s's when it finished as %s; outcome dropped", run_id, attempt, state)
-        return (runs.current(run_id) or {}).get("state", SKIPPED)
-    if not (state == CANCELLED and watcher.requeue):  # a paused run resumes from it later
-        checkpoints(run_id).delete()
-    watcher.clear_request()
-    final_epoch = (runs.current(run_id) or {}).get("epoch", 0)
-    publisher.state(state, final_epoch, epochs, values.get("error"))
+    try:
+        finished = run.finish(state, **values)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if finished is None:
+        log.warning("run %s: no longer attempt %s's when it finished as %s; outcome dropped", run_id, claim.attempt, state)
+        return LOST
     log.info("run %s: %s", run_id, state)
     return state
 
 
-def _train(run_id: int, attempt: int, spec: RunSpec, publisher: Publisher, watcher: CancelWatcher) -> tuple[str, dict]:
+def _train(run: RunClient, claim: ClaimInfo, spec: RunSpec, scratch: Path) -> tuple[str, dict]:
     # Keras and TensorFlow load here, in the worker process that trains, never
     # at import: a prefork parent must not hold TensorFlow's threads across fork.
+    if run.cancel.is_set():  # cancelled while queued: no need to load anything
+        return CANCELLED, {"summary": {"epochs_trained": 0}}
     from worker.training import environment, model as model_module
+    from worker.training.checkpoint import UploadedCheckpoints
     from worker.training.tracking import EpochRecorder
     from worker.training.trainer import train
 
-    if watcher.event.is_set():  # cancelled while queued: no need to load anything
-        return CANCELLED, {"summary": {"epochs_trained": 0}}
-    runs.set_progress(
-        run_id,
-        attempt,
-        backend=environment.backend_name(),
-        device=environment.device_name(),
-    )
-    resume = resume_point(run_id)
-    if resume is not None:
-        log.info("run %s: resuming from its checkpoint after epoch %s", run_id, resume.epoch)
-        runs.set_progress(run_id, attempt, epoch=resume.epoch)
+    run.set_progress(epochs=spec.training.epochs, backend=environment.backend_name(), device=environment.device_name())
+    resume = None
+    if claim.resume is not None:
+        resume = _download_resume(run, claim.resume, scratch)
     result = train(
         spec,
-        EpochRecorder(run_id, spec.training.epochs, publisher, attempt=attempt),
-        cancel=watcher.event,
-        checkpoint=checkpoints(run_id),
+        EpochRecorder(run),
+        cancel=run.cancel,
+        checkpoint=UploadedCheckpoints(run, scratch / "checkpoints"),
         checkpoint_interval_s=get_settings().CHECKPOINT_INTERVAL_S,
         resume=resume,
     )
     values: dict = {"summary": result.summary, "model_summary": model_module.describe(result.model)}
     if result.state == COMPLETED:
-        path = artifact_path(run_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = scratch / f"run-{run.run_id}.keras"
         result.model.save(path)
-        values["artifact_path"] = str(path)
+        run.upload_model(path)
     return result.state, values
+
+
+def _download_resume(run: RunClient, resume: dict, scratch: Path):
+    """The claim's resume point with its checkpoint downloaded from the API, or None to start from epoch 0."""
+    from worker.training.checkpoint import Resume
+
+    try:
+        downloaded = run.load_checkpoint(scratch / "resume")
+    except ApiError as error:
+        log.warning("run %s: checkpoint not downloadable (%s); training from epoch 0", run.run_id, error)
+        return None
+    if downloaded is None or downloaded[0] != resume["epoch"]:
+        log.warning("run %s: the checkpoint changed since the claim; training from epoch 0", run.run_id)
+        return None
+    epoch, path = downloaded
+    log.info("run %s: resuming from its checkpoint after epoch %s", run.run_id, epoch)
+    run.set_progress(epoch=epoch)
+    return Resume(epoch=epoch, model_path=path, history=resume["history"], t_offset=resume["t_offset"])

@@ -8,6 +8,7 @@
     reglab compare RUN... [--csv FILE]       summaries and differing parameters; --csv writes every series
     reglab cancel RUN                        stop a queued or running run
     reglab token create --name N --scope S   a token for REGLAB_AUTH=write|all (also: token ls, token revoke)
+    reglab import tensorboard DIR            TensorBoard runs as external runs (repeatable)
 
 Every command but `up`, `worker` and `token` talks to the API at REGLAB_URL (or
 --url), so they work against a remote deployment too; it sends REGLAB_TOKEN (or
@@ -121,6 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.set_defaults(func=cmd_cancel)
 
     add_token_commands(sub)
+    importer = sub.add_parser("import", help="import runs trained elsewhere", description="import runs trained elsewhere")
+    sources = importer.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    tensorboard = sources.add_parser(
+        "tensorboard", help="TensorBoard event files: one external run per run directory (repeatable)",
+        description=cmd_import_tensorboard.__doc__,
+    )  # fmt: skip
+    tensorboard.add_argument("directory", type=Path, help="a log directory (e.g. keras.callbacks.TensorBoard's)")
+    tensorboard.add_argument("--experiment", default=None, help="experiment name (default: 'TensorBoard: DIR')")
+    tensorboard.add_argument("--url", default=None, help=f"API base URL (default: REGLAB_URL, now {get_settings().URL})")
+    tensorboard.set_defaults(func=cmd_import_tensorboard)
     return parser
 
 
@@ -147,7 +158,8 @@ def cmd_up(args) -> int:
 
 def cmd_worker(args) -> int:
     """Run one Celery worker consuming the training queue, configured by REGLAB_* variables
-    (REGLAB_DATABASE_URL, REGLAB_REDIS_URL, REGLAB_TRAIN_QUEUE, REGLAB_WORKER_CONCURRENCY)."""
+    (REGLAB_URL and REGLAB_TOKEN for the API it reports to, REGLAB_REDIS_URL, REGLAB_TRAIN_QUEUE,
+    REGLAB_WORKER_CONCURRENCY). It needs no database: it talks to the API only."""
     from backend.cli.processes import worker_argv
     from backend.settings import get_settings
 
@@ -331,6 +343,29 @@ def cmd_compare(args) -> int:
         with _client(args) as client, open(args.csv, "wb") as handle:
             count = client.compare_csv(args.runs, names, handle)
         print(f"wrote {count} point(s) to {args.csv}")
+    return 0
+
+
+def cmd_import_tensorboard(args) -> int:
+    """Import every run directory under DIRECTORY as an external run with its scalars (epoch and step axes).
+
+    Read with TensorBoard's own reader; importing the same directory again changes nothing."""
+    from backend.settings import get_settings
+    from reglab.client import ApiError as ClientError, Client
+    from reglab.tensorboard import import_tensorboard
+
+    if not args.directory.is_dir():
+        raise UsageError(f"{args.directory} is not a directory")
+    try:
+        with Client(args.url or get_settings().URL) as client:
+            results = import_tensorboard(args.directory, args.experiment, client)
+    except ClientError as exc:
+        raise ApiError(str(exc)) from exc
+    for result in results:
+        what = f"imported {result['points']} point(s)" if result["points"] else "already imported, unchanged"
+        print(f"run {result['run_id']} {result['name']}: {what}")
+    if not results:
+        print(f"no TensorBoard event files under {args.directory}")
     return 0
 
 

@@ -3,10 +3,11 @@
 Start order: migrate the database, recover runs a previous stop left behind,
 an embedded Redis (unless ``REGLAB_REDIS_URL`` names a server), one Celery
 worker, the API. Stop order (Ctrl-C, SIGTERM, or the API or Redis dying): the
-API first so nothing new is accepted, then the worker (warm shutdown, then
-cold after a grace period), then the runs it was training go back to
-``queued`` to resume from their last completed epoch on the next start, and
-Redis last.
+worker first (warm shutdown, then its runs are asked to stop after a grace
+period), while the API still answers, since the worker reports everything
+through it (the stop request reaches it with its next heartbeat); the runs it
+was training go back to ``queued`` to resume from their last checkpoint on
+the next start. Then the API, and Redis last.
 
 A worker that dies (the OOM killer's SIGKILL, a crash) does not stop the
 stack: its runs lose an attempt and go back to the queue at once (see
@@ -241,7 +242,8 @@ class Stack:
 
     def _spawn_worker(self, env: dict[str, str] | None = None) -> Child:
         argv = worker_argv(self.settings.TRAIN_QUEUE, self.settings.WORKER_CONCURRENCY, EMBEDDED_WORKER_NAME)
-        env = dict(env or self._child_env())
+        # A worker reports through the API (REGLAB_URL) and never opens the database.
+        env = {k: v for k, v in (env or self._child_env()).items() if k != "REGLAB_DATABASE_URL"}
         if self._worker_token:
             # The worker's own token, whatever REGLAB_TOKEN the person starting the stack holds.
             env["REGLAB_TOKEN"] = self._worker_token
@@ -307,7 +309,7 @@ class Stack:
                 time.sleep(0.5)
         except KeyboardInterrupt:
             name = signal.Signals(self._stop_signal).name if self._stop_signal else "interrupt"
-            self.say(f"\n{name}: stopping RegLab (the API, then the worker, then the broker)...")
+            self.say(f"\n{name}: stopping RegLab (the worker, then the API, then the broker)...")
             return 0
         except StackError as exc:
             self.say(f"error: {exc}")
@@ -362,8 +364,8 @@ class Stack:
 
         Celery's cold shutdown cannot interrupt a task in the solo pool (the run
         would end as failed), so the run is asked to stop the way the API cancels
-        it (a Redis flag the training loop checks each batch, marked as a pause so
-        the worker keeps its checkpoint); it then ends within one batch and goes
+        it (a Redis flag that its next heartbeat brings back, marked as a pause so
+        the API keeps its checkpoint); it then ends within one batch and goes
         back to ``queued`` to resume from its last checkpoint on the next start.
         """
         # With an external broker only our worker's runs: other machines' workers may be training.
@@ -395,9 +397,10 @@ class Stack:
         # Signals during the shutdown only shorten the grace (see _on_signal).
         if self._stop_signal is None:
             self._stop_signal = signal.SIGTERM
+        # The worker first: it reports its runs' last epochs and outcome through the API.
         steps = [
-            ("api", lambda child: child.stop(signal.SIGTERM, grace=10.0)),
             ("worker", self._stop_worker),
+            ("api", lambda child: child.stop(signal.SIGTERM, grace=10.0)),
             ("redis", lambda child: child.stop(signal.SIGTERM, grace=5.0)),
         ]
         for name, stop in steps:

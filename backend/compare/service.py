@@ -12,16 +12,16 @@ from backend.metrics.downsample import shrink
 from backend.metrics.service import read_series
 from backend.runs.models import Run
 from backend.runs.service import item_from_row, items_query
-from backend.spec import flatten
+from backend.trainer.external import run_params
 
 
 def params_diff(specs: dict[int, dict[str, Any]]) -> dict[str, dict[int, Any]]:
-    """Flattened spec fields whose values differ across runs: ``{field: {run_id: value}}``.
+    """Flattened spec fields (an external run's params) whose values differ across runs: ``{field: {run_id: value}}``.
 
     A field one spec lacks (e.g. ``schedule.s`` of a constant schedule) shows as null,
     and counts as equal to a field that is null.
     """
-    flat = {run_id: flatten(spec) for run_id, spec in specs.items()}
+    flat = {run_id: run_params(spec) for run_id, spec in specs.items()}
     fields = list(dict.fromkeys(key for values in flat.values() for key in values))
     diff = {}
     for field in fields:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from backend.errors import InvalidInput, describe_error, field_error, shown
 from backend.limits import Breach, breaches
-from backend.spec import RunSpec, set_path, spec_warnings
+from reglab.spec import RunSpec, set_path, spec_warnings
 from backend.spec_fields import object_paths, resolve
 
 MAX_NAME = 500

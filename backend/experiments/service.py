@@ -18,8 +18,8 @@ from backend.runs.service import run_items, stop_if_running
 from backend.runs.states import QUEUED
 from backend.settings import get_settings
 from backend.model_size import param_count
-from backend.schedule_math import rate_preview
-from backend.spec import RunSpec, build_spec, spec_warnings
+from reglab.schedule_math import rate_preview
+from reglab.spec import RunSpec, build_spec, spec_warnings
 from backend.timeutil import iso
 
 

@@ -19,8 +19,9 @@ from backend.runs import sorting
 from backend.runs.models import Run
 from backend.runs.states import CANCELLED, FINAL_STATES, QUEUED, RUNNING
 from backend.settings import get_settings
-from backend.spec import RunSpec, build_spec, flatten, spec_warnings
+from reglab.spec import RunSpec, build_spec, flatten, spec_warnings
 from backend.timeutil import iso, utcnow
+from backend.trainer.external import is_external
 
 # Columns of a run list item: everything but the spec and the model summary, which can be large.
 ITEM_COLUMNS = (
@@ -120,7 +121,7 @@ def run_detail(session: Session, run: Run) -> dict[str, Any]:
     """A run with its spec, warnings and what the worker left (model, summary)."""
     item = run_items(session, [run.id])[0]
     try:
-        warnings = spec_warnings(RunSpec.model_validate(run.spec))
+        warnings = [] if is_external(run.spec) else spec_warnings(RunSpec.model_validate(run.spec))
     except ValidationError:
         warnings = ["the stored spec no longer validates against this version of the run spec"]
     return {
@@ -158,6 +159,8 @@ def cancel_run(session: Session, run: Run) -> dict[str, Any]:
 def clone_run(session: Session, run: Run, overrides: dict[str, Any]) -> Run:
     """A new queued run in the same experiment: ``overrides`` merged over ``run``'s spec."""
     settings = get_settings()
+    if is_external(run.spec):
+        raise Conflict(f"run {run.id} was trained outside RegLab: it has no spec to train a clone from")
     try:
         spec = build_spec(overrides, base=run.spec)
     except ValidationError as exc:

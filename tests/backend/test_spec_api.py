@@ -2,7 +2,7 @@
 
 import pytest
 
-from backend.spec import DATASET_TRAIN_SIZES, RunSpec, default_spec
+from reglab.spec import DATASET_TRAIN_SIZES, RunSpec, default_spec
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from backend.model_size import param_count
 from backend.settings import Settings
-from backend.spec import DATASET_TRAIN_SIZES, DATASETS, SCHEDULES, RunSpec, build_spec, set_path
+from reglab.spec import DATASET_TRAIN_SIZES, DATASETS, SCHEDULES, RunSpec, build_spec, set_path
 from backend.spec_fields import FieldBounds, leaf_bounds, object_paths
 
 PROPERTY_SETTINGS = settings(

@@ -168,7 +168,7 @@ def test_hundred_runs_are_accepted(stream_url):
 
 def test_the_runs_stream_carries_every_runs_state_and_the_runs_sent_to_workers(stream_url, stream_env):
     from backend import events
-    from worker.live import Publisher
+    from backend.trainer.live import publish_points
 
     with httpx.Client(timeout=10) as client, client.stream("GET", f"{stream_url}/api/stream/runs") as response:
         assert response.status_code == 200
@@ -176,8 +176,9 @@ def test_the_runs_stream_carries_every_runs_state_and_the_runs_sent_to_workers(s
         assert reader.next_event()["event"] == "ready"
         # What the API publishes when it sends new runs, then a worker's and the API's state changes.
         assert events.publish_queued([5, 6], [2])
-        Publisher(5, client=stream_env).state("running", 0, 3)
-        Publisher(5, client=stream_env).points([{"name": "loss", "axis": "epoch", "x": 0, "value": 1.0, "t": 1.0}])
+        # What the trainer endpoints publish as a worker's epoch is stored.
+        assert events.publish_state(5, "running", epoch=0, epochs=3, error=None)
+        assert publish_points(5, [{"name": "loss", "axis": "epoch", "x": 0, "value": 1.0, "t": 1.0}])
         assert events.publish_state(6, "cancelled")
         received = [reader.next_event() for _ in range(3)]
     assert [(e["event"], json.loads(e["data"]).get("run_id")) for e in received] == [

@@ -7,8 +7,8 @@ import json
 import time
 
 import httpx
-import pytest
 import redis
+import pytest
 
 from backend.channels import run_channel
 from backend.runs.states import QUEUED
@@ -36,10 +36,10 @@ def test_runs_page_is_idle_then_shows_runs_submitted_elsewhere_within_a_second(l
 
     # A worker's state change reaches the row over the experiments-level stream.
     client = redis.Redis.from_url(reglab_env["REGLAB_REDIS_URL"])
-    from worker.live import Publisher
+    from backend import events
 
     set_run(first, state="running", attempts=1)
-    Publisher(first, client=client).state("running", 1, 3)
+    assert events.publish_state(first, "running", epoch=1, epochs=3, error=None)
     page.wait_for_selector(f"tr#run-{first}[data-state='running']")
 
     # Its worker dies: re-queued for a second attempt, the reason as the tooltip.

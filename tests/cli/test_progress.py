@@ -73,7 +73,7 @@ def test_running_line_shows_time_left():
 def test_example_study_is_valid():
     from pathlib import Path
 
-    from backend.spec import build_spec, set_path
+    from reglab.spec import build_spec, set_path
 
     study = load_study(Path(__file__).resolve().parents[2] / "examples/dropout_sweep.yaml")
     base = build_spec(study["base"]).model_dump(mode="json")

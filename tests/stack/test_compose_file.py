@@ -73,10 +73,11 @@ def test_services_and_dependencies(compose):
     migrate = services["migrate"]
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert migrate["command"] in (["alembic", "upgrade", "head"], ["python", "-m", "backend.migrate"])
+    assert services["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    # The worker reports through the API, which has migrated by the time it is healthy.
+    assert services["worker"]["depends_on"]["api"]["condition"] == "service_healthy"
     for name in ("api", "worker"):
-        depends = services[name]["depends_on"]
-        assert depends["migrate"]["condition"] == "service_completed_successfully"
-        assert depends["redis"]["condition"] == "service_healthy"
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
 def test_api_service(compose):
@@ -106,12 +107,15 @@ def test_worker_service_scales_and_reserves_gpus(compose):
 def test_settings_only_through_environment(compose):
     for name in ("migrate", "api", "worker"):
         env = compose["services"][name]["environment"]
-        assert env["REGLAB_DATABASE_URL"].startswith("postgresql+psycopg://")
         assert env["REGLAB_REDIS_URL"].startswith("redis://redis:")
         assert "env_file" not in compose["services"][name]
-    # The API and the workers see the same artifacts (the API serves the .keras files).
-    api_volumes = set(compose["services"]["api"]["volumes"])
-    assert api_volumes & set(compose["services"]["worker"]["volumes"])
+    for name in ("migrate", "api"):
+        assert compose["services"][name]["environment"]["REGLAB_DATABASE_URL"].startswith("postgresql+psycopg://")
+    # A worker is a client of the API only: no database, no shared volume; the API stores what it uploads.
+    worker = compose["services"]["worker"]
+    assert "REGLAB_DATABASE_URL" not in worker["environment"] and not worker.get("volumes")
+    assert worker["environment"]["REGLAB_URL"] == "http://api:8000"
+    assert compose["services"]["api"]["volumes"]
 
 
 def test_images_keep_tensorflow_out_of_the_api():

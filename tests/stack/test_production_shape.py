@@ -60,8 +60,13 @@ def test_compose_shaped_stack_spreads_a_study_over_two_workers(postgres_url, red
         )  # fmt: skip
         for index in (1, 2):
             name = f"worker{index}"
+            # Workers as on machines of their own: the API's URL, no database, their own data directory.
+            worker_env = {k: v for k, v in env.items() if k != "REGLAB_DATABASE_URL"}
+            worker_env.update(REGLAB_URL=url, REGLAB_DATA_DIR=str(tmp_path / name), NO_PROXY="127.0.0.1,localhost",
+                              no_proxy="127.0.0.1,localhost")  # fmt: skip
             procs[name] = start(
-                [sys.executable, "-m", "backend.cli.main", "worker", "--hostname", f"w{index}-{tag}@%h"], env, logs[name]
+                [sys.executable, "-m", "backend.cli.main", "worker", "--hostname", f"w{index}-{tag}@%h"], worker_env,
+                logs[name],
             )
         check = alive_check(procs, logs)
         wait_until(lambda: api_answers(url), 90, "the API to answer /api/health", check)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.spec import RunSpec, build_spec, deep_merge
+from reglab.spec import RunSpec, build_spec, deep_merge
 
 # digits: 300 validation examples, then 200 training examples = 4 batches of 64
 # (the last one partial, 8 examples), which exercises the partial-batch paths.

@@ -35,7 +35,7 @@ def test_importing_the_app_and_task_loads_no_tensorflow():
 
 def test_backend_never_imports_the_worker():
     code = (
-        "import sys, backend.main, backend.schedule_math;"
+        "import sys, backend.main, reglab.schedule_math;"
         "assert not [m for m in sys.modules if m == 'worker' or m.startswith('worker.')];"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )

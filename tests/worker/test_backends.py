@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.schedule_math import planned_rates
+from reglab.schedule_math import planned_rates
 from tests.worker.helpers import tiny_spec
 
 ROOT = Path(__file__).resolve().parents[2]

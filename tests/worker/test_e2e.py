@@ -1,18 +1,20 @@
-"""End to end: a real Celery worker, a real Redis and the real database train tiny runs."""
+"""End to end: a real Celery worker with no database, talking to a live API over HTTP, trains tiny runs."""
 
 import json
 import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
+from backend.artifacts import artifact_file
 from backend.channels import run_channel
 from backend.db import session_scope
 from backend.metrics.models import MetricPoint
 from backend.settings import get_settings
-from backend.spec import deep_merge
+from reglab.spec import deep_merge
 from tests.worker.helpers import TINY
 from tests.worker.store import create_run, load_run, send, wait_for
 
@@ -55,7 +57,7 @@ class ChannelListener:
         self.pubsub.close()
 
 
-def test_run_completes_with_every_metric_and_a_duplicate_task_does_nothing(celery_worker):
+def test_run_completes_with_every_metric_and_a_duplicate_task_does_nothing(celery_worker, live_server):
     spec = deep_merge(
         TINY,
         {
@@ -91,8 +93,13 @@ def test_run_completes_with_every_metric_and_a_duplicate_task_does_nothing(celer
                 "best_epoch", "final_val_accuracy", "param_count"):
         assert key in summary, key
     assert summary["param_count"] == 64 * 16 + 16 + 16 * 8 + 8 + 8 * 10 + 10
-    assert Path(run.artifact_path).is_file() and run.artifact_path.endswith(".keras")
-    assert Path(run.artifact_path).is_relative_to(get_settings().artifacts_dir.resolve())
+    # Uploaded to the API's store (the worker has a data directory of its own), served by the API.
+    assert run.artifact_path == f"run-{run_id}.keras"
+    assert artifact_file(run.artifact_path).is_relative_to(get_settings().artifacts_dir.resolve())
+    assert celery_worker.env["REGLAB_DATA_DIR"] != str(get_settings().DATA_DIR) and "REGLAB_DATABASE_URL" not in celery_worker.env
+    model = httpx.get(f"{live_server}/api/runs/{run_id}/model")
+    assert model.status_code == 200 and model.content == artifact_file(run.artifact_path).read_bytes()
+    assert not list(Path(celery_worker.env["REGLAB_DATA_DIR"]).glob("**/*.keras")), "the worker keeps no files"
     assert run.model_summary["total_params"] == summary["param_count"]
     assert [layer["class_name"] for layer in run.model_summary["layers"]][:3] == ["Flatten", "Dense", "MCDropout"]
 

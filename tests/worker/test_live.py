@@ -1,76 +1,86 @@
-"""The threads that keep a running run alive and listening: heartbeat and cancel watcher."""
+"""The run client's threads against a live API: the heartbeat keeps a run alive and brings its cancel flag back."""
 
+import threading
 import time
+from datetime import timedelta
 
 import pytest
 import redis
+from sqlalchemy import update
 
-from backend.channels import cancel_channel, cancel_key
+from backend.channels import REQUEUE, cancel_key
+from backend.db import session_scope
+from backend.runs.models import Run
 from backend.settings import get_settings
+from backend.timeutil import utcnow
+from reglab.client import Client, Heartbeat
 from tests.worker.helpers import TINY
 from tests.worker.store import create_run, load_run
-from worker import runs
-from worker.heartbeat import Heartbeat
-from worker.live import CancelWatcher
 
 
-def wait_until(predicate, timeout=5.0):
+def wait_until(predicate, timeout=10.0):
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline
         time.sleep(0.02)
 
 
+def claimed(live_server, host="host-a"):
+    run = Client(live_server).run(create_run(TINY))
+    assert run.claim(host) is not None
+    return run
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_heartbeat_thread_refreshes_a_running_run(reglab_env):
-    run_id = create_run(TINY)
-    runs.claim(run_id, "host")
-    first = load_run(run_id).heartbeat_at
-    beat = Heartbeat(run_id, interval_s=0.05).start()
+def test_heartbeat_thread_refreshes_a_running_run(live_server):
+    run = claimed(live_server)
+    first = load_run(run.run_id).heartbeat_at
+    beat = Heartbeat(run, interval_s=0.05).start()
     try:
-        wait_until(lambda: load_run(run_id).heartbeat_at > first)
+        wait_until(lambda: load_run(run.run_id).heartbeat_at > first)
+        assert not run.cancel.is_set()
     finally:
         beat.stop()
 
 
-def test_heartbeat_of_an_attempt_taken_over_stops_its_training(reglab_env):
-    import threading
+def test_heartbeat_of_an_attempt_taken_over_stops_its_training(live_server):
+    run = claimed(live_server)
+    stopped = threading.Event()
+    run.on_lost.append(stopped.set)
+    beat = Heartbeat(run, interval_s=0.05).start()
+    try:
+        time.sleep(0.3)
+        assert not stopped.is_set()
+        # Taken for dead (a partition) and claimed by another worker.
+        with session_scope() as session:
+            session.execute(update(Run).where(Run.id == run.run_id).values(heartbeat_at=utcnow() - timedelta(hours=1)))
+        assert Client(live_server).run(run.run_id).claim("host-b") is not None
+        wait_until(stopped.is_set)
+        assert run.cancel.is_set() and run.lost.is_set()
+        assert load_run(run.run_id).worker_host == "host-b"
+    finally:
+        beat.stop()
 
-    run_id = create_run(TINY)
-    first = runs.claim(run_id, "host-a")
-    stop_training = threading.Event()
-    beat = Heartbeat(run_id, interval_s=0.05, attempt=first.attempt, on_lost=stop_training.set).start()
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_cancel_from_the_api_comes_back_with_the_next_beat(live_server):
+    import httpx
+
+    run = claimed(live_server)
+    beat = Heartbeat(run, interval_s=0.05).start()
     try:
         time.sleep(0.2)
-        assert not stop_training.is_set()
-        # Taken for dead (a partition) and claimed by another worker, as runs.claim leaves it.
-        with runs.session_scope() as session:
-            session.execute(runs.update(runs.Run).where(runs.Run.id == run_id).values(attempts=2, worker_host="host-b"))
-        wait_until(stop_training.is_set)
-        assert load_run(run_id).worker_host == "host-b"
+        assert not run.cancel.is_set()
+        assert httpx.post(f"{live_server}/api/runs/{run.run_id}/cancel").status_code == 200
+        wait_until(run.cancel.is_set)
+        assert not run.requeue
     finally:
         beat.stop()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_cancel_watcher_hears_the_channel(reglab_env):
-    watcher = CancelWatcher(4242, poll_s=0.05).start()
-    try:
-        assert not watcher.event.is_set()
-        redis.Redis.from_url(get_settings().REDIS_URL).publish(cancel_channel(4242), "cancel")
-        wait_until(watcher.event.is_set)
-    finally:
-        watcher.stop()
-
-
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_cancel_watcher_sees_a_request_made_before_it_started(reglab_env):
-    client = redis.Redis.from_url(get_settings().REDIS_URL)
-    client.set(cancel_key(4343), 1)
-    watcher = CancelWatcher(4343, poll_s=0.05).start()
-    try:
-        assert watcher.event.is_set()
-        watcher.clear_request()
-        assert not client.exists(cancel_key(4343))
-    finally:
-        watcher.stop()
+def test_a_pause_by_reglab_up_is_told_apart_from_a_cancel(live_server):
+    run = claimed(live_server)
+    redis.Redis.from_url(get_settings().REDIS_URL).set(cancel_key(run.run_id), REQUEUE)
+    assert run.heartbeat() is True
+    assert run.cancel.is_set() and run.requeue

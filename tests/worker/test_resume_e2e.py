@@ -1,5 +1,5 @@
 """End to end: a run whose worker machine dies mid-training is re-queued by the API's reaper,
-resumes from its checkpoint on another worker, keeps every point stored up to the checkpoint and
+resumes on another worker (no database, a data directory of its own) from the checkpoint the API holds, keeps every point stored up to the checkpoint and
 ends with each epoch exactly once, its second attempt recorded with the first one's reason."""
 
 import signal
@@ -12,12 +12,11 @@ from backend.db import session_scope
 from backend.dispatch import dispatch_pass
 from backend.metrics.models import MetricPoint
 from backend.runs.models import Run
-from backend.settings import get_settings
-from backend.spec import deep_merge
+from reglab.spec import deep_merge
 from backend.timeutil import utcnow
 from tests.worker.helpers import TINY
 from tests.worker.store import create_run, load_run, send, wait_for
-from worker.training.checkpoint import CheckpointStore
+from backend.storage import checkpoint_prefix, get_storage, latest_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -44,8 +43,7 @@ def test_killed_worker_run_resumes_from_its_checkpoint(celery_worker_factory):
     first.process.wait(10)
 
     assert load_run(run_id).state == "running"  # a dead worker's run, until its heartbeat goes stale
-    store = CheckpointStore(run_id, get_settings().artifacts_dir)
-    resumed_from, _ = store.latest()
+    resumed_from, _ = latest_checkpoint(run_id)  # uploaded to the API's store
     assert 1 <= resumed_from < EPOCHS
     before = stored_points(run_id)
     with session_scope() as session:
@@ -76,4 +74,4 @@ def test_killed_worker_run_resumes_from_its_checkpoint(celery_worker_factory):
     # The t offsets go on after the interrupted attempt's.
     last_kept_t = max(t for _, t in kept.values())
     assert min(t for (n, axis, x), (_, t) in after.items() if axis == "epoch" and x >= resumed_from) > last_kept_t
-    assert store.latest() is None and not list(get_settings().artifacts_dir.glob(f"run-{run_id}.checkpoint*"))
+    assert latest_checkpoint(run_id) is None and not list(get_storage().keys(checkpoint_prefix(run_id)))

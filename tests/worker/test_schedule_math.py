@@ -1,11 +1,11 @@
-"""backend/schedule_math.py against hand-computed values of the notes' formulas."""
+"""reglab/schedule_math.py against hand-computed values of the notes' formulas."""
 
 import math
 
 import pytest
 
 from backend import schedule_math
-from backend.spec import build_spec
+from reglab.spec import build_spec
 
 
 def spec_with(schedule, lr=0.01, epochs=25, batch_size=32, dataset=None):
@@ -135,5 +135,5 @@ def test_schedule_math_imports_no_tensorflow():
     import subprocess
     import sys
 
-    code = "import sys, backend.schedule_math; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    code = "import sys, reglab.schedule_math; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import keras
 
-from worker.training import diagnostics
+from reglab.diagnostics import regularization_values
 
 # sink(epoch, points, epoch_seconds, complete): writes and announces one epoch's
 # points; ``complete`` is False for an epoch cut short (cancel, NaN), which
@@ -56,10 +56,6 @@ def read_rate(optimizer: Any) -> float:
     return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
-def _minus(value: float | None, penalty: float | None) -> float | None:
-    return None if value is None or penalty is None else value - penalty
-
-
 class MetricsTracker(keras.callbacks.Callback):
     """Records per-epoch metrics and per-step batch loss and rate, flushed once per epoch.
 
@@ -75,7 +71,7 @@ class MetricsTracker(keras.callbacks.Callback):
         read_every_step: read the optimizer's rate before every batch and record
             that (costly with per-step schedules, see the module docstring).
         probe: a few training examples for the activity penalty (see
-            :func:`worker.training.diagnostics.penalty`).
+            :func:`reglab.diagnostics.penalty`).
         started: ``time.perf_counter()`` at the run's start, origin of the ``t`` offsets.
         history: the values of the epochs trained before a resume (epoch ``i`` at
             index ``i``); the summary covers them and the step counter continues
@@ -224,15 +220,7 @@ class MetricsTracker(keras.callbacks.Callback):
         # Read from the optimizer as the epoch's last batch started: the rate it trained with.
         values["learning_rate"] = self.last_rate
         values["epoch_time"] = epoch_seconds
-        reg_loss = diagnostics.penalty(self.model, self.probe)
-        values["reg_loss"] = finite(reg_loss)
-        loss = values["loss"]
-        values["data_loss"] = _minus(loss, values["reg_loss"])
-        # Keras adds the penalty to val_loss too, so the generalization gap is
-        # data_loss vs val_data_loss; both subtract the penalty at the epoch-end
-        # weights, the weights validation ran with.
-        values["val_data_loss"] = _minus(values["val_loss"], values["reg_loss"])
-        values.update({k: finite(v) for k, v in diagnostics.weight_stats(self.model).items()})
+        values.update(regularization_values(self.model, logs, self.probe))
         return values
 
     def summary(self) -> dict[str, Any]:

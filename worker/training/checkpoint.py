@@ -89,6 +89,30 @@ class CheckpointStore:
             path.unlink(missing_ok=True)
 
 
+class UploadedCheckpoints:
+    """Checkpoints saved in a local directory, then uploaded to the API by the run's client.
+
+    The upload is queued behind the epochs already recorded, so the API never
+    holds a checkpoint whose epochs' points it lacks; the local file goes
+    once it is sent (or superseded by a newer one). A resume on any machine
+    downloads the latest from the API.
+
+    Args:
+        run: the run's :class:`reglab.client.RunClient`.
+        directory: where files wait for their upload (a temporary directory).
+    """
+
+    def __init__(self, run, directory: Path):
+        self.run = run
+        self.directory = Path(directory)
+
+    def save(self, model: keras.Model, epoch: int) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"run-{self.run.run_id}.checkpoint-e{epoch}.keras"
+        model.save(path)
+        self.run.save_checkpoint(path, epoch)
+
+
 def _write_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     temporary.write_text(text)

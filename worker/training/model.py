@@ -47,7 +47,7 @@ def activation_layers(name: str) -> list[keras.layers.Layer]:
 
 
 def build_model(spec: Any, input_shape: tuple[int, ...], classes: int) -> keras.Sequential:
-    """The uncompiled model for ``spec`` (a :class:`backend.spec.RunSpec`)."""
+    """The uncompiled model for ``spec`` (a :class:`reglab.spec.RunSpec`)."""
     model_spec, reg = spec.model, spec.regularization
     dropout = get_dropout(reg.dropout_kind)
     hidden_kwargs = regularizers.layer_kwargs(reg)

@@ -7,13 +7,13 @@ count, i.e. the global batch index from 0), the callbacks epoch-based
 schedules need, ``rate_at(step)``, the planned rate of per-step schedules as a
 plain Python float (recorded per batch, where reading the optimizer each batch
 would cost too much), and ``planned(step)``, the rate
-:mod:`backend.schedule_math` plans for any batch, which the metrics tracker
+:mod:`reglab.schedule_math` plans for any batch, which the metrics tracker
 checks the optimizer against at every epoch.
 
 Keras' own classes wherever Keras has one (InverseTimeDecay, ExponentialDecay,
 CosineDecay, CosineDecayRestarts, LearningRateScheduler, ReduceLROnPlateau);
 written here only the power schedule with c != 1 and the notebook's 1cycle.
-The formulas are those of :mod:`backend.schedule_math`.
+The formulas are those of :mod:`reglab.schedule_math`.
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ SCHEDULES: dict[str, Callable[[Any, int], ScheduleSetup]] = {
 
 
 def get(spec: Any, steps_per_epoch: int) -> ScheduleSetup:
-    """The schedule setup for a whole :class:`backend.spec.RunSpec` (lr0 comes from its optimizer)."""
+    """The schedule setup for a whole :class:`reglab.spec.RunSpec` (lr0 comes from its optimizer)."""
     try:
         factory = SCHEDULES[spec.schedule.name]
     except KeyError:

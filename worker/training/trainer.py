@@ -55,12 +55,12 @@ def train(
     cancel: threading.Event | None = None,
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
     track: bool = True,
-    checkpoint: checkpoints.CheckpointStore | None = None,
+    checkpoint: "checkpoints.CheckpointStore | checkpoints.UploadedCheckpoints | None" = None,
     checkpoint_interval_s: float = 0.0,
     resume: checkpoints.Resume | None = None,
     read_rates_every_step: bool = False,
 ) -> TrainingResult:
-    """Train ``spec`` (a :class:`backend.spec.RunSpec`) and evaluate it.
+    """Train ``spec`` (a :class:`reglab.spec.RunSpec`) and evaluate it.
 
     Args:
         spec: the run spec.

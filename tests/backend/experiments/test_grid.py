@@ -4,7 +4,7 @@ import pytest
 
 from backend.errors import InvalidInput
 from backend.experiments.grid import check_keys, expand, format_value, key_labels
-from backend.spec import default_spec
+from reglab.spec import default_spec
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """POST/GET/DELETE /api/experiments through the real app, on SQLite and PostgreSQL."""
 
-from backend.spec import default_spec
+from reglab.spec import default_spec
 from tests.backend.helpers import errors_by_field, make_experiment
 
 

@@ -6,7 +6,7 @@ import urllib.error
 import numpy as np
 import pytest
 
-from backend.spec import DatasetSpec
+from reglab.spec import DatasetSpec
 from worker.training import datasets
 
 

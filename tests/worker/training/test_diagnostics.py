@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tests.worker.helpers import fit, tiny_spec
-from worker.training import diagnostics
+from reglab import diagnostics
 
 
 def test_data_loss_is_loss_minus_reg_loss_and_reg_loss_matches_keras():

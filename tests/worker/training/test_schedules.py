@@ -1,5 +1,5 @@
 """Each schedule's recorded learning_rate / batch_learning_rate series, read from the optimizer,
-equal backend.schedule_math; a schedule that does not drive the optimizer fails the run."""
+equal reglab.schedule_math; a schedule that does not drive the optimizer fails the run."""
 
 import keras
 import pytest

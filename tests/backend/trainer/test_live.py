@@ -1,6 +1,6 @@
 """What a live message carries: every epoch point, the outline of each step series."""
 
-from worker.training.tracking import LIVE_STEP_POINTS, live_points
+from backend.trainer.live import LIVE_STEP_POINTS, live_points
 
 
 def _step_series(name, values):

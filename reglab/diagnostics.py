@@ -1,7 +1,9 @@
 """Regularization diagnostics of a model's current weights, once per epoch.
 
 Everything here runs at an epoch's end, never per batch: a handful of numpy
-reductions over the kernels (a few milliseconds for the default MLP).
+reductions over the kernels (a few milliseconds for the default MLP). The
+worker's tracker and :class:`reglab.keras.RegLabCallback` both call
+:func:`regularization_values`, so a run trained anywhere records the same figures.
 """
 
 from __future__ import annotations
@@ -81,3 +83,32 @@ def weight_stats(model: keras.Model) -> dict[str, float | None]:
         "sparsity": small / count if count else 0.0,
         "max_col_norm": max_col_norm,
     }
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _minus(value: float | None, penalty: float | None) -> float | None:
+    return None if value is None or penalty is None else value - penalty
+
+
+def regularization_values(model: keras.Model, logs: dict[str, Any], probe: Any = None) -> dict[str, float | None]:
+    """``reg_loss``, ``data_loss``, ``val_data_loss``, ``weight_l2``, ``sparsity`` and ``max_col_norm`` for an epoch.
+
+    ``logs`` are the epoch's Keras logs (``loss``, ``val_loss``). Keras adds
+    the penalty to ``val_loss`` too, so the generalization gap is ``data_loss``
+    vs ``val_data_loss``; both subtract the penalty at the epoch-end weights,
+    the weights validation ran with.
+    """
+    reg_loss = _finite(penalty(model, probe))
+    values: dict[str, float | None] = {
+        "reg_loss": reg_loss,
+        "data_loss": _minus(_finite(logs.get("loss")), reg_loss),
+        "val_data_loss": _minus(_finite(logs.get("val_loss")), reg_loss),
+    }
+    values.update({key: _finite(value) for key, value in weight_stats(model).items()})
+    return values
