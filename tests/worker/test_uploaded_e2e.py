@@ -68,9 +68,7 @@ def test_runs_train_on_an_uploaded_npz_and_image_folder(live_server, celery_work
         assert response.status_code == 201, response.text
         run_ids.append(response.json()["runs"][0]["id"])
     worker_data = tmp_path / "worker-data"  # not the API's: the arrays can only come over HTTP
-    worker = celery_worker_factory(
-        {"REGLAB_URL": live_server, "REGLAB_DATA_DIR": str(worker_data), "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
-    )
+    worker = celery_worker_factory({"REGLAB_DATA_DIR": str(worker_data)})
     runs = [wait_final(live_server, run_id, worker) for run_id in run_ids]
     assert [run["state"] for run in runs] == ["completed", "completed"], [run.get("error") for run in runs]
     detail = httpx.get(f"{live_server}/api/runs/{run_ids[0]}").json()

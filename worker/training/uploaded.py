@@ -49,21 +49,28 @@ def load(name: str, sha256: str | None) -> dict[str, np.ndarray]:
 
 
 def _download(name: str, sha256: str, target: Path) -> None:
-    url = f"{get_settings().URL.rstrip('/')}/api/datasets/{name.split(':', 1)[1]}/file"
+    from reglab.client import Client
+
+    path = f"/api/datasets/{name.split(':', 1)[1]}/file"
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".partial")
-    try:
-        with os.fdopen(handle, "wb") as out, httpx.stream("GET", url, timeout=TIMEOUT) as response:
-            if response.status_code == 404:
-                raise UploadUnavailable(f"{name} is not on the API at {url} (deleted?); upload it again")
-            response.raise_for_status()
-            for chunk in response.iter_bytes(1 << 20):
-                out.write(chunk)
-        if store.content_hash(store.load(Path(temporary))) != sha256:
-            raise UploadUnavailable(f"{name} from {url} does not match the sha256 {sha256[:12]}… its runs recorded")
-        os.replace(temporary, target)
-        log.info("fetched %s (%s) into %s", name, sha256[:12], target)
-    except httpx.HTTPError as error:
-        raise UploadUnavailable(f"could not fetch {name} from {url}: {error}; is REGLAB_URL right?") from error
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    # The run client's URL, token and proxy rules; the file itself is streamed to disk.
+    with Client(get_settings().URL) as client:
+        url = client.url + path
+        try:
+            with os.fdopen(handle, "wb") as out, client.http.stream("GET", path, timeout=TIMEOUT) as response:
+                if response.status_code == 404:
+                    raise UploadUnavailable(f"{name} is not on the API at {url} (deleted?); upload it again")
+                if response.status_code in (401, 403):
+                    raise UploadUnavailable(f"the API refused {url} ({response.status_code}); give the worker a REGLAB_TOKEN")
+                response.raise_for_status()
+                for chunk in response.iter_bytes(1 << 20):
+                    out.write(chunk)
+            if store.content_hash(store.load(Path(temporary))) != sha256:
+                raise UploadUnavailable(f"{name} from {url} does not match the sha256 {sha256[:12]}… its runs recorded")
+            os.replace(temporary, target)
+            log.info("fetched %s (%s) into %s", name, sha256[:12], target)
+        except httpx.HTTPError as error:
+            raise UploadUnavailable(f"could not fetch {name} from {url}: {error}; is REGLAB_URL right?") from error
+        finally:
+            Path(temporary).unlink(missing_ok=True)
