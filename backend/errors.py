@@ -58,6 +58,7 @@ ERROR_DESCRIPTIONS = {
     404: "Not found",
     409: "Conflicts with the resource's state",
     422: "Invalid input: each item names a field and its allowed range",
+    429: "Too many failed attempts from this address; Retry-After says when to try again",
     503: "A service the request needs (database, Redis) is unreachable",
 }
 

@@ -12,6 +12,7 @@ from starlette.requests import cookie_parser
 
 from backend.auth.access import CSRF_COOKIE, SESSION_COOKIE, bearer_token, lookup
 from backend.auth.limiter import get_limiter
+from backend.errors import error_responses
 from backend.settings import get_settings
 
 router = APIRouter(prefix="/api/session", tags=["session"])
@@ -46,7 +47,7 @@ async def read_session(request: Request) -> SessionInfo:
 @router.post(
     "",
     response_model=SessionInfo,
-    responses={401: {"description": "the token is invalid or revoked"}, 429: {"description": "too many failed sign-ins"}},
+    responses=error_responses(401, 422, 429),
 )
 async def sign_in(body: SignIn, request: Request, response: Response) -> SessionInfo:
     """Check a token and keep it in an HttpOnly cookie; a readable CSRF cookie goes with it."""

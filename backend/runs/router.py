@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 from fastapi.responses import FileResponse
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from backend.artifacts import artifact_file
 from backend.bounds import PartialSpec
@@ -27,6 +28,15 @@ from backend.runs.schemas import (
 from backend.runs.sorting import SortParam
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+
+class RunIdConvertor(StringConvertor):
+    """A run id segment that is not ``external``, so GET /api/runs/external is a 405, not a bad id."""
+
+    regex = "(?!external$)[^/]+"
+
+
+register_url_convertor("run_id", RunIdConvertor())
 
 Overrides = Annotated[
     PartialSpec,
@@ -55,7 +65,7 @@ def list_runs(
     return OrjsonResponse(page)
 
 
-@router.get("/{run_id}", response_class=OrjsonResponse, response_model=RunDetail, responses=error_responses(404, 422))
+@router.get("/{run_id:run_id}", response_class=OrjsonResponse, response_model=RunDetail, responses=error_responses(404, 422))
 def get_run(run: RunDep, session: SessionDep) -> OrjsonResponse:
     """One run with its complete spec."""
     return OrjsonResponse(service.run_detail(session, run))
@@ -87,7 +97,7 @@ def clone_run(run: RunDep, session: SessionDep, overrides: Overrides = {}) -> Or
     return OrjsonResponse(service.run_detail(session, clone), status_code=201)
 
 
-@router.delete("/{run_id}", status_code=204, response_class=Response, responses=error_responses(404, 422))
+@router.delete("/{run_id:run_id}", status_code=204, response_class=Response, responses=error_responses(404, 422))
 def delete_run(run: RunDep, session: SessionDep) -> Response:
     """Delete a run, its points and its model file (a running run is cancelled first)."""
     service.delete_run(session, run)

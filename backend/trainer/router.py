@@ -12,12 +12,12 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.deps import RunId
-from backend.errors import Conflict, NotFound
+from backend.errors import Conflict, NotFound, error_responses
 from backend.timeutil import utcnow
 from backend.storage import checkpoint_key, get_storage, latest_checkpoint, model_key
 from backend.trainer import service
 from backend.trainer.schemas import (
-    ERRORS, AttemptIn, ErrorOut, AttemptQuery, ClaimIn, ClaimOut, EpochIn, EpochOut, EpochQuery, ExternalIn, ExternalOut,
+    ERRORS, AttemptIn, AttemptQuery, ClaimIn, ClaimOut, EpochIn, EpochOut, EpochQuery, ExternalIn, ExternalOut,
     FinishIn, FinishOut, HeartbeatOut, OkOut, ProgressIn, UploadOut,
 )  # fmt: skip
 
@@ -109,8 +109,8 @@ async def upload_checkpoint(run_id: RunId, attempt: AttemptQuery, epoch: EpochQu
     "/checkpoint",
     response_class=FileResponse,
     response_model=None,
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "The checkpoint's .keras file; "
-               "X-Checkpoint-Epoch says after how many epochs"}, 404: ERRORS[404]},  # fmt: skip
+    responses={200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}, "description": "The checkpoint's .keras file; "
+               "X-Checkpoint-Epoch says after how many epochs"}, **error_responses(404, 422)},  # fmt: skip
 )
 def download_checkpoint(run_id: RunId) -> FileResponse:
     """The run's latest resume checkpoint, so a resume works on any machine."""
@@ -121,7 +121,7 @@ def download_checkpoint(run_id: RunId) -> FileResponse:
     return FileResponse(path, media_type="application/octet-stream", headers={"X-Checkpoint-Epoch": str(latest[0])})
 
 
-@external_router.post("/external", status_code=201, response_model=ExternalOut, responses={422: {"model": ErrorOut, "description": "A field out of range"}})
+@external_router.post("/external", status_code=201, response_model=ExternalOut, responses=error_responses(422))
 def create_external(body: ExternalIn) -> ExternalOut:
     """A running external run (attempt 1) in the named experiment, created on first use.
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.errors import error_responses
+
 from backend.metrics.schemas import PointIn
 
 Attempt = Annotated[int, Field(ge=1, le=1_000_000, description="The attempt number the claim returned")]
@@ -19,16 +21,8 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ErrorOut(BaseModel):
-    """The error shape of every route: a message, or a list of field errors for 422."""
-
-    detail: str | list[dict[str, Any]]
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorOut, "description": "No such run"},
-    409: {"model": ErrorOut, "description": "The run is not this attempt's (or anyone's) to train"},
-}
+# 404: no such run; 409: the run is not this attempt's (or anyone's) to train.
+ERRORS = error_responses(404, 409, 422)
 
 
 class ClaimIn(Strict):
