@@ -125,6 +125,12 @@ def _no_bool(value: Any) -> Any:
 Int = Annotated[int, BeforeValidator(_integral)]
 
 
+def BoundedInt(**bounds: Any) -> Any:  # noqa: N802 - a type, named like one
+    """``Int`` with bounds, for list items and aliases: the bounds go before the validator,
+    so the JSON Schema states them as minimum/maximum (after it, pydantic writes ``ge``)."""
+    return Annotated[int, Field(**bounds), BeforeValidator(_integral)]
+
+
 class SpecModel(BaseModel):
     """Base for every spec section: unknown fields are errors, not silently dropped.
 
@@ -154,10 +160,7 @@ class DatasetSpec(SpecModel):
     validation_samples: Int = Field(
         5000, ge=1, le=999_999, description="Examples taken from the head of the training set for validation"
     )
-    train_samples: Int | None = Field(
-        None,
-        ge=1,
-        le=1_000_000,
+    train_samples: BoundedInt(ge=1, le=1_000_000) | None = Field(None,
         description="Cap on the training examples used after the validation head; null uses all of them",
     )
     preprocessing: Literal["scale", "standardize", "none"] = Field(
@@ -200,7 +203,7 @@ class ModelSpec(SpecModel):
         max_length=8,
         description="Conv2D blocks before the dense layers, input side first (0 to 8); image datasets only",
     )
-    hidden_layers: list[Annotated[Int, Field(ge=1, le=4096)]] = Field(
+    hidden_layers: list[BoundedInt(ge=1, le=4096)] = Field(
         default_factory=lambda: [300, 100],
         max_length=16,
         description="Units of each hidden Dense layer, input side first (0 to 16 layers of 1 to 4096 units)",
@@ -294,8 +297,7 @@ class ExponentialSchedule(SpecModel):
         None, gt=0.0, le=1e8, description="Epochs (or steps) for a tenfold decrease; 20 when no decay_steps is given"
     )
     per: Literal["epoch", "step"] = Field("epoch", description="Whether t counts epochs or steps (s form)")
-    decay_steps: Int | None = Field(
-        None, ge=1, le=100_000_000, description="Keras form: steps over which the rate is multiplied by decay_rate"
+    decay_steps: BoundedInt(ge=1, le=100_000_000) | None = Field(None, description="Keras form: steps over which the rate is multiplied by decay_rate"
     )
     decay_rate: float | None = Field(None, gt=0.0, le=1.0, description="Keras form: multiplier per decay_steps, in (0, 1]")
     staircase: bool | None = Field(
@@ -325,7 +327,7 @@ class PiecewiseSchedule(SpecModel):
     """lr = values[i] while epoch < boundaries[i]; values[-1] after the last boundary."""
 
     name: Literal["piecewise"] = "piecewise"
-    boundaries: list[Annotated[Int, Field(ge=1, le=100_000)]] = Field(
+    boundaries: list[BoundedInt(ge=1, le=100_000)] = Field(
         default_factory=lambda: [5, 15], min_length=1, max_length=64, description="Epochs where the rate changes"
     )
     values: list[Annotated[float, Field(gt=0.0, le=10.0)]] = Field(
@@ -368,8 +370,7 @@ class OneCycleSchedule(SpecModel):
     name: Literal["one_cycle"] = "one_cycle"
     max_rate: float = Field(0.05, gt=0.0, le=10.0, description="Peak rate")
     start_rate: float | None = Field(None, gt=0.0, le=10.0, description="First rate; null for max_rate / 10")
-    last_iterations: Int | None = Field(
-        None, ge=1, le=10_000_000, description="Length of the final descent; null for iterations // 10 + 1"
+    last_iterations: BoundedInt(ge=1, le=10_000_000) | None = Field(None, description="Length of the final descent; null for iterations // 10 + 1"
     )
     last_rate: float | None = Field(None, gt=0.0, le=10.0, description="Final rate; null for start_rate / 1000")
 

@@ -8,17 +8,19 @@ from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.errors import error_responses
+from reglab.spec import BoundedInt, Int
 
 from backend.metrics.schemas import PointIn
 
-Attempt = Annotated[int, Field(ge=1, le=1_000_000, description="The attempt number the claim returned")]
+Attempt = Annotated[BoundedInt(ge=1, le=1_000_000), Field(description="The attempt number the claim returned")]
 AttemptQuery = Annotated[int, Query(ge=1, le=1_000_000, description="The attempt number the claim returned")]
 EpochQuery = Annotated[int, Query(ge=1, le=1_000_000, description="Complete epochs in the checkpoint")]
 FinalState = Literal["completed", "failed", "cancelled", "diverged"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict like the spec: JSON types as the schema states them (false is no number).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # 404: no such run; 409: the run is not this attempt's (or anyone's) to train.
@@ -58,8 +60,8 @@ class HeartbeatOut(BaseModel):
 
 class ProgressIn(Strict):
     attempt: Attempt
-    epochs: int | None = Field(None, ge=0, le=100_000)
-    epoch: int | None = Field(None, ge=0, le=100_000)
+    epochs: BoundedInt(ge=0, le=100_000) | None = Field(None)
+    epoch: BoundedInt(ge=0, le=100_000) | None = Field(None)
     device: str | None = Field(None, max_length=255)
     backend: str | None = Field(None, max_length=32)
 
@@ -70,13 +72,13 @@ class OkOut(BaseModel):
 
 
 class EpochProgress(Strict):
-    epoch: int | None = Field(None, ge=0, le=100_000, description="Complete epochs so far")
+    epoch: BoundedInt(ge=0, le=100_000) | None = Field(None, description="Complete epochs so far")
     epoch_seconds: float | None = Field(None, ge=0, le=1e9, description="Mean seconds per epoch")
 
 
 class DropFrom(Strict):
-    epoch: int = Field(ge=0, le=2**31 - 1)
-    step: int | None = Field(None, ge=0, le=2**31 - 1)
+    epoch: Int = Field(ge=0, le=2**31 - 1)
+    step: BoundedInt(ge=0, le=2**31 - 1) | None = Field(None)
 
 
 class EpochIn(Strict):
@@ -125,7 +127,7 @@ class ExternalIn(Strict):
     name: str = Field(min_length=1, max_length=500)
     params: dict[str, Any] = Field(default_factory=dict, description="Free-form parameters, compared like spec fields")
     tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=50)
-    epochs: int = Field(0, ge=0, le=100_000, description="Planned epochs, for progress (0: unknown)")
+    epochs: Int = Field(0, ge=0, le=100_000, description="Planned epochs, for progress (0: unknown)")
     worker_host: str | None = Field(None, max_length=255)
     source: Literal["api", "keras", "tensorboard"] = "api"
     source_key: str | None = Field(

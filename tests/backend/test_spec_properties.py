@@ -141,6 +141,8 @@ def accepted_partials(draw) -> dict:
             model["hidden_layers"].pop()
         else:
             model["conv"].pop()
+            if not model["conv"] and partial.get("regularization", {}).get("spatial_dropout"):
+                partial["regularization"]["spatial_dropout"] = False  # it needs a conv block
     return partial
 
 
