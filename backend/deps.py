@@ -7,6 +7,7 @@ from fastapi import Depends, Path
 from sqlalchemy.orm import Session
 
 from backend.db import get_sessionmaker
+from backend.datasets.models import Dataset
 from backend.errors import NotFound
 from backend.experiments.models import Experiment
 from backend.run_ids import MAX_ID
@@ -40,7 +41,15 @@ def valid_experiment(experiment_id: Annotated[int, Path(ge=1, le=MAX_ID)], sessi
     return experiment
 
 
+def valid_dataset(dataset_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep) -> Dataset:
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFound(f"dataset {dataset_id} not found")
+    return dataset
+
+
 RunDep = Annotated[Run, Depends(valid_run)]
 # A bare, bounded run id for the hot paths that check existence inside their own query.
 RunId = Annotated[int, Path(ge=1, le=MAX_ID)]
 ExperimentDep = Annotated[Experiment, Depends(valid_experiment)]
+DatasetDep = Annotated[Dataset, Depends(valid_dataset)]

@@ -47,14 +47,15 @@ def publish_state(run_id: int, state: str, **extra: Any) -> bool:
         return False
 
 
-def publish_queued(run_ids: list[int], experiment_ids: list[int]) -> bool:
-    """Announce runs just sent to the workers on the runs channel (open Runs pages list them)."""
-    message = orjson.dumps({"type": "runs", "state": "queued", "run_ids": run_ids, "experiment_ids": experiment_ids})
+def publish_queued(run_ids: list[int], experiment_ids: list[int], state: str = "queued") -> bool:
+    """Announce new runs on the runs channel (open Runs pages list them): runs just sent to
+    the workers (``queued``), or an external run that started elsewhere (``running``)."""
+    message = orjson.dumps({"type": "runs", "state": state, "run_ids": run_ids, "experiment_ids": experiment_ids})
     try:
         redis_client().publish(runs_channel(), message)
         return True
     except (redis.RedisError, OSError) as exc:
-        log.warning("could not announce queued runs %s: %s", run_ids, exc)
+        log.warning("could not announce %s runs %s: %s", state, run_ids, exc)
         return False
 
 

@@ -2,28 +2,17 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Header, Path, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from backend.datasets import service
-from backend.datasets.models import Dataset
 from backend.datasets.schemas import DatasetOut, DatasetPage
-from backend.deps import MAX_ID, SessionDep
+from backend.deps import DatasetDep, SessionDep
 from backend.errors import InvalidInput, NotFound, error_responses, field_error
 from backend.responses import OrjsonResponse
 from backend.settings import get_settings
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
-
-
-def valid_dataset(dataset_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep) -> Dataset:
-    dataset = session.get(Dataset, dataset_id)
-    if dataset is None:
-        raise NotFound(f"dataset {dataset_id} not found")
-    return dataset
-
-
-DatasetDep = Annotated[Dataset, Depends(valid_dataset)]
 
 
 def bounded_body(content_length: Annotated[int | None, Header(ge=0)] = None) -> None:

@@ -54,15 +54,3 @@ def publish_points(run_id: int, points: list[dict[str, Any]], state: dict[str, A
     except (redis.RedisError, OSError, TypeError) as exc:
         log.warning("run %s: live points not published: %s", run_id, exc)
         return False
-
-
-def publish_new_run(run_id: int, experiment_id: int) -> bool:
-    """Announce an external run on the runs channel, as the API does for runs it sends to workers (pages list it)."""
-
-    message = orjson.dumps({"type": "runs", "state": "running", "run_ids": [run_id], "experiment_ids": [experiment_id]})
-    try:
-        redis_client().publish(runs_channel(), message)
-        return True
-    except (redis.RedisError, OSError) as exc:
-        log.warning("could not announce external run %s: %s", run_id, exc)
-        return False

@@ -37,7 +37,7 @@ from backend.settings import get_settings
 from backend.storage import latest_checkpoint
 from backend.timeutil import utcnow
 from backend.trainer.external import external_spec, is_external
-from backend.trainer.live import publish_new_run, publish_points
+from backend.trainer.live import publish_points
 from backend.trainer.summary import complete_summary
 
 log = logging.getLogger(__name__)
@@ -292,6 +292,6 @@ def create_external(
         session.refresh(run)
         session.expunge(run)
         session.expunge(found)
-    publish_new_run(run.id, found.id)
+    events.publish_queued([run.id], [found.id], state="running")
     events.publish_state(run.id, RUNNING, experiment_id=found.id, epoch=0, epochs=epochs, error=None)
     return run, found, True
