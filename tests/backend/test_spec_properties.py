@@ -135,7 +135,9 @@ def accepted_partials(draw) -> dict:
         else:
             schedule.pop("staircase", None)
     # The server's parameter bound (REGLAB_MAX_PARAMS, default 20 M) is a rule too: drop layers to fit.
-    model = partial.get("model", {})
+    # Layers left out take the spec's default (300-100), which alone exceeds the bound on a wide imdb.
+    model = partial.setdefault("model", {})
+    model.setdefault("hidden_layers", list(build_spec({}).model.hidden_layers))
     while param_count(build_spec(partial)) > Settings().MAX_PARAMS:
         if model.get("hidden_layers"):
             model["hidden_layers"].pop()
