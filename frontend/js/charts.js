@@ -19,13 +19,22 @@ export const CHARTS = [
 export const STEP_CHART = { id: "steps", title: "Per step: batch loss and batch learning rate", series: ["batch_loss", "batch_learning_rate"], step: true };
 export const EPOCH_SERIES = [...new Set(CHARTS.flatMap((chart) => chart.series))];
 export const STEP_SERIES = STEP_CHART.series;
-// Past this many runs, traces switch to WebGL so 50 overlaid runs stay fluid.
+// Past this many runs, the step chart's traces switch to WebGL so 50 overlaid
+// runs of long step series stay fluid.
 export const WEBGL_RUN_THRESHOLD = 20;
+// Epoch charts switch only past this many points: WebGL's first draw of a chart
+// costs ~0.5 s without a GPU, which a live page of short series would pay on
+// its first epoch, and SVG draws a few thousand points as fast.
+export const WEBGL_POINT_THRESHOLD = 50_000;
 
 // An epoch's per-step points (thousands on a full dataset) are cut to this many
 // buckets' min and max before they reach the charts, as the server downsamples
 // what it serves: a long run stays light and spikes stay visible.
 export const LIVE_STEP_BUCKETS = 16;
+// A live step trace keeps its latest this many points on screen (Plotly's
+// maxPoints), so a long run's redraws stay bounded; a reload or a zoom fetches
+// the whole run, downsampled, from the server.
+export const LIVE_STEP_MAX_POINTS = 4000;
 
 const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#3b8bc2", "#d37295", "#8cd17d"];
 const VALIDATION = new Set(["val_loss", "val_accuracy", "val_data_loss"]);
@@ -112,7 +121,7 @@ export class ChartBoard {
         chart.inView = item.isIntersecting;
         if (chart.inView && chart.pending.size) this.scheduleFlush();
       }
-    }, { rootMargin: "200px" });
+    }, { rootMargin: "0px" });
     this.onFlush = null;
   }
 
@@ -189,7 +198,7 @@ export class ChartBoard {
 
   buildTraces(chart) {
     const { definition } = chart;
-    const type = this.runs.length > WEBGL_RUN_THRESHOLD ? "scattergl" : "scatter";
+    const type = this.usesWebGL(definition) ? "scattergl" : "scatter";
     const traces = [];
     for (const run of this.runs) {
       definition.series.forEach((name, seriesIndex) => {
@@ -214,6 +223,13 @@ export class ChartBoard {
       });
     }
     return traces;
+  }
+
+  usesWebGL(definition) {
+    if (definition.step) return this.runs.length > WEBGL_RUN_THRESHOLD;
+    let points = 0;
+    for (const runStore of this.store.values()) for (const name of definition.series) points += runStore[name]?.x.length || 0;
+    return points > WEBGL_POINT_THRESHOLD;
   }
 
   traceData(runId, name, definition) {
@@ -335,7 +351,8 @@ export class ChartBoard {
         indices.push(index);
       }
       if (indices.length) {
-        Plotly.extendTraces(chart.div, update, indices);
+        if (chart.definition.step) Plotly.extendTraces(chart.div, update, indices, LIVE_STEP_MAX_POINTS);
+        else Plotly.extendTraces(chart.div, update, indices);
         fitLogTicks(chart.div);
       }
       flushed.push(...entries.map((entry) => ({ ...entry, chart: chart.definition.id })));

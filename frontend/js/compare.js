@@ -292,6 +292,9 @@ async function main() {
     return;
   }
   const board = new ChartBoard(container, data.runs, settings);
+  // Live runs get their step chart up front: drawing it when the first step
+  // points arrive would stall the stream for a whole redraw of every run.
+  board.settings.showSteps = data.runs.some((run) => isActiveState(run.state));
   window.reglabBoard = board;
   for (const run of data.runs) board.mergeSeries(run.id, data.series[run.id] || data.series[String(run.id)]);
   renderDiffTable(table, data, board);

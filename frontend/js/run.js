@@ -93,7 +93,7 @@ async function main() {
   if (run.state === "queued") renderLayers(null);
   else getRunSummary(runId).then(renderLayers, () => renderLayers(null));
   const metrics = await getMetrics(runId, { names: [...EPOCH_SERIES, ...STEP_SERIES], max_points: 800 });
-  const board = new ChartBoard(document.getElementById("charts"), [run], { smooth: 0, logY: false, xAxis: "epoch", legend: false, hidden: new Set() });
+  const board = new ChartBoard(document.getElementById("charts"), [run], { smooth: 0, logY: false, xAxis: "epoch", legend: false, hidden: new Set(), showSteps: isActiveState(run.state) });
   board.mergeSeries(run.id, metrics.series);
   board.render();
   followColorScheme(board);
