@@ -26,6 +26,8 @@ export const WEBGL_RUN_THRESHOLD = 20;
 // costs ~0.5 s without a GPU, which a live page of short series would pay on
 // its first epoch, and SVG draws a few thousand points as fast.
 export const WEBGL_POINT_THRESHOLD = 50_000;
+// The main thread rests this share of a redraw's time before the next one.
+const FLUSH_REST_SHARE = 0.5;
 
 // An epoch's per-step points (thousands on a full dataset) are cut to this many
 // buckets' min and max before they reach the charts, as the server downsamples
@@ -113,6 +115,7 @@ export class ChartBoard {
     this.flushScheduled = false;
     this.lastFlushEnd = 0;
     this.lastFlushCost = 0;
+    this.flushTicket = 0;
     // Charts report whether they are on screen; off-screen ones defer their redraws.
     this.viewObserver = new IntersectionObserver((items) => {
       for (const item of items) {
@@ -315,17 +318,20 @@ export class ChartBoard {
     this.scheduleFlush();
   }
 
-  // After a redraw that took C ms the next waits C ms, so redraws never take more
-  // than half of the main thread: with 50 runs training the page stays responsive.
+  // After a redraw that took C ms the next waits C/2 ms, so redraws never take more
+  // than two thirds of the main thread: with 100 runs training the page stays
+  // responsive, and a point waits at most about 1.5 C before it is drawn.
   scheduleFlush() {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    const wait = Math.max(0, this.lastFlushEnd + this.lastFlushCost - performance.now());
+    const ticket = ++this.flushTicket;
+    const wait = Math.max(0, this.lastFlushEnd + this.lastFlushCost * FLUSH_REST_SHARE - performance.now());
     const flush = () => requestAnimationFrame(() => this.flushPending());
     if (wait > 0) setTimeout(flush, wait);
     else flush();
-    // rAF pauses in hidden tabs; the timer keeps a background tab roughly current.
-    setTimeout(() => this.flushPending(), 1000 + wait);
+    // rAF pauses in hidden tabs; the timer keeps a background tab roughly current
+    // (only for this schedule: a later one keeps its own wait).
+    setTimeout(() => { if (this.flushTicket === ticket) this.flushPending(); }, 1000 + wait);
   }
 
   flushPending() {

@@ -312,7 +312,8 @@ def test_live_step_points_are_downsampled_keeping_spikes(live_server, page, regl
     # One epoch of a full dataset: 1719 batches, one spike.
     points = [{"name": "batch_loss", "axis": "step", "x": x, "value": 9.0 if x == 777 else 1.0, "t": x / 100} for x in range(1719)]
     publish(reglab_env, run_id, {"type": "points", "points": points})
-    page.wait_for_selector("#chart-steps")
+    # A live page has its step chart from the start; off screen, it waits to be seen to redraw.
+    page.locator("#chart-steps").scroll_into_view_if_needed()
     page.wait_for_function("document.getElementById('chart-steps').data.find(t => t.meta.series === 'batch_loss').x.length > 0")
     trace = page.evaluate("document.getElementById('chart-steps').data.find(t => t.meta.series === 'batch_loss')")
     assert len(trace["x"]) <= 32
