@@ -26,17 +26,21 @@ def test_every_operation_describes_its_success_body(document):
             if code == "204":
                 assert "content" not in response, (method, path)
                 continue
-            [(media, content)] = response["content"].items()
-            schema = content["schema"]
-            if media == JSON:
-                # A named model (or a typed mapping), never FastAPI's empty "any".
-                assert "$ref" in schema or schema.get("additionalProperties") or schema.get("type") == "object", (
-                    method,
-                    path,
-                    schema,
-                )
-            else:
-                assert media in ("application/octet-stream", "text/event-stream", "text/csv"), (method, path)
+            assert response["content"], (method, path)
+            # An export offers several formats: every one is described.
+            for media, content in response["content"].items():
+                schema = content["schema"]
+                if media == JSON:
+                    # A named model (or a typed mapping), never FastAPI's empty "any".
+                    assert "$ref" in schema or schema.get("additionalProperties") or schema.get("type") == "object", (
+                        method,
+                        path,
+                        schema,
+                    )
+                else:
+                    assert media in (
+                        "application/octet-stream", "text/event-stream", "text/csv", "application/vnd.apache.arrow.stream"
+                    ), (method, path)
 
 
 def test_errors_are_documented_with_reglab_bodies(document):
