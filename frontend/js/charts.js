@@ -4,6 +4,9 @@
 // redraw). Raw points stay in `board.store`; traces show them smoothed (EMA)
 // against epoch or wall time, and the last x of every series makes merging a
 // REST refetch with live points free of duplicates.
+// Zooming the step chart on x asks the page's `fetchRange` for that range at
+// full resolution (x_min / x_max on the metrics and compare endpoints) and
+// draws it; a reset (double-click, autorange) draws the store again.
 
 /* global Plotly */
 
@@ -126,6 +129,8 @@ export class ChartBoard {
       }
     }, { rootMargin: "0px" });
     this.onFlush = null;
+    // (names, xMin, xMax) => Promise<{runId: {name: {axis, x, y, t}}}>, set by the page.
+    this.fetchRange = null;
   }
 
   // Adds fetched series ({name: {axis, x, y, t}}) of a run, keeping only points past the last x.
@@ -185,10 +190,12 @@ export class ChartBoard {
     figure.append(caption, div);
     this.container.append(figure);
     // pending: (run, series) -> first store index not yet on this chart; see extendCharts.
-    const chart = { definition, div, index: new Map(), pending: new Map(), inView: true };
+    // zoom: the x range drawn at full resolution, or null; zoomTicket drops answers a newer zoom superseded.
+    const chart = { definition, div, index: new Map(), pending: new Map(), inView: true, zoom: null, zoomTicket: 0 };
     const traces = this.buildTraces(chart);
     Plotly.newPlot(div, traces, this.buildLayout(definition), { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] });
     fitLogTicks(div);
+    div.on("plotly_relayout", (event) => this.onRelayout(chart, event));
     div.on("plotly_legendclick", (event) => {
       const runId = event.data[event.curveNumber].meta.runId;
       this.onLegendToggle?.(runId);
@@ -341,6 +348,11 @@ export class ChartBoard {
     const flushed = [];
     for (const chart of this.charts) {
       if (!chart.pending.size || !chart.inView) continue;
+      if (chart.zoom) {
+        // A zoomed range stays as fetched; the reset draws the store, live points included.
+        chart.pending.clear();
+        continue;
+      }
       const entries = [...chart.pending.values()];
       chart.pending.clear();
       const update = { x: [], y: [] };
@@ -368,6 +380,55 @@ export class ChartBoard {
     if (flushed.length) this.onFlush?.(flushed);
   }
 
+  // Only the step chart is downsampled, and only its x (the step) is what x_min / x_max select.
+  onRelayout(chart, event) {
+    if (!chart.definition.step || !this.fetchRange) return;
+    if (event["xaxis.autorange"]) {
+      if (chart.zoom) this.redraw(chart);
+      return;
+    }
+    const range = event["xaxis.range"] || [event["xaxis.range[0]"], event["xaxis.range[1]"]];
+    if (range[0] == null || range[1] == null) return; // a y-only zoom, or our own tick updates
+    const xMin = Math.max(0, Math.floor(range[0]));
+    const xMax = Math.max(xMin, Math.ceil(range[1]));
+    this.zoomTo(chart, xMin, xMax).catch(() => {}); // the downsample stays on screen when the request fails
+  }
+
+  async zoomTo(chart, xMin, xMax) {
+    const ticket = ++chart.zoomTicket;
+    const seriesByRun = await this.fetchRange(chart.definition.series, xMin, xMax);
+    if (ticket !== chart.zoomTicket) return;
+    chart.zoom = { xMin, xMax };
+    const update = { x: [], y: [] };
+    const indices = [];
+    for (const run of this.runs) {
+      const series = seriesByRun[run.id] || seriesByRun[String(run.id)] || {};
+      for (const name of chart.definition.series) {
+        const index = chart.index.get(`${run.id}:${name}`);
+        if (index === undefined) continue;
+        const data = series[name] || { x: [], y: [] };
+        update.x.push(data.x);
+        update.y.push(smoothSeries(data.y, this.smoothingFor(name, chart.definition)));
+        indices.push(index);
+      }
+    }
+    // Live points that arrive meanwhile are past the range: they extend these traces as usual.
+    chart.pending.clear();
+    Plotly.restyle(chart.div, update, indices);
+    chart.div.dataset.zoom = `${xMin}-${xMax}`;
+  }
+
+  // One chart drawn again from the store (after a zoom reset or a settings change).
+  redraw(chart) {
+    chart.zoomTicket += 1;
+    chart.zoom = null;
+    delete chart.div.dataset.zoom;
+    chart.pending.clear();
+    chart.index.clear();
+    Plotly.react(chart.div, this.buildTraces(chart), this.buildLayout(chart.definition));
+    fitLogTicks(chart.div);
+  }
+
   setHidden(hidden) {
     this.settings.hidden = hidden;
     for (const chart of this.charts) {
@@ -378,12 +439,7 @@ export class ChartBoard {
 
   // Settings that change every trace (smoothing, x axis) rebuild the figures from the store.
   refresh() {
-    for (const chart of this.charts) {
-      chart.pending.clear();
-      chart.index.clear();
-      Plotly.react(chart.div, this.buildTraces(chart), this.buildLayout(chart.definition));
-      fitLogTicks(chart.div);
-    }
+    for (const chart of this.charts) this.redraw(chart);
   }
 }
 
