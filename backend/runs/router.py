@@ -35,9 +35,9 @@ router = APIRouter(prefix="/api/runs", tags=["runs"])
 
 
 class RunIdConvertor(StringConvertor):
-    """A run id segment that is not ``external``, so GET /api/runs/external is a 405, not a bad id."""
+    """A run id segment that is not ``external`` or ``clone``, so GET /api/runs/external (or /clone) is a 405, not a bad id."""
 
-    regex = "(?!external$)[^/]+"
+    regex = "(?!(?:external|clone)$)[^/]+"
 
 
 register_url_convertor("run_id", RunIdConvertor())
