@@ -1,14 +1,17 @@
 """Live-chart latency: from an epoch's points being published to them being on screen.
 
 The worker publishes a ``points`` message on the run's Redis channel at the
-end of every epoch; this benchmark publishes the same messages itself (11
-epoch metrics plus 50 per-step points each, as a real epoch sends) and
-measures, in a real Chromium showing the Compare page, the time until
-``Plotly.extendTraces`` has appended them to every chart and the next frame
-has been drawn. Both clocks are this machine's wall clock.
+end of every epoch; this benchmark publishes the same messages itself (12
+epoch metrics plus 50 steps of 2 per-step series each, as a real epoch sends)
+and measures, in a real Chromium showing the Compare page, the time until
+``Plotly.extendTraces`` has appended them to the Loss chart (scrolled into
+view, as a person watching it would) and the next frame has been drawn. The
+charts beside it on screen are drawn in the frames around it; those off
+screen wait until they are seen. Both clocks are this machine's wall clock.
 
 Path measured: Redis pub/sub -> /api/stream (SSE) -> EventSource -> JSON ->
-extendTraces on 7 charts -> requestAnimationFrame.
+the board's store -> extendTraces on the charts in view, one per frame ->
+requestAnimationFrame.
 
     .venv/bin/python bench/live_latency.py [--runs 5 50] [--messages 200] [--interval-ms 50]
 
