@@ -3,10 +3,11 @@ spreadsheets, or Arrow IPC for pandas, polars and DuckDB.
 
 Both stream one run at a time (one query per run keeps memory bounded).
 
-CSV: one row per point, ``run_id, run_name, metric, axis, x, value, t``. Text a person typed (run names) or a worker chose (metric names)
-that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage return) is
-prefixed with a single quote, so a spreadsheet shows it instead of running it
-as a formula; numbers are written as numbers.
+CSV: one row per point, ``run_id, run_name, metric, axis, x, value, t``.
+Text a person typed (run names) or a worker chose (metric names) that starts
+with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage return) is prefixed
+with a single quote, so a spreadsheet shows it instead of running it as a
+formula; numbers are written as numbers.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from backend.runs.models import Run
 
 HEADER = ("run_id", "run_name", "metric", "axis", "x", "value", "t")
 ARROW_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
-# The same long table as the CSV, columnar: 24 bytes a point (run names are in GET /api/compare).
+# The same long table as the CSV, columnar: 29 bytes a point (run names are in GET /api/compare).
 # Dictionaries are per record batch (one batch per run), which the IPC stream format allows.
 ARROW_SCHEMA = pa.schema(
     [
@@ -36,7 +37,7 @@ ARROW_SCHEMA = pa.schema(
         ("axis", pa.dictionary(pa.int8(), pa.string())),
         ("x", pa.int64()),
         ("value", pa.float32()),
-        ("t", pa.float64()),  # seconds since the run started; empty when not recorded
+        ("t", pa.float64()),  # seconds since the run started; null when not recorded
     ]
 )
 AXES = pa.array(["epoch", "step"])

@@ -6,7 +6,6 @@ from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.bounds import PartialSpec
-
 from backend.run_ids import MAX_ID
 from backend.runs.states import ALL_STATES
 
