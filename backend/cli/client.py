@@ -105,23 +105,36 @@ class ApiClient:
 
     def compare_csv(self, run_ids: list[int], names: list[str] | None, handle: BinaryIO) -> int:
         """Write GET /api/compare/csv (every point, never downsampled) to ``handle``; returns its data rows."""
+        lines = self._stream_to("/api/compare/csv", self._export_params(run_ids, names), handle)
+        return max(lines - 1, 0)
+
+    def compare_arrow(self, run_ids: list[int], names: list[str] | None, handle: BinaryIO) -> None:
+        """Write GET /api/compare/export?format=arrow (every point as an Arrow IPC stream) to ``handle``."""
+        self._stream_to("/api/compare/export", {**self._export_params(run_ids, names), "format": "arrow"}, handle)
+
+    @staticmethod
+    def _export_params(run_ids: list[int], names: list[str] | None) -> dict[str, str]:
         params = {"run_ids": ",".join(str(i) for i in run_ids)}
         if names:
             params["names"] = ",".join(names)
+        return params
+
+    def _stream_to(self, path: str, params: dict[str, str], handle: BinaryIO) -> int:
+        """Copy a streamed body into ``handle`` chunk by chunk; returns its newline bytes."""
         lines = 0
         try:
-            with self._http.stream("GET", "/api/compare/csv", params=params) as response:
+            with self._http.stream("GET", path, params=params) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise ApiError(_describe_error("GET", "/api/compare/csv", response))
+                    raise ApiError(_describe_error("GET", path, response))
                 for chunk in response.iter_bytes():
                     handle.write(chunk)
                     lines += chunk.count(b"\n")
         except httpx.ConnectError as exc:
             raise ApiError(f"cannot reach the RegLab API at {self.base_url} ({exc})") from None
         except httpx.HTTPError as exc:
-            raise ApiError(f"GET {self.base_url}/api/compare/csv failed: {exc}") from None
-        return max(lines - 1, 0)
+            raise ApiError(f"GET {self.base_url}{path} failed: {exc}") from None
+        return lines
 
 
 def _describe_error(method: str, path: str, response: httpx.Response) -> str:

@@ -5,7 +5,7 @@
     reglab submit study.yaml [--wait]        create an experiment; --wait draws a progress bar per run
     reglab ls [--experiment ID] [--state S]  list runs, newest first
     reglab show RUN                          one run: state, device, summary, spec
-    reglab compare RUN... [--csv FILE]       summaries and differing parameters; --csv writes every series
+    reglab compare RUN... [--csv|--arrow F]  summaries and differing parameters; --csv, --arrow write every series
     reglab cancel RUN                        stop a queued or running run
     reglab token create --name N --scope S   a token for REGLAB_AUTH=write|all (also: token ls, token revoke)
     reglab import tensorboard DIR            TensorBoard runs as external runs (repeatable)
@@ -111,9 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print the API's JSON")
     show.set_defaults(func=cmd_show)
 
-    compare = api_command("compare", "compare runs: summaries, differing parameters, series as CSV")
+    compare = api_command("compare", "compare runs: summaries, differing parameters, series as CSV or Arrow")
     compare.add_argument("runs", type=int, nargs="+", metavar="RUN")
     compare.add_argument("--csv", type=Path, default=None, help="write every series point to this CSV file")
+    compare.add_argument("--arrow", type=Path, default=None, help="write every series point to this Arrow IPC stream file")
     compare.add_argument("--names", default=None, help="comma-separated metric names (default: all)")
     compare.set_defaults(func=cmd_compare)
 
@@ -343,7 +344,19 @@ def cmd_compare(args) -> int:
         with _client(args) as client, open(args.csv, "wb") as handle:
             count = client.compare_csv(args.runs, names, handle)
         print(f"wrote {count} point(s) to {args.csv}")
+    if args.arrow:
+        with _client(args) as client, open(args.arrow, "wb") as handle:
+            client.compare_arrow(args.runs, names, handle)
+        print(f"wrote {arrow_rows(args.arrow)} point(s) to {args.arrow}")
     return 0
+
+
+def arrow_rows(path: Path) -> int:
+    """Points in an Arrow IPC stream file, read a record batch at a time."""
+    import pyarrow as pa  # only this command needs it
+
+    with pa.ipc.open_stream(path) as reader:
+        return sum(batch.num_rows for batch in reader)
 
 
 def cmd_import_tensorboard(args) -> int:

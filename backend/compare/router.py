@@ -1,6 +1,8 @@
 """GET /api/compare: several runs in one response."""
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
@@ -40,19 +42,42 @@ async def compare_runs(
     return OrjsonResponse(result)
 
 
+CSV_RESPONSE = {"description": "Every stored point, never downsampled", "content": {"text/csv": {"schema": {"type": "string"}}}}
+ExportFormat = Annotated[Literal["arrow", "csv"], Query(description="arrow (Arrow IPC stream) or csv")]
+
+
+@router.get("/csv", response_class=StreamingResponse, responses={200: CSV_RESPONSE, **error_responses(404, 422)})
+async def compare_csv(ids: RunIds, names: Names = None) -> StreamingResponse:
+    """Every point of the runs as CSV: ``run_id, run_name, metric, axis, x, value, t``, formula-like text quoted."""
+    return await export_response(ids, names, "csv")
+
+
 @router.get(
-    "/csv",
+    "/export",
     response_class=StreamingResponse,
     responses={
-        200: {"description": "Every stored point, never downsampled", "content": {"text/csv": {"schema": {"type": "string"}}}},
+        200: {
+            "description": "Every stored point, never downsampled, streamed one run at a time",
+            "content": {export.ARROW_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}, **CSV_RESPONSE["content"]},
+        },
         **error_responses(404, 422),
     },
 )
-async def compare_csv(ids: RunIds, names: Names = None) -> StreamingResponse:
-    """Every point of the runs as CSV: ``run_id, run_name, metric, axis, x, value, t``, formula-like text quoted."""
+async def compare_export(ids: RunIds, names: Names = None, format: ExportFormat = "arrow") -> StreamingResponse:  # noqa: A002
+    """Every point of the runs, raw. ``arrow``: an Arrow IPC stream with columns ``run_id`` (int32),
+    ``metric``, ``axis`` (dictionary-encoded text), ``x`` (int64), ``value`` (float32), ``t``
+    (float64, null when not recorded), one record batch per run. ``csv``: as GET /api/compare/csv."""
+    return await export_response(ids, names, format)
+
+
+async def export_response(ids: list[int], names: str | None, kind: str) -> StreamingResponse:
+    # Also the 404 for a missing run, before any byte is sent.
     run_names = await run_in_threadpool(export.run_names, ids)
-    rows = iterate_in_threadpool(export.csv_rows(ids, parse_names(names), run_names))
-    filename = "reglab-" + "-".join(map(str, ids[:10])) + ".csv"
-    return StreamingResponse(
-        rows, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
-    )
+    stem = "reglab-" + "-".join(map(str, ids[:10]))
+    if kind == "arrow":
+        chunks = iterate_in_threadpool(export.arrow_chunks(ids, parse_names(names)))
+        media_type, filename = export.ARROW_MEDIA_TYPE, f"{stem}.arrows"
+    else:
+        chunks = iterate_in_threadpool(export.csv_rows(ids, parse_names(names), run_names))
+        media_type, filename = "text/csv; charset=utf-8", f"{stem}.csv"
+    return StreamingResponse(chunks, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,9 +1,10 @@
 """Run endpoints: thin wrappers over the service."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from backend.artifacts import artifact_file
@@ -13,8 +14,11 @@ from backend.dispatch import dispatch_runs
 from backend.errors import NotFound, error_responses
 from backend.responses import OrjsonResponse
 from backend.runs import service
+from backend.runs.models import Run
 from backend.runs.schemas import (
     CancelOut,
+    CloneBatch,
+    CloneBatchOut,
     IdFilter,
     Limit,
     ModelSummary,
@@ -31,9 +35,9 @@ router = APIRouter(prefix="/api/runs", tags=["runs"])
 
 
 class RunIdConvertor(StringConvertor):
-    """A run id segment that is not ``external``, so GET /api/runs/external is a 405, not a bad id."""
+    """A run id segment that is not ``external`` or ``clone``, so GET /api/runs/external (or /clone) is a 405, not a bad id."""
 
-    regex = "(?!external$)[^/]+"
+    regex = "(?!(?:external|clone)$)[^/]+"
 
 
 register_url_convertor("run_id", RunIdConvertor())
@@ -91,10 +95,29 @@ def cancel_run(run: RunDep, session: SessionDep) -> OrjsonResponse:
 )
 def clone_run(run: RunDep, session: SessionDep, overrides: Overrides = {}) -> OrjsonResponse:  # noqa: B006
     """A new queued run in the same experiment, with ``overrides`` merged over this run's spec."""
-    clone = service.clone_run(session, run, overrides)
-    dispatch_runs([clone.id])
-    session.refresh(clone)
-    return OrjsonResponse(service.run_detail(session, clone), status_code=201)
+    return OrjsonResponse(clone_and_send(session, [(run, overrides)])[0], status_code=201)
+
+
+@router.post(
+    "/clone",
+    status_code=201,
+    response_class=OrjsonResponse,
+    response_model=CloneBatchOut,
+    responses=error_responses(404, 409, 422),
+)
+def clone_many(batch: CloneBatch, session: SessionDep) -> OrjsonResponse:
+    """Several clones at once (each a source run and its overrides): one transaction, one send to the
+    workers, one announcement. Nothing is created unless every clone is valid."""
+    sources = service.source_runs(session, [clone.run_id for clone in batch.clones])
+    details = clone_and_send(session, [(sources[clone.run_id], clone.overrides) for clone in batch.clones])
+    return OrjsonResponse({"runs": details}, status_code=201)
+
+
+def clone_and_send(session: Session, requests: list[tuple[Run, dict[str, Any]]]) -> list[dict[str, Any]]:
+    clones = service.clone_runs(session, requests)
+    dispatch_runs([clone.id for clone, _ in clones])
+    # run_details reads the rows' columns afresh (dispatched_at included): no refresh needed.
+    return service.run_details(session, clones)
 
 
 @router.delete("/{run_id:run_id}", status_code=204, response_class=Response, responses=error_responses(404, 422))

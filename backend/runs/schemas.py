@@ -3,8 +3,9 @@
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from backend.bounds import PartialSpec
 from backend.run_ids import MAX_ID
 from backend.runs.states import ALL_STATES
 
@@ -84,3 +85,26 @@ class ModelSummary(BaseModel):
     layers: list[LayerRow]
     total_params: int
     trainable_params: int
+
+
+# One batch at most fills an experiment (REGLAB_MAX_RUNS_PER_EXPERIMENT's default).
+MAX_CLONES_PER_REQUEST = 256
+
+
+class CloneRequest(BaseModel):
+    """One clone: a source run and the partial spec merged over its spec."""
+
+    model_config = ConfigDict(extra="forbid")
+    run_id: int = Field(ge=1, le=MAX_ID, description="The run whose spec (and experiment) the clone takes")
+    overrides: PartialSpec = Field(default_factory=dict, description="Partial spec merged over the run's spec")
+
+
+class CloneBatch(BaseModel):
+    """Several clones in one request: validated together, inserted in one transaction, sent and announced once."""
+
+    model_config = ConfigDict(extra="forbid")
+    clones: list[CloneRequest] = Field(min_length=1, max_length=MAX_CLONES_PER_REQUEST)
+
+
+class CloneBatchOut(BaseModel):
+    runs: list[RunDetail] = Field(description="The new queued runs, in request order")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend import events
 from backend.artifacts import artifact_file, remove_artifact, remove_checkpoints
-from backend.errors import Conflict, InvalidInput, Unavailable, spec_errors
+from backend.errors import Conflict, InvalidInput, NotFound, Unavailable, spec_errors
 from backend.experiments.grid import format_value
 from backend.limits import spec_limit_errors
 from backend.experiments.models import Experiment, ExperimentTag
@@ -119,9 +119,22 @@ def list_runs(
 
 def run_detail(session: Session, run: Run) -> dict[str, Any]:
     """A run with its spec, warnings and what the worker left (model, summary)."""
-    item = run_items(session, [run.id])[0]
+    return run_details(session, [(run, None)])[0]
+
+
+def run_details(session: Session, runs: list[tuple[Run, RunSpec | None]]) -> list[dict[str, Any]]:
+    """:func:`run_detail` of several runs with one query; a run's spec, when given, is
+    the one already validated (clones just built it), so it is not validated twice."""
+    items = {item["id"]: item for item in run_items(session, [run.id for run, _ in runs])}
+    return [detail(run, items[run.id], spec) for run, spec in runs]
+
+
+def detail(run: Run, item: dict[str, Any], spec: RunSpec | None) -> dict[str, Any]:
     try:
-        warnings = [] if is_external(run.spec) else spec_warnings(RunSpec.model_validate(run.spec))
+        if spec is not None:
+            warnings = spec_warnings(spec)
+        else:
+            warnings = [] if is_external(run.spec) else spec_warnings(RunSpec.model_validate(run.spec))
     except ValidationError:
         warnings = ["the stored spec no longer validates against this version of the run spec"]
     return {
@@ -156,37 +169,72 @@ def cancel_run(session: Session, run: Run) -> dict[str, Any]:
     return {**run_detail(session, run), "cancel_requested": True}
 
 
-def clone_run(session: Session, run: Run, overrides: dict[str, Any]) -> Run:
-    """A new queued run in the same experiment: ``overrides`` merged over ``run``'s spec."""
+def clone_runs(session: Session, requests: list[tuple[Run, dict[str, Any]]]) -> list[tuple[Run, RunSpec]]:
+    """New queued runs, one per ``(source run, overrides)``: the overrides merged over the source's spec,
+    each in its source's experiment. Validated first, then inserted together in one transaction;
+    returns each run with its spec, in request order.
+
+    Not announced here: sending them to the workers announces them (one ``runs``
+    message), as for a new experiment's runs, and nobody follows the channel of
+    a run that did not exist a moment ago. Field errors of request ``i`` are
+    under ``clones.{i}.`` when there are several.
+    """
     settings = get_settings()
-    if is_external(run.spec):
-        raise Conflict(f"run {run.id} was trained outside RegLab: it has no spec to train a clone from")
-    try:
-        spec = build_spec(overrides, base=run.spec)
-    except ValidationError as exc:
-        raise InvalidInput(spec_errors(exc)) from exc
-    if errors := spec_limit_errors(spec):
+    errors: list[dict[str, Any]] = []
+    specs: list[RunSpec] = []
+    for index, (run, overrides) in enumerate(requests):
+        prefix = f"clones.{index}." if len(requests) > 1 else ""
+        if is_external(run.spec):
+            raise Conflict(f"run {run.id} was trained outside RegLab: it has no spec to train a clone from")
+        try:
+            spec = build_spec(overrides, base=run.spec)
+        except ValidationError as exc:
+            errors += spec_errors(exc, prefix)
+            continue
+        errors += spec_limit_errors(spec, prefix)
+        specs.append(spec)
+    if errors:
         raise InvalidInput(errors)
-    count = session.scalar(select(func.count()).select_from(Run).where(Run.experiment_id == run.experiment_id))
-    if count >= settings.MAX_RUNS_PER_EXPERIMENT:
-        raise Conflict(
-            f"experiment {run.experiment_id} already has {count} runs, "
-            f"the limit of {settings.MAX_RUNS_PER_EXPERIMENT} per experiment"
-        )
-    data = spec.model_dump(mode="json")
-    clone = Run(
-        experiment_id=run.experiment_id,
-        name=clone_name(run.name, run.spec, data),
-        spec=data,
-        state=QUEUED,
-        epoch=0,
-        epochs=spec.training.epochs,
-        summary={},
+    adding: dict[int, int] = {}
+    for run, _ in requests:
+        adding[run.experiment_id] = adding.get(run.experiment_id, 0) + 1
+    counts = dict(
+        session.execute(
+            select(Run.experiment_id, func.count()).where(Run.experiment_id.in_(adding)).group_by(Run.experiment_id)
+        ).all()
     )
-    session.add(clone)
+    for experiment_id, added in adding.items():
+        count = counts.get(experiment_id, 0)
+        if count + added > settings.MAX_RUNS_PER_EXPERIMENT:
+            raise Conflict(
+                f"experiment {experiment_id} already has {count} runs; {added} more would pass "
+                f"the limit of {settings.MAX_RUNS_PER_EXPERIMENT} per experiment"
+            )
+    clones = []
+    for (run, _), spec in zip(requests, specs, strict=True):
+        data = spec.model_dump(mode="json")
+        clones.append(
+            Run(
+                experiment_id=run.experiment_id,
+                name=clone_name(run.name, run.spec, data),
+                spec=data,
+                state=QUEUED,
+                epoch=0,
+                epochs=spec.training.epochs,
+                summary={},
+            )
+        )
+    session.add_all(clones)
     session.commit()
-    events.publish_state(clone.id, QUEUED, experiment_id=clone.experiment_id)
-    return clone
+    return list(zip(clones, specs, strict=True))
+
+
+def source_runs(session: Session, run_ids: list[int]) -> dict[int, Run]:
+    """The runs of ``run_ids`` by id, in one query; 404 naming the first that does not exist."""
+    runs = {run.id: run for run in session.scalars(select(Run).where(Run.id.in_(set(run_ids))))}
+    if missing := [run_id for run_id in run_ids if run_id not in runs]:
+        raise NotFound(f"run {missing[0]} not found")
+    return runs
 
 
 def clone_name(name: str, old: dict[str, Any], new: dict[str, Any]) -> str:

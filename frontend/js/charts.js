@@ -4,6 +4,9 @@
 // redraw). Raw points stay in `board.store`; traces show them smoothed (EMA)
 // against epoch or wall time, and the last x of every series makes merging a
 // REST refetch with live points free of duplicates.
+// Zooming the step chart on x asks the page's `fetchRange` for that range at
+// full resolution (x_min / x_max on the metrics and compare endpoints) and
+// draws it; a reset (double-click, autorange) draws the store again.
 
 /* global Plotly */
 
@@ -19,13 +22,25 @@ export const CHARTS = [
 export const STEP_CHART = { id: "steps", title: "Per step: batch loss and batch learning rate", series: ["batch_loss", "batch_learning_rate"], step: true };
 export const EPOCH_SERIES = [...new Set(CHARTS.flatMap((chart) => chart.series))];
 export const STEP_SERIES = STEP_CHART.series;
-// Past this many runs, traces switch to WebGL so 50 overlaid runs stay fluid.
+// Past this many runs, the step chart's traces switch to WebGL so 50 overlaid
+// runs of long step series stay fluid.
 export const WEBGL_RUN_THRESHOLD = 20;
+// Epoch charts switch only past this many points: WebGL's first draw of a chart
+// costs ~0.5 s without a GPU, which a live page of short series would pay on
+// its first epoch, and SVG draws a few thousand points as fast.
+export const WEBGL_POINT_THRESHOLD = 50_000;
+// The main thread rests this share of a redraw's time before the next one
+// (a whole share, as before, left 100 runs at p95 ~0.7 s; see scheduleFlush).
+const FLUSH_REST_SHARE = 0.34;
 
 // An epoch's per-step points (thousands on a full dataset) are cut to this many
 // buckets' min and max before they reach the charts, as the server downsamples
 // what it serves: a long run stays light and spikes stay visible.
 export const LIVE_STEP_BUCKETS = 16;
+// A live step trace keeps its latest this many points on screen (Plotly's
+// maxPoints), so a long run's redraws stay bounded; a reload or a zoom fetches
+// the whole run, downsampled, from the server.
+export const LIVE_STEP_MAX_POINTS = 4000;
 
 const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#3b8bc2", "#d37295", "#8cd17d"];
 const VALIDATION = new Set(["val_loss", "val_accuracy", "val_data_loss"]);
@@ -104,6 +119,7 @@ export class ChartBoard {
     this.flushScheduled = false;
     this.lastFlushEnd = 0;
     this.lastFlushCost = 0;
+    this.flushTicket = 0;
     // Charts report whether they are on screen; off-screen ones defer their redraws.
     this.viewObserver = new IntersectionObserver((items) => {
       for (const item of items) {
@@ -112,8 +128,10 @@ export class ChartBoard {
         chart.inView = item.isIntersecting;
         if (chart.inView && chart.pending.size) this.scheduleFlush();
       }
-    }, { rootMargin: "200px" });
+    }, { rootMargin: "0px" });
     this.onFlush = null;
+    // (names, xMin, xMax) => Promise<{runId: {name: {axis, x, y, t}}}>, set by the page.
+    this.fetchRange = null;
   }
 
   // Adds fetched series ({name: {axis, x, y, t}}) of a run, keeping only points past the last x.
@@ -173,10 +191,12 @@ export class ChartBoard {
     figure.append(caption, div);
     this.container.append(figure);
     // pending: (run, series) -> first store index not yet on this chart; see extendCharts.
-    const chart = { definition, div, index: new Map(), pending: new Map(), inView: true };
+    // zoom: the x range drawn at full resolution, or null; zoomTicket drops answers a newer zoom superseded.
+    const chart = { definition, div, index: new Map(), pending: new Map(), pendingSince: 0, inView: true, zoom: null, zoomTicket: 0 };
     const traces = this.buildTraces(chart);
     Plotly.newPlot(div, traces, this.buildLayout(definition), { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] });
     fitLogTicks(div);
+    div.on("plotly_relayout", (event) => this.onRelayout(chart, event));
     div.on("plotly_legendclick", (event) => {
       const runId = event.data[event.curveNumber].meta.runId;
       this.onLegendToggle?.(runId);
@@ -189,7 +209,7 @@ export class ChartBoard {
 
   buildTraces(chart) {
     const { definition } = chart;
-    const type = this.runs.length > WEBGL_RUN_THRESHOLD ? "scattergl" : "scatter";
+    const type = this.usesWebGL(definition) ? "scattergl" : "scatter";
     const traces = [];
     for (const run of this.runs) {
       definition.series.forEach((name, seriesIndex) => {
@@ -214,6 +234,13 @@ export class ChartBoard {
       });
     }
     return traces;
+  }
+
+  usesWebGL(definition) {
+    if (definition.step) return this.runs.length > WEBGL_RUN_THRESHOLD;
+    let points = 0;
+    for (const runStore of this.store.values()) for (const name of definition.series) points += runStore[name]?.x.length || 0;
+    return points > WEBGL_POINT_THRESHOLD;
   }
 
   traceData(runId, name, definition) {
@@ -293,56 +320,120 @@ export class ChartBoard {
         if (!chart.definition.series.includes(name)) continue;
         const key = `${runId}:${name}`;
         const queued = chart.pending.get(key);
+        if (!chart.pending.size) chart.pendingSince = performance.now();
         if (!queued || from < queued.from) chart.pending.set(key, { runId, name, from });
       }
     }
     this.scheduleFlush();
   }
 
-  // After a redraw that took C ms the next waits C ms, so redraws never take more
-  // than half of the main thread: with 50 runs training the page stays responsive.
+  // After a chart's redraw that took C ms the next waits C/3 ms, so redraws take at
+  // most three quarters of the main thread: with 100 runs training (~100 ms a
+  // chart without a GPU) the page still answers input, and two charts in view
+  // are each drawn about every 0.3 s.
   scheduleFlush() {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    const wait = Math.max(0, this.lastFlushEnd + this.lastFlushCost - performance.now());
+    const ticket = ++this.flushTicket;
+    const wait = Math.max(0, this.lastFlushEnd + this.lastFlushCost * FLUSH_REST_SHARE - performance.now());
     const flush = () => requestAnimationFrame(() => this.flushPending());
     if (wait > 0) setTimeout(flush, wait);
     else flush();
-    // rAF pauses in hidden tabs; the timer keeps a background tab roughly current.
-    setTimeout(() => this.flushPending(), 1000 + wait);
+    // rAF pauses in hidden tabs; the timer keeps a background tab roughly current
+    // (only for this schedule: a later one keeps its own wait).
+    setTimeout(() => { if (this.flushTicket === ticket) this.flushPending(); }, 1000 + wait);
   }
 
+  // One chart per flush, the one waiting longest: each chart reaches the screen
+  // as soon as it is drawn, instead of after every chart in view is.
   flushPending() {
     if (!this.flushScheduled) return;
     this.flushScheduled = false;
     const started = performance.now();
-    const flushed = [];
-    for (const chart of this.charts) {
-      if (!chart.pending.size || !chart.inView) continue;
-      const entries = [...chart.pending.values()];
-      chart.pending.clear();
-      const update = { x: [], y: [] };
-      const indices = [];
-      for (const { runId, name, from } of entries) {
-        const index = chart.index.get(`${runId}:${name}`);
-        const series = this.store.get(runId)?.[name];
-        if (index === undefined || !series) continue;
-        const weight = this.smoothingFor(name, chart.definition);
-        const trace = chart.div.data[index];
-        const previous = weight && trace.y.length ? trace.y[trace.y.length - 1] : null;
-        update.x.push(this.pickX(series, chart.definition, from));
-        update.y.push(smoothSeries(series.y.slice(from), weight, previous));
-        indices.push(index);
+    let chart = null;
+    for (const candidate of this.charts) {
+      if (!candidate.pending.size || !candidate.inView) continue;
+      if (candidate.zoom) {
+        // A zoomed range stays as fetched; the reset draws the store, live points included.
+        candidate.pending.clear();
+        continue;
       }
-      if (indices.length) {
-        Plotly.extendTraces(chart.div, update, indices);
-        fitLogTicks(chart.div);
-      }
-      flushed.push(...entries.map((entry) => ({ ...entry, chart: chart.definition.id })));
+      if (!chart || candidate.pendingSince < chart.pendingSince) chart = candidate;
+    }
+    if (!chart) return;
+    const entries = [...chart.pending.values()];
+    chart.pending.clear();
+    const update = { x: [], y: [] };
+    const indices = [];
+    for (const { runId, name, from } of entries) {
+      const index = chart.index.get(`${runId}:${name}`);
+      const series = this.store.get(runId)?.[name];
+      if (index === undefined || !series) continue;
+      const weight = this.smoothingFor(name, chart.definition);
+      const trace = chart.div.data[index];
+      const previous = weight && trace.y.length ? trace.y[trace.y.length - 1] : null;
+      update.x.push(this.pickX(series, chart.definition, from));
+      update.y.push(smoothSeries(series.y.slice(from), weight, previous));
+      indices.push(index);
+    }
+    if (indices.length) {
+      if (chart.definition.step) Plotly.extendTraces(chart.div, update, indices, LIVE_STEP_MAX_POINTS);
+      else Plotly.extendTraces(chart.div, update, indices);
+      fitLogTicks(chart.div);
     }
     this.lastFlushEnd = performance.now();
     this.lastFlushCost = this.lastFlushEnd - started;
-    if (flushed.length) this.onFlush?.(flushed);
+    if (this.charts.some((other) => other.pending.size && other.inView)) this.scheduleFlush();
+    this.onFlush?.(entries.map((entry) => ({ ...entry, chart: chart.definition.id })));
+  }
+
+  // Only the step chart is downsampled, and only its x (the step) is what x_min / x_max select.
+  onRelayout(chart, event) {
+    if (!chart.definition.step || !this.fetchRange) return;
+    if (event["xaxis.autorange"]) {
+      if (chart.zoom) this.redraw(chart);
+      return;
+    }
+    const range = event["xaxis.range"] || [event["xaxis.range[0]"], event["xaxis.range[1]"]];
+    if (range[0] == null || range[1] == null) return; // a y-only zoom, or our own tick updates
+    const xMin = Math.max(0, Math.floor(range[0]));
+    const xMax = Math.max(xMin, Math.ceil(range[1]));
+    this.zoomTo(chart, xMin, xMax).catch(() => {}); // the downsample stays on screen when the request fails
+  }
+
+  async zoomTo(chart, xMin, xMax) {
+    const ticket = ++chart.zoomTicket;
+    const seriesByRun = await this.fetchRange(chart.definition.series, xMin, xMax);
+    if (ticket !== chart.zoomTicket) return;
+    chart.zoom = { xMin, xMax };
+    const update = { x: [], y: [] };
+    const indices = [];
+    for (const run of this.runs) {
+      const series = seriesByRun[run.id] || seriesByRun[String(run.id)] || {};
+      for (const name of chart.definition.series) {
+        const index = chart.index.get(`${run.id}:${name}`);
+        if (index === undefined) continue;
+        const data = series[name] || { x: [], y: [] };
+        update.x.push(data.x);
+        update.y.push(smoothSeries(data.y, this.smoothingFor(name, chart.definition)));
+        indices.push(index);
+      }
+    }
+    // Live points that arrive meanwhile are past the range: they extend these traces as usual.
+    chart.pending.clear();
+    Plotly.restyle(chart.div, update, indices);
+    chart.div.dataset.zoom = `${xMin}-${xMax}`;
+  }
+
+  // One chart drawn again from the store (after a zoom reset or a settings change).
+  redraw(chart) {
+    chart.zoomTicket += 1;
+    chart.zoom = null;
+    delete chart.div.dataset.zoom;
+    chart.pending.clear();
+    chart.index.clear();
+    Plotly.react(chart.div, this.buildTraces(chart), this.buildLayout(chart.definition));
+    fitLogTicks(chart.div);
   }
 
   setHidden(hidden) {
@@ -355,12 +446,7 @@ export class ChartBoard {
 
   // Settings that change every trace (smoothing, x axis) rebuild the figures from the store.
   refresh() {
-    for (const chart of this.charts) {
-      chart.pending.clear();
-      chart.index.clear();
-      Plotly.react(chart.div, this.buildTraces(chart), this.buildLayout(chart.definition));
-      fitLogTicks(chart.div);
-    }
+    for (const chart of this.charts) this.redraw(chart);
   }
 }
 

@@ -292,6 +292,12 @@ async function main() {
     return;
   }
   const board = new ChartBoard(container, data.runs, settings);
+  // Live runs get their step chart up front: drawing it when the first step
+  // points arrive would stall the stream for a whole redraw of every run.
+  board.settings.showSteps = data.runs.some((run) => isActiveState(run.state));
+  // A zoom on the step chart fetches its x range at full resolution (up to STEP_MAX_POINTS a series).
+  board.fetchRange = async (names, xMin, xMax) =>
+    (await getComparison({ run_ids: settings.runIds, names, max_points: STEP_MAX_POINTS, x_min: xMin, x_max: xMax })).series;
   window.reglabBoard = board;
   for (const run of data.runs) board.mergeSeries(run.id, data.series[run.id] || data.series[String(run.id)]);
   renderDiffTable(table, data, board);

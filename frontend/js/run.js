@@ -93,8 +93,11 @@ async function main() {
   if (run.state === "queued") renderLayers(null);
   else getRunSummary(runId).then(renderLayers, () => renderLayers(null));
   const metrics = await getMetrics(runId, { names: [...EPOCH_SERIES, ...STEP_SERIES], max_points: 800 });
-  const board = new ChartBoard(document.getElementById("charts"), [run], { smooth: 0, logY: false, xAxis: "epoch", legend: false, hidden: new Set() });
+  const board = new ChartBoard(document.getElementById("charts"), [run], { smooth: 0, logY: false, xAxis: "epoch", legend: false, hidden: new Set(), showSteps: isActiveState(run.state) });
   board.mergeSeries(run.id, metrics.series);
+  // A zoom on the step chart fetches its x range at full resolution (up to 800 points a series).
+  board.fetchRange = async (names, xMin, xMax) =>
+    ({ [run.id]: (await getMetrics(runId, { names, max_points: 800, x_min: xMin, x_max: xMax })).series });
   board.render();
   followColorScheme(board);
   window.reglabBoard = board;

@@ -26,17 +26,21 @@ def test_every_operation_describes_its_success_body(document):
             if code == "204":
                 assert "content" not in response, (method, path)
                 continue
-            [(media, content)] = response["content"].items()
-            schema = content["schema"]
-            if media == JSON:
-                # A named model (or a typed mapping), never FastAPI's empty "any".
-                assert "$ref" in schema or schema.get("additionalProperties") or schema.get("type") == "object", (
-                    method,
-                    path,
-                    schema,
-                )
-            else:
-                assert media in ("application/octet-stream", "text/event-stream", "text/csv"), (method, path)
+            assert response["content"], (method, path)
+            # An export offers several formats: every one is described.
+            for media, content in response["content"].items():
+                schema = content["schema"]
+                if media == JSON:
+                    # A named model (or a typed mapping), never FastAPI's empty "any".
+                    assert "$ref" in schema or schema.get("additionalProperties") or schema.get("type") == "object", (
+                        method,
+                        path,
+                        schema,
+                    )
+                else:
+                    assert media in (
+                        "application/octet-stream", "text/event-stream", "text/csv", "application/vnd.apache.arrow.stream"
+                    ), (method, path)
 
 
 def test_errors_are_documented_with_reglab_bodies(document):
@@ -75,6 +79,7 @@ def test_bodies_that_are_not_json(client, document):
         ("/api/runs/1/metrics", "GET, POST"),
         # Its own resource, though /api/experiments/{experiment_id} reads like it.
         ("/api/experiments/plan", "POST"),
+        ("/api/runs/clone", "POST"),
     ],
 )
 @pytest.mark.parametrize("method", ["PATCH", "PUT"])
@@ -130,6 +135,12 @@ def test_points_must_have_their_json_type(client):
     response = client.post(f"/api/runs/{run_id}/metrics", json={"points": [{"name": "loss", "x": 0, "t": False}]})
 
     assert "points.0.t" in errors_by_field(response)
+
+
+def test_get_on_the_batch_clone_is_405_not_a_bad_run_id(client):
+    for method in ("GET", "DELETE"):
+        response = client.request(method, "/api/runs/clone")
+        assert response.status_code == 405 and response.headers["allow"] == "POST"
 
 
 def test_get_on_the_plan_is_405_not_a_bad_experiment_id(client):

@@ -126,3 +126,20 @@ def test_compare_csv_has_every_point_and_no_formulas(live_server, tmp_path, caps
         rows = list(csv.DictReader(handle))
     assert [int(r["x"]) for r in rows if r["metric"] == "batch_loss"] == list(range(1500))
     assert {r["run_name"] for r in rows} == {"'=HYPERLINK(1)"}
+
+
+def test_compare_arrow_writes_every_point(live_server, tmp_path, capsys):
+    import pyarrow as pa
+
+    url = live_server
+    assert main(["submit", str(_study(tmp_path, name="arrow")), "--url", url]) == 0
+    run_id = int(capsys.readouterr().out.split("#")[1].split()[0])
+    points = [{"name": "batch_loss", "axis": "step", "x": x, "value": x / 4} for x in range(1500)]
+    assert httpx.post(f"{url}/api/runs/{run_id}/metrics", json={"points": points}, timeout=10).status_code == 200
+
+    path = tmp_path / "every.arrows"
+    assert main(["compare", str(run_id), "--arrow", str(path), "--url", url]) == 0
+
+    assert f"wrote 1500 point(s) to {path}" in capsys.readouterr().out
+    table = pa.ipc.open_stream(path.read_bytes()).read_all()
+    assert table.column("x").to_pylist() == list(range(1500)) and table.column("value").to_pylist() == [x / 4 for x in range(1500)]

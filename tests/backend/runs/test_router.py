@@ -157,3 +157,53 @@ def test_unknown_run_ids_are_404_for_every_endpoint(client):
         response = getattr(client, method)(path)
         assert response.status_code == 404, path
         assert response.json() == {"detail": "run 999 not found"}
+
+
+def test_batch_clone_creates_sends_and_announces_once(client):
+    from sqlalchemy import select
+
+    from backend.channels import runs_channel
+    from backend.db import session_scope
+    from backend.runs.models import Run
+
+    first = make_experiment(client, name="a", base={"training": {"epochs": 4}})["runs"][0]
+    second = make_experiment(client, name="b")["runs"][0]
+    listener = redis.Redis.from_url(get_settings().REDIS_URL).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(runs_channel())
+    listener.get_message(timeout=1)  # the subscription's confirmation
+    body = {"clones": [{"run_id": first["id"], "overrides": {"training": {"seed": seed}}} for seed in (1, 2, 3)]}
+    body["clones"].append({"run_id": second["id"]})
+
+    response = client.post("/api/runs/clone", json=body)
+
+    assert response.status_code == 201
+    runs = response.json()["runs"]
+    assert [run["name"] for run in runs] == ["a | seed=1", "a | seed=2", "a | seed=3", "b (clone)"]
+    assert [run["experiment_id"] for run in runs] == [first["experiment_id"]] * 3 + [second["experiment_id"]]
+    assert [run["spec"]["training"]["seed"] for run in runs[:3]] == [1, 2, 3] and runs[0]["spec"]["training"]["epochs"] == 4
+    ids = [run["id"] for run in runs]
+    with session_scope() as session:
+        assert all(at is not None for at in session.scalars(select(Run.dispatched_at).where(Run.id.in_(ids))))
+    messages = []
+    while (message := listener.get_message(timeout=0.5)) is not None:
+        messages.append(json.loads(message["data"]))
+    listener.close()
+    assert messages == [{"type": "runs", "state": "queued", "run_ids": ids,
+                         "experiment_ids": sorted({first["experiment_id"], second["experiment_id"]})}]
+
+
+def test_batch_clone_creates_nothing_unless_every_clone_is_valid(client):
+    source = make_experiment(client, name="base")["runs"][0]
+    total = client.get("/api/runs").json()["total"]
+    good = {"run_id": source["id"], "overrides": {"regularization": {"dropout": 0.3}}}
+
+    bad = client.post("/api/runs/clone", json={"clones": [good, {"run_id": source["id"], "overrides": {"optimizer": {"learning_rate": 0}}}]})
+    missing = client.post("/api/runs/clone", json={"clones": [good, {"run_id": 999_999}]})
+    empty = client.post("/api/runs/clone", json={"clones": []})
+    too_many = client.post("/api/runs/clone", json={"clones": [good] * 257})
+
+    assert errors_by_field(bad) == {"clones.1.optimizer.learning_rate": "must be > 0 and ≤ 10, got 0"}
+    assert missing.status_code == 404 and "999999" in missing.json()["detail"]
+    assert empty.status_code == 422 and "clones" in errors_by_field(empty)
+    assert too_many.status_code == 422 and "256" in errors_by_field(too_many)["clones"]
+    assert client.get("/api/runs").json()["total"] == total
