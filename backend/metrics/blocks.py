@@ -1,0 +1,198 @@
+"""Step series as fixed-range blocks: encoding, merging and min/max level-of-detail bucketing.
+
+Pure numpy, no database. A block holds steps ``[block * BLOCK, (block + 1) * BLOCK)``
+of one series: float32 values and ``t`` (only up to the last present step), a
+presence bitmap, and a summary of per-``SUB``-step minima and maxima. Its row also
+carries the block's own count, first, last, min and max, so a read that draws a
+bucket spanning whole blocks never opens a blob.
+
+Missing values (None or NaN) are stored as NaN and read back as None; they never
+win a bucket's min or max. Values are float32: they read back rounded to it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+BLOCK = 1024
+SUB = 32
+SUBS = BLOCK // SUB
+# A summary entry: the min and max of one SUB-step sub-block, their t and offsets in it.
+SUMMARY = np.dtype([("lo", "<f4"), ("hi", "<f4"), ("lo_t", "<f4"), ("hi_t", "<f4"), ("lo_off", "u1"), ("hi_off", "u1")])
+EMPTY = 255  # lo_off of a sub-block with no point
+SCALARS = ("n", "first_x", "last_x", "first_y", "last_y", "first_t", "last_t", "lo", "hi", "lo_x", "hi_x", "lo_t", "hi_t")
+
+
+def _opt(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def encode(block_ids: np.ndarray, values: np.ndarray, ts: np.ndarray, present: np.ndarray) -> list[dict[str, Any]]:
+    """Rows (without run, name and axis) for K blocks given as ``(K, BLOCK)`` float32/float32/bool arrays.
+
+    A block with no present point comes back with ``n == 0`` and no blobs: the caller deletes it.
+    """
+    k = len(block_ids)
+    values = np.where(present, values, np.float32(np.nan)).astype("<f4", copy=False)
+    ts = np.where(present, ts, np.float32(np.nan)).astype("<f4", copy=False)
+    valid = present & ~np.isnan(values)
+    counts = present.sum(axis=1)
+    first = present.argmax(axis=1)
+    last = BLOCK - 1 - present[:, ::-1].argmax(axis=1)
+    rows_k = np.arange(k)
+    lo_off = np.where(valid, values, np.inf).argmin(axis=1)
+    hi_off = np.where(valid, values, -np.inf).argmax(axis=1)
+    any_valid = valid.any(axis=1)
+    # A block with points but no valid value: its "extremes" are its first point, y None.
+    lo_off = np.where(any_valid, lo_off, first)
+    hi_off = np.where(any_valid, hi_off, first)
+
+    shape = (k, SUBS, SUB)
+    sub_present, sub_valid = present.reshape(shape), valid.reshape(shape)
+    sub_values = values.reshape(shape)
+    sub_first = sub_present.argmax(axis=2)
+    s_lo = np.where(sub_valid, sub_values, np.inf).argmin(axis=2)
+    s_hi = np.where(sub_valid, sub_values, -np.inf).argmax(axis=2)
+    s_any = sub_valid.any(axis=2)
+    s_lo = np.where(s_any, s_lo, sub_first)
+    s_hi = np.where(s_any, s_hi, sub_first)
+    summary = np.empty((k, SUBS), SUMMARY)
+    sub_ts = ts.reshape(shape)
+    summary["lo"] = np.take_along_axis(sub_values, s_lo[..., None], 2)[..., 0]
+    summary["hi"] = np.take_along_axis(sub_values, s_hi[..., None], 2)[..., 0]
+    summary["lo_t"] = np.take_along_axis(sub_ts, s_lo[..., None], 2)[..., 0]
+    summary["hi_t"] = np.take_along_axis(sub_ts, s_hi[..., None], 2)[..., 0]
+    filled = sub_present.any(axis=2)
+    summary["lo_off"] = np.where(filled, s_lo, EMPTY)
+    summary["hi_off"] = np.where(filled, s_hi, EMPTY)
+
+    # Python floats for the scalar columns, NaN as None (SQLite cannot store NaN).
+    as_float = lambda a: [_opt(v) for v in a.astype(float).tolist()]  # noqa: E731
+    base = block_ids.astype(np.int64) * BLOCK
+    firsts, lasts = (base + first).tolist(), (base + last).tolist()
+    first_y, last_y = as_float(values[rows_k, first]), as_float(values[rows_k, last])
+    first_t, last_t = as_float(ts[rows_k, first]), as_float(ts[rows_k, last])
+    lo, hi = as_float(values[rows_k, lo_off]), as_float(values[rows_k, hi_off])
+    lo_t, hi_t = as_float(ts[rows_k, lo_off]), as_float(ts[rows_k, hi_off])
+    lo_x, hi_x = (base + lo_off).tolist(), (base + hi_off).tolist()
+    rows = []
+    for i, block in enumerate(block_ids.tolist()):
+        n = int(counts[i])
+        row: dict[str, Any] = {"block": block, "n": n}
+        if n:
+            span = int(last[i]) + 1  # the dense span: nothing stored past the last present step
+            row.update(
+                first_x=firsts[i], last_x=lasts[i], first_y=first_y[i], last_y=last_y[i], first_t=first_t[i],
+                last_t=last_t[i], lo=lo[i], hi=hi[i], lo_x=lo_x[i], hi_x=hi_x[i], lo_t=lo_t[i], hi_t=hi_t[i],
+                vals=values[i, :span].tobytes(), ts=ts[i, :span].tobytes(),
+                present=np.packbits(present[i, :span]).tobytes(), summary=summary[i].tobytes(),
+            )  # fmt: skip
+        rows.append(row)
+    return rows
+
+
+def decode(vals: bytes, ts: bytes, present: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One block's blobs as (offsets of present steps, their values, their t), float32 with NaN for missing."""
+    v = np.frombuffer(vals, "<f4")
+    t = np.frombuffer(ts, "<f4")
+    offsets = np.flatnonzero(np.unpackbits(np.frombuffer(present, np.uint8), count=len(v)))
+    return offsets, v[offsets], t[offsets]
+
+
+def dense(rows: list[tuple[bytes, bytes, bytes]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stored blocks as full ``(K, BLOCK)`` arrays (values, t, presence), ready to merge into."""
+    k = len(rows)
+    values = np.full((k, BLOCK), np.nan, "<f4")
+    ts = np.full((k, BLOCK), np.nan, "<f4")
+    present = np.zeros((k, BLOCK), bool)
+    for i, (vals, t, bits) in enumerate(rows):
+        v = np.frombuffer(vals, "<f4")
+        values[i, : len(v)] = v
+        ts[i, : len(v)] = np.frombuffer(t, "<f4")
+        present[i, : len(v)] = np.unpackbits(np.frombuffer(bits, np.uint8), count=len(v)).astype(bool)
+    return values, ts, present
+
+
+def summary_units(block: int, blob: bytes) -> "Units":
+    """The filled sub-blocks of one block's summary as bucketing units."""
+    s = np.frombuffer(blob, SUMMARY)
+    filled = np.flatnonzero(s["lo_off"] != EMPTY)
+    s = s[filled]
+    start = block * BLOCK + filled * SUB
+    return Units(start, start + s["lo_off"], s["lo"], s["lo_t"], start + s["hi_off"], s["hi"], s["hi_t"])
+
+
+@dataclass
+class Units:
+    """Aligned pieces of a series (points, sub-blocks or blocks), each with its min and max point, in x order.
+
+    ``start`` is the first step a unit covers: a unit never straddles a bucket
+    whose width is a multiple of the unit's size.
+    """
+
+    start: np.ndarray
+    lo_x: np.ndarray
+    lo_y: np.ndarray
+    lo_t: np.ndarray
+    hi_x: np.ndarray
+    hi_y: np.ndarray
+    hi_t: np.ndarray
+
+    @classmethod
+    def points(cls, x: np.ndarray, y: np.ndarray, t: np.ndarray) -> "Units":
+        return cls(x, x, y, t, x, y, t)
+
+    @classmethod
+    def concat(cls, parts: list["Units"]) -> "Units":
+        if not parts:
+            empty = np.empty(0)
+            return cls(empty.astype(np.int64), empty.astype(np.int64), empty, empty, empty.astype(np.int64), empty, empty)
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__))
+
+
+def level(span: int, max_points: int) -> tuple[int, int]:
+    """(unit size, bucket width) for ``span`` steps drawn in at most ``max_points`` points.
+
+    Each bucket gives at most its min and max; the first and last points and one
+    bucket more from alignment fit in the rest.
+    """
+    buckets = max(1, (max_points - 4) // 2)
+    width = max(1, -(-span // buckets))
+    unit = BLOCK if width >= BLOCK else SUB if width >= SUB else 1
+    return unit, -(-width // unit) * unit
+
+
+def _first_per_bucket(bucket: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Index of the smallest ``key`` in each bucket (the earliest on ties); ``bucket`` is sorted."""
+    order = np.lexsort((key, bucket))
+    b = bucket[order]
+    return order[np.r_[True, b[1:] != b[:-1]]]
+
+
+def bucket_extremes(units: Units, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The min and max point of each ``width``-step bucket (aligned to multiples of it), as x, y, t."""
+    if len(units.start) == 0:
+        return np.empty(0, np.int64), np.empty(0), np.empty(0)
+    bucket = units.start // width
+    lo_key = np.where(np.isnan(units.lo_y), np.inf, units.lo_y)
+    hi_key = np.where(np.isnan(units.hi_y), np.inf, -units.hi_y)
+    lo = _first_per_bucket(bucket, lo_key)
+    hi = _first_per_bucket(bucket, hi_key)
+    x = np.concatenate([units.lo_x[lo], units.hi_x[hi]])
+    y = np.concatenate([units.lo_y[lo], units.hi_y[hi]])
+    t = np.concatenate([units.lo_t[lo], units.hi_t[hi]])
+    return x, y, t
+
+
+def columns(x: np.ndarray, y: np.ndarray, t: np.ndarray) -> dict[str, list]:
+    """Points (any order, duplicates allowed) as the sorted JSON-ready columns of a series, NaN as None."""
+    x, index = np.unique(x, return_index=True)
+    y = y[index].astype(float)
+    t = t[index].astype(float)
+    ys = [None if v != v else v for v in y.tolist()]
+    ts = [None if v != v else v for v in t.tolist()]
+    return {"x": x.tolist(), "y": ys, "t": ts}

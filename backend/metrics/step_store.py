@@ -1,0 +1,299 @@
+"""Step series in the ``metric_blocks`` table: merge-on-write, level-of-detail reads, truncation on resume.
+
+A downsampled read runs two statements: the blocks' scalar columns, then only
+the blobs the chosen level needs (summaries of whole blocks in range, raw values
+of blocks the range cuts through, or raw values when few points are drawn).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from itertools import groupby
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, and_, delete, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from backend.metrics import blocks as B
+from backend.metrics.models import MetricBlock
+
+STEP = "step"
+TABLE = MetricBlock.__table__
+COLUMNS = ("n", "first_x", "last_x", "first_y", "last_y", "first_t", "last_t", "lo", "hi", "lo_x", "hi_x", "lo_t",
+           "hi_t", "vals", "ts", "present", "summary")  # fmt: skip
+X_LIMIT = 2**31 - 1
+# A lock namespace for pg_advisory_xact_lock(namespace, run_id): one writer of a run's blocks at a time.
+LOCK_NAMESPACE = 13
+
+
+def _dialect(session: Session | Connection) -> str:
+    return session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
+
+
+@lru_cache(maxsize=4)
+def _upsert(dialect: str):
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(TABLE)
+    return statement.on_conflict_do_update(
+        index_elements=["run_id", "name", "axis", "block"], set_={c: statement.excluded[c] for c in COLUMNS}
+    )
+
+
+def _lock(session: Session | Connection, run_id: int) -> None:
+    """Serialise writers of one run's blocks on Postgres until the transaction ends.
+
+    A row lock cannot guard a block that does not exist yet, so two racing first
+    writes of one block would overwrite each other; an advisory lock covers both.
+    SQLite serialises writers itself (a stale reader's write fails, never loses points).
+    """
+    if _dialect(session) == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:ns, :run_id)"), {"ns": LOCK_NAMESPACE, "run_id": run_id})
+
+
+def _blobs(session: Session | Connection, run_id: int, wanted: dict[str, list[int]]) -> dict[tuple[str, int], tuple]:
+    """The stored (vals, ts, present) of the ``wanted`` blocks of one run, by (name, block)."""
+    where = or_(*(and_(TABLE.c.name == name, TABLE.c.block.in_(ids)) for name, ids in wanted.items()))
+    statement = select(TABLE.c.name, TABLE.c.block, TABLE.c.vals, TABLE.c.ts, TABLE.c.present).where(
+        TABLE.c.run_id == run_id, TABLE.c.axis == STEP, where
+    )
+    return {(name, block): (vals, ts, present) for name, block, vals, ts, present in session.execute(statement)}
+
+
+def _store(session: Session | Connection, run_id: int, names: list[str], rows: list[dict[str, Any]]) -> None:
+    """Upsert the encoded blocks in one statement; delete those left empty."""
+    kept = [{"run_id": run_id, "name": name, "axis": STEP, **row} for name, row in zip(names, rows) if row["n"]]
+    gone = [(name, row["block"]) for name, row in zip(names, rows) if not row["n"]]
+    if kept:
+        session.execute(_upsert(_dialect(session)), kept)
+    for name, block in gone:
+        session.execute(delete(TABLE).where(TABLE.c.run_id == run_id, TABLE.c.name == name, TABLE.c.axis == STEP,
+                                            TABLE.c.block == block))  # fmt: skip
+
+
+def write_steps(session: Session | Connection, run_id: int, names: Sequence[str], x, y, t) -> None:
+    """Merge step points into their blocks: one SELECT of the touched blocks, one upsert.
+
+    A point sent again overwrites itself; within one batch the last of a step wins.
+    ``y`` and ``t`` may hold None or NaN for missing.
+    """
+    if not len(names):
+        return
+    codes: dict[str, int] = {}
+    code = np.fromiter((codes.setdefault(name, len(codes)) for name in names), np.int64, len(names))
+    x = np.asarray(x, np.int64)
+    y = np.asarray(y, np.float64).astype("<f4")
+    t = np.asarray(t, np.float64).astype("<f4")
+    key = (code << 32) | (x // B.BLOCK)
+    keys, which = np.unique(key, return_inverse=True)
+    offset = x % B.BLOCK
+    # The last of a repeated (name, step) wins: the first occurrence in the reversed batch.
+    _, last = np.unique((which * B.BLOCK + offset)[::-1], return_index=True)
+    last = len(x) - 1 - last
+    by_code = list(codes)
+    block_names = [by_code[k >> 32] for k in keys.tolist()]
+    block_ids = keys & 0xFFFFFFFF
+    wanted: dict[str, list[int]] = {}
+    for name, block in zip(block_names, block_ids.tolist()):
+        wanted.setdefault(name, []).append(block)
+    _lock(session, run_id)
+    stored = _blobs(session, run_id, wanted)
+    values, ts, present = B.dense([stored.get((n, b), (b"", b"", b"")) for n, b in zip(block_names, block_ids.tolist())])
+    rows, cols = which[last], offset[last]
+    values[rows, cols] = y[last]
+    ts[rows, cols] = t[last]
+    present[rows, cols] = True
+    _store(session, run_id, block_names, B.encode(block_ids, values, ts, present))
+
+
+def drop_steps_from(session: Session | Connection, run_id: int, step: int) -> None:
+    """Delete the run's step points at ``step`` and after (a resumed run replaces what came after its checkpoint)."""
+    _lock(session, run_id)
+    first_whole = -(-step // B.BLOCK)
+    session.execute(delete(TABLE).where(TABLE.c.run_id == run_id, TABLE.c.axis == STEP, TABLE.c.block >= first_whole))
+    if step % B.BLOCK == 0:
+        return
+    cut = step // B.BLOCK
+    statement = select(TABLE.c.name, TABLE.c.vals, TABLE.c.ts, TABLE.c.present).where(
+        TABLE.c.run_id == run_id, TABLE.c.axis == STEP, TABLE.c.block == cut
+    )
+    stored = session.execute(statement).all()
+    if not stored:
+        return
+    values, ts, present = B.dense([tuple(row[1:]) for row in stored])
+    present[:, step % B.BLOCK :] = False
+    rows = B.encode(np.full(len(stored), cut, np.int64), values, ts, present)
+    _store(session, run_id, [row[0] for row in stored], rows)
+
+
+def _series_filter(run_ids: list[int], names: list[str] | None, first_block: int, last_block: int) -> list:
+    where = [TABLE.c.run_id.in_(run_ids), TABLE.c.axis == STEP]
+    if names:
+        where.append(TABLE.c.name.in_(names))
+    if first_block > 0:
+        where.append(TABLE.c.block >= first_block)
+    if last_block < X_LIMIT // B.BLOCK:
+        where.append(TABLE.c.block <= last_block)
+    return where
+
+
+def _fetch(session: Session | Connection, statement) -> list[tuple]:
+    # Plain tuples from the driver: building a Row per block costs more than decoding it.
+    result = session.execute(statement)
+    rows = result.cursor.fetchall()
+    result.close()
+    return rows
+
+
+def _raw_points(
+    session: Session | Connection, wanted: dict[tuple[int, str], tuple[int, int] | list[int]], where: list, lo: int, hi: int
+) -> dict[tuple[int, str], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Decoded points in ``[lo, hi]`` of the wanted blocks: a (first, last) block range or a list, per series."""
+    if not wanted:
+        return {}
+    clauses = []
+    for (run_id, name), blocks in wanted.items():
+        which = TABLE.c.block.between(*blocks) if isinstance(blocks, tuple) else TABLE.c.block.in_(blocks)
+        clauses.append(and_(TABLE.c.run_id == run_id, TABLE.c.name == name, which))
+    statement = (
+        select(TABLE.c.run_id, TABLE.c.name, TABLE.c.block, TABLE.c.vals, TABLE.c.ts, TABLE.c.present)
+        .where(*where, or_(*clauses))
+        .order_by(TABLE.c.run_id, TABLE.c.name, TABLE.c.block)
+    )
+    points = {}
+    for series, rows in groupby(_fetch(session, statement), key=lambda row: (row[0], row[1])):
+        xs, ys, ts = [], [], []
+        for _, _, block, vals, t, present in rows:
+            offsets, v, tt = B.decode(vals, t, present)
+            xs.append(offsets + block * B.BLOCK)
+            ys.append(v)
+            ts.append(tt)
+        x, y, t = np.concatenate(xs), np.concatenate(ys), np.concatenate(ts)
+        inside = (x >= lo) & (x <= hi)
+        points[series] = (x[inside], y[inside], t[inside])
+    return points
+
+
+def _summaries(session: Session | Connection, wanted: dict[tuple[int, str], tuple[int, int]], where: list) -> dict:
+    """Each series' sub-block units of the wanted block range."""
+    if not wanted:
+        return {}
+    clauses = [
+        and_(TABLE.c.run_id == run_id, TABLE.c.name == name, TABLE.c.block.between(*blocks))
+        for (run_id, name), blocks in wanted.items()
+    ]
+    statement = (
+        select(TABLE.c.run_id, TABLE.c.name, TABLE.c.block, TABLE.c.summary)
+        .where(*where, or_(*clauses))
+        .order_by(TABLE.c.run_id, TABLE.c.name, TABLE.c.block)
+    )
+    units = {}
+    for series, rows in groupby(_fetch(session, statement), key=lambda row: (row[0], row[1])):
+        units[series] = B.Units.concat([B.summary_units(block, blob) for _, _, block, blob in rows])
+    return units
+
+
+class _Plan:
+    """How one series is drawn: its blocks' scalars, the level, and which blocks need which blob."""
+
+    def __init__(self, scalars: dict[str, np.ndarray], lo: int, hi: int, max_points: int):
+        self.s = scalars
+        blocks = scalars["block"]
+        # Whole: every point of the block is in range, so its scalars and summary describe the range.
+        self.whole = (scalars["first_x"] >= lo) & (scalars["last_x"] <= hi)
+        first = max(int(scalars["first_x"].min()), lo)
+        last = min(int(scalars["last_x"].max()), hi)
+        # Over-estimates (a cut block counts whole): the drawn points stay within max_points.
+        self.unit, self.width = B.level(last - first + 1, max_points)
+        self.all_raw = int(scalars["n"].sum()) <= max_points or self.unit == 1
+        whole_ids = blocks[self.whole]
+        self.raw: tuple[int, int] | list[int] = (
+            (int(blocks[0]), int(blocks[-1])) if self.all_raw else blocks[~self.whole].tolist()
+        )
+        self.summary = (
+            (int(whole_ids[0]), int(whole_ids[-1])) if self.unit == B.SUB and len(whole_ids) and not self.all_raw else None
+        )
+
+    def draw(self, raw: tuple | None, summary: B.Units | None, max_points: int) -> dict[str, list]:
+        empty = (np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.float32))
+        x, y, t = raw or empty
+        if self.all_raw:
+            if len(x) <= max_points:
+                return B.columns(x, y, t)
+            units = B.Units.points(x, y, t)
+        else:
+            s, w = self.s, self.whole
+            parts = [B.Units.points(x, y, t)]
+            if self.unit == B.BLOCK:
+                parts.append(B.Units(s["block"][w] * B.BLOCK, s["lo_x"][w], s["lo"][w], s["lo_t"][w], s["hi_x"][w],
+                                     s["hi"][w], s["hi_t"][w]))  # fmt: skip
+            elif summary is not None:
+                parts.append(summary)
+            units = B.Units.concat(parts)
+            order = np.argsort(units.start, kind="stable")
+            units = B.Units(*(getattr(units, f)[order] for f in B.Units.__dataclass_fields__))
+            # The first and last points: of the raw points and of the first and last whole blocks.
+            w_idx = np.flatnonzero(w)
+            if len(w_idx):
+                a, b = w_idx[0], w_idx[-1]
+                x = np.concatenate([x, [s["first_x"][a], s["last_x"][b]]]).astype(np.int64)
+                y = np.concatenate([y, [s["first_y"][a], s["last_y"][b]]])
+                t = np.concatenate([t, [s["first_t"][a], s["last_t"][b]]])
+        if len(x) == 0:
+            return B.columns(*empty)
+        ends = [int(np.argmin(x)), int(np.argmax(x))]
+        bx, by, bt = B.bucket_extremes(units, self.width)
+        return B.columns(np.concatenate([bx, x[ends]]), np.concatenate([by, y[ends]]), np.concatenate([bt, t[ends]]))
+
+
+SCALAR_COLUMNS = ("block", "n", "first_x", "last_x", "first_y", "last_y", "first_t", "last_t", "lo", "hi", "lo_x",
+                  "hi_x", "lo_t", "hi_t")  # fmt: skip
+INTS = {"block", "n", "first_x", "last_x", "lo_x", "hi_x"}
+
+
+def read_steps(
+    session: Session | Connection,
+    run_ids: list[int],
+    names: list[str] | None,
+    x_min: int | None = None,
+    x_max: int | None = None,
+    max_points: int | None = None,
+) -> dict[tuple[int, str], dict[str, list]]:
+    """The step series of ``run_ids`` in ``[x_min, x_max]``, each drawn in at most ``max_points`` points.
+
+    Downsampled series keep each bucket's min and max and their first and last
+    points; None for ``max_points`` reads every point. Returns ``{(run_id, name): {"x", "y", "t"}}``.
+    """
+    lo = 0 if x_min is None else x_min
+    hi = X_LIMIT if x_max is None else x_max
+    where = _series_filter(run_ids, names, lo // B.BLOCK, hi // B.BLOCK)
+    if max_points is None:
+        statement = select(TABLE.c.run_id, TABLE.c.name, TABLE.c.block).where(*where)
+        spans = {}
+        for run_id, name, block in _fetch(session, statement):
+            first, last = spans.get((run_id, name), (block, block))
+            spans[(run_id, name)] = (min(first, block), max(last, block))
+        raw = _raw_points(session, spans, where, lo, hi)
+        return {series: B.columns(*points) for series, points in sorted(raw.items())}
+    statement = (
+        select(TABLE.c.run_id, TABLE.c.name, *(TABLE.c[c] for c in SCALAR_COLUMNS))
+        .where(*where)
+        .order_by(TABLE.c.run_id, TABLE.c.name, TABLE.c.block)
+    )
+    rows = _fetch(session, statement)
+    plans: dict[tuple[int, str], _Plan] = {}
+    start = 0
+    for series, group in groupby(rows, key=lambda row: (row[0], row[1])):
+        count = sum(1 for _ in group)
+        columns = list(zip(*rows[start : start + count]))
+        start += count
+        scalars = {
+            c: np.array(columns[i + 2], np.int64 if c in INTS else np.float64) for i, c in enumerate(SCALAR_COLUMNS)
+        }
+        plans[series] = _Plan(scalars, lo, hi, max_points)
+    raw = _raw_points(session, {k: p.raw for k, p in plans.items() if p.raw}, where, lo, hi)
+    summaries = _summaries(session, {k: p.summary for k, p in plans.items() if p.summary}, where)
+    return {k: p.draw(raw.get(k), summaries.get(k), max_points) for k, p in plans.items()}
