@@ -265,7 +265,8 @@ def read_steps(
     """The step series of ``run_ids`` in ``[x_min, x_max]``, each drawn in at most ``max_points`` points.
 
     Downsampled series keep each bucket's min and max and their first and last
-    points; None for ``max_points`` reads every point. Returns ``{(run_id, name): {"x", "y", "t"}}``.
+    points; None for ``max_points`` reads every point. Returns ``{(run_id, name): {"x", "y", "t"}}``,
+    without series that have no point in the window.
     """
     lo = 0 if x_min is None else x_min
     hi = X_LIMIT if x_max is None else x_max
@@ -277,7 +278,7 @@ def read_steps(
             first, last = spans.get((run_id, name), (block, block))
             spans[(run_id, name)] = (min(first, block), max(last, block))
         raw = _raw_points(session, spans, where, lo, hi)
-        return {series: B.columns(*points) for series, points in sorted(raw.items())}
+        return {series: B.columns(*points) for series, points in sorted(raw.items()) if len(points[0])}
     statement = (
         select(TABLE.c.run_id, TABLE.c.name, *(TABLE.c[c] for c in SCALAR_COLUMNS))
         .where(*where)
@@ -296,4 +297,6 @@ def read_steps(
         plans[series] = _Plan(scalars, lo, hi, max_points)
     raw = _raw_points(session, {k: p.raw for k, p in plans.items() if p.raw}, where, lo, hi)
     summaries = _summaries(session, {k: p.summary for k, p in plans.items() if p.summary}, where)
-    return {k: p.draw(raw.get(k), summaries.get(k), max_points) for k, p in plans.items()}
+    drawn = {k: p.draw(raw.get(k), summaries.get(k), max_points) for k, p in plans.items()}
+    # A block the window cuts through may hold no point inside it: no series, as if nothing was logged there.
+    return {k: columns for k, columns in drawn.items() if columns["x"]}
