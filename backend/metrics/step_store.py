@@ -1,8 +1,9 @@
 """Step series in the ``metric_blocks`` table: merge-on-write, level-of-detail reads, truncation on resume.
 
-A downsampled read runs two statements: the blocks' scalar columns, then only
-the blobs the chosen level needs (summaries of whole blocks in range, raw values
-of blocks the range cuts through, or raw values when few points are drawn).
+A downsampled read runs at most four statements: the blocks' scalar columns,
+the raw values of the (at most two) blocks per series a window cuts through,
+then only the blobs the chosen level needs: summaries of whole blocks, or raw
+values when few points are drawn. Zoomed out, that is two statements.
 """
 
 from __future__ import annotations
@@ -197,51 +198,65 @@ def _summaries(session: Session | Connection, wanted: dict[tuple[int, str], tupl
 
 
 class _Plan:
-    """How one series is drawn: its blocks' scalars, the level, and which blocks need which blob."""
+    """How one series is drawn: its blocks' scalars, the level, and which blocks need which blob.
 
-    def __init__(self, scalars: dict[str, np.ndarray], lo: int, hi: int, max_points: int):
+    Blocks the window cuts through are read raw first, so the count and span of
+    the points in the window are exact before the level is chosen.
+    """
+
+    def __init__(self, scalars: dict[str, np.ndarray], lo: int, hi: int):
         self.s = scalars
         blocks = scalars["block"]
-        # Whole: every point of the block is in range, so its scalars and summary describe the range.
+        # Whole: every point of the block is in the window, so its scalars and summary describe it.
         self.whole = (scalars["first_x"] >= lo) & (scalars["last_x"] <= hi)
-        first = max(int(scalars["first_x"].min()), lo)
-        last = min(int(scalars["last_x"].max()), hi)
-        # Over-estimates (a cut block counts whole): the drawn points stay within max_points.
-        self.unit, self.width = B.level(last - first + 1, max_points)
-        self.all_raw = int(scalars["n"].sum()) <= max_points or self.unit == 1
-        whole_ids = blocks[self.whole]
-        self.raw: tuple[int, int] | list[int] = (
-            (int(blocks[0]), int(blocks[-1])) if self.all_raw else blocks[~self.whole].tolist()
-        )
-        self.summary = (
-            (int(whole_ids[0]), int(whole_ids[-1])) if self.unit == B.SUB and len(whole_ids) and not self.all_raw else None
-        )
+        self.whole_ids = blocks[self.whole]
+        self.cut: list[int] = blocks[~self.whole].tolist()
+        self.raw_whole = False
+        self.summary: tuple[int, int] | None = None
+        self.unit = self.width = 1
 
-    def draw(self, raw: tuple | None, summary: B.Units | None, max_points: int) -> dict[str, list]:
+    def decide(self, cut_points: tuple | None, max_points: int) -> None:
+        """Choose the level from the exact count and span of the window's points."""
+        s, w = self.s, self.whole
+        firsts, lasts = list(s["first_x"][w][:1]), list(s["last_x"][w][-1:])
+        if cut_points is not None and len(cut_points[0]):
+            firsts.append(int(cut_points[0].min()))
+            lasts.append(int(cut_points[0].max()))
+        if not firsts:
+            return
+        count = int(s["n"][w].sum()) + (0 if cut_points is None else len(cut_points[0]))
+        self.unit, self.width = B.level(max(lasts) - min(firsts) + 1, max_points)
+        if not len(self.whole_ids):
+            return
+        if count <= max_points or self.unit == 1:
+            self.raw_whole = True
+        elif self.unit == B.SUB:
+            self.summary = (int(self.whole_ids[0]), int(self.whole_ids[-1]))
+
+    def draw(self, cut: tuple | None, whole_raw: tuple | None, summary: B.Units | None, max_points: int) -> dict:
         empty = (np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.float32))
-        x, y, t = raw or empty
-        if self.all_raw:
+        parts = [p for p in (cut, whole_raw) if p is not None and len(p[0])]
+        x, y, t = (np.concatenate(c) for c in zip(*parts)) if parts else empty
+        if self.raw_whole or not len(self.whole_ids):
             if len(x) <= max_points:
                 return B.columns(x, y, t)
             units = B.Units.points(x, y, t)
         else:
             s, w = self.s, self.whole
-            parts = [B.Units.points(x, y, t)]
+            pieces = [B.Units.points(x, y, t)]
             if self.unit == B.BLOCK:
-                parts.append(B.Units(s["block"][w] * B.BLOCK, s["lo_x"][w], s["lo"][w], s["lo_t"][w], s["hi_x"][w],
-                                     s["hi"][w], s["hi_t"][w]))  # fmt: skip
+                pieces.append(B.Units(s["block"][w] * B.BLOCK, s["lo_x"][w], s["lo"][w], s["lo_t"][w], s["hi_x"][w],
+                                      s["hi"][w], s["hi_t"][w]))  # fmt: skip
             elif summary is not None:
-                parts.append(summary)
-            units = B.Units.concat(parts)
+                pieces.append(summary)
+            units = B.Units.concat(pieces)
             order = np.argsort(units.start, kind="stable")
             units = B.Units(*(getattr(units, f)[order] for f in B.Units.__dataclass_fields__))
-            # The first and last points: of the raw points and of the first and last whole blocks.
-            w_idx = np.flatnonzero(w)
-            if len(w_idx):
-                a, b = w_idx[0], w_idx[-1]
-                x = np.concatenate([x, [s["first_x"][a], s["last_x"][b]]]).astype(np.int64)
-                y = np.concatenate([y, [s["first_y"][a], s["last_y"][b]]])
-                t = np.concatenate([t, [s["first_t"][a], s["last_t"][b]]])
+            # The first and last points: among the cut blocks' and the first and last whole blocks'.
+            a, b = np.flatnonzero(w)[[0, -1]]
+            x = np.concatenate([x, [s["first_x"][a], s["last_x"][b]]]).astype(np.int64)
+            y = np.concatenate([y, [s["first_y"][a], s["last_y"][b]]])
+            t = np.concatenate([t, [s["first_t"][a], s["last_t"][b]]])
         if len(x) == 0:
             return B.columns(*empty)
         ends = [int(np.argmin(x)), int(np.argmax(x))]
@@ -294,9 +309,13 @@ def read_steps(
         scalars = {
             c: np.array(columns[i + 2], np.int64 if c in INTS else np.float64) for i, c in enumerate(SCALAR_COLUMNS)
         }
-        plans[series] = _Plan(scalars, lo, hi, max_points)
-    raw = _raw_points(session, {k: p.raw for k, p in plans.items() if p.raw}, where, lo, hi)
+        plans[series] = _Plan(scalars, lo, hi)
+    cut = _raw_points(session, {k: p.cut for k, p in plans.items() if p.cut}, where, lo, hi)
+    for k, plan in plans.items():
+        plan.decide(cut.get(k), max_points)
+    whole = {k: (int(p.whole_ids[0]), int(p.whole_ids[-1])) for k, p in plans.items() if p.raw_whole}
+    whole_raw = _raw_points(session, whole, where, lo, hi)
     summaries = _summaries(session, {k: p.summary for k, p in plans.items() if p.summary}, where)
-    drawn = {k: p.draw(raw.get(k), summaries.get(k), max_points) for k, p in plans.items()}
+    drawn = {k: p.draw(cut.get(k), whole_raw.get(k), summaries.get(k), max_points) for k, p in plans.items()}
     # A block the window cuts through may hold no point inside it: no series, as if nothing was logged there.
     return {k: columns for k, columns in drawn.items() if columns["x"]}
