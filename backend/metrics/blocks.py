@@ -117,12 +117,12 @@ def dense(rows: list[tuple[bytes, bytes, bytes]]) -> tuple[np.ndarray, np.ndarra
     return values, ts, present
 
 
-def summary_units(block: int, blob: bytes) -> "Units":
-    """The filled sub-blocks of one block's summary as bucketing units."""
-    s = np.frombuffer(blob, SUMMARY)
-    filled = np.flatnonzero(s["lo_off"] != EMPTY)
-    s = s[filled]
-    start = block * BLOCK + filled * SUB
+def summary_units(block_ids: list[int], blobs: list[bytes]) -> "Units":
+    """The filled sub-blocks of some blocks' summaries (in block order) as bucketing units."""
+    s = np.frombuffer(b"".join(blobs), SUMMARY)
+    start = (np.asarray(block_ids, np.int64)[:, None] * BLOCK + np.arange(SUBS) * SUB).ravel()
+    filled = s["lo_off"] != EMPTY
+    s, start = s[filled], start[filled]
     return Units(start, start + s["lo_off"], s["lo"], s["lo_t"], start + s["hi_off"], s["hi"], s["hi_t"])
 
 

@@ -51,7 +51,8 @@ class MetricBlock(Base):
     hi_x: Mapped[int] = mapped_column(Integer)
     lo_t: Mapped[float | None] = mapped_column(Float)
     hi_t: Mapped[float | None] = mapped_column(Float)
+    # Small blobs first (see migration 0007): per-32-step minima and maxima, presence bits, then float32 values and t.
+    summary: Mapped[bytes] = mapped_column(LargeBinary)
+    present: Mapped[bytes] = mapped_column(LargeBinary)
     vals: Mapped[bytes] = mapped_column(LargeBinary)
     ts: Mapped[bytes] = mapped_column(LargeBinary)
-    present: Mapped[bytes] = mapped_column(LargeBinary)
-    summary: Mapped[bytes] = mapped_column(LargeBinary)

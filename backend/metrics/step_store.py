@@ -141,12 +141,31 @@ def _series_filter(run_ids: list[int], names: list[str] | None, first_block: int
     return where
 
 
-def _fetch(session: Session | Connection, statement) -> list[tuple]:
+def _fetch(session: Session | Connection, statement, params: dict | None = None) -> list[tuple]:
     # Plain tuples from the driver: building a Row per block costs more than decoding it.
-    result = session.execute(statement)
+    result = session.execute(statement, params)
     rows = result.cursor.fetchall()
     result.close()
     return rows
+
+
+def _blocks_of(wanted: dict[tuple[int, str], tuple[int, int] | list[int]]):
+    """One WHERE clause for some blocks of some series: a (first, last) range or a list of blocks per series.
+
+    Plain SQL text with its parameters, bound at execution: building it as an expression
+    costs more than the query when many series are compared.
+    """
+    clauses, params = [], {}
+    for i, ((run_id, name), blocks) in enumerate(wanted.items()):
+        params[f"r{i}"], params[f"n{i}"] = run_id, name
+        if isinstance(blocks, tuple):
+            params[f"a{i}"], params[f"b{i}"] = blocks
+            which = f"block BETWEEN :a{i} AND :b{i}"
+        else:
+            params.update({f"c{i}_{j}": block for j, block in enumerate(blocks)})
+            which = f"block IN ({', '.join(f':c{i}_{j}' for j in range(len(blocks)))})"
+        clauses.append(f"(run_id = :r{i} AND name = :n{i} AND {which})")
+    return text("(" + " OR ".join(clauses) + ")"), params
 
 
 def _raw_points(
@@ -155,17 +174,14 @@ def _raw_points(
     """Decoded points in ``[lo, hi]`` of the wanted blocks: a (first, last) block range or a list, per series."""
     if not wanted:
         return {}
-    clauses = []
-    for (run_id, name), blocks in wanted.items():
-        which = TABLE.c.block.between(*blocks) if isinstance(blocks, tuple) else TABLE.c.block.in_(blocks)
-        clauses.append(and_(TABLE.c.run_id == run_id, TABLE.c.name == name, which))
+    clause, params = _blocks_of(wanted)
     statement = (
         select(TABLE.c.run_id, TABLE.c.name, TABLE.c.block, TABLE.c.vals, TABLE.c.ts, TABLE.c.present)
-        .where(*where, or_(*clauses))
+        .where(*where, clause)
         .order_by(TABLE.c.run_id, TABLE.c.name, TABLE.c.block)
     )
     points = {}
-    for series, rows in groupby(_fetch(session, statement), key=lambda row: (row[0], row[1])):
+    for series, rows in groupby(_fetch(session, statement, params), key=lambda row: (row[0], row[1])):
         xs, ys, ts = [], [], []
         for _, _, block, vals, t, present in rows:
             offsets, v, tt = B.decode(vals, t, present)
@@ -182,18 +198,16 @@ def _summaries(session: Session | Connection, wanted: dict[tuple[int, str], tupl
     """Each series' sub-block units of the wanted block range."""
     if not wanted:
         return {}
-    clauses = [
-        and_(TABLE.c.run_id == run_id, TABLE.c.name == name, TABLE.c.block.between(*blocks))
-        for (run_id, name), blocks in wanted.items()
-    ]
+    clause, params = _blocks_of(wanted)
     statement = (
         select(TABLE.c.run_id, TABLE.c.name, TABLE.c.block, TABLE.c.summary)
-        .where(*where, or_(*clauses))
+        .where(*where, clause)
         .order_by(TABLE.c.run_id, TABLE.c.name, TABLE.c.block)
     )
     units = {}
-    for series, rows in groupby(_fetch(session, statement), key=lambda row: (row[0], row[1])):
-        units[series] = B.Units.concat([B.summary_units(block, blob) for _, _, block, blob in rows])
+    for series, rows in groupby(_fetch(session, statement, params), key=lambda row: (row[0], row[1])):
+        _, _, block_ids, blobs = zip(*rows)
+        units[series] = B.summary_units(block_ids, blobs)
     return units
 
 
@@ -301,15 +315,17 @@ def read_steps(
     )
     rows = _fetch(session, statement)
     plans: dict[tuple[int, str], _Plan] = {}
-    start = 0
-    for series, group in groupby(rows, key=lambda row: (row[0], row[1])):
-        count = sum(1 for _ in group)
-        columns = list(zip(*rows[start : start + count]))
-        start += count
-        scalars = {
-            c: np.array(columns[i + 2], np.int64 if c in INTS else np.float64) for i, c in enumerate(SCALAR_COLUMNS)
+    if rows:
+        # One array per column for every series at once; each series' plan gets slices (views) of them.
+        transposed = list(zip(*rows))
+        arrays = {
+            c: np.array(transposed[i + 2], np.int64 if c in INTS else np.float64) for i, c in enumerate(SCALAR_COLUMNS)
         }
-        plans[series] = _Plan(scalars, lo, hi)
+        start = 0
+        for series, group in groupby(zip(transposed[0], transposed[1])):
+            stop = start + sum(1 for _ in group)
+            plans[series] = _Plan({c: a[start:stop] for c, a in arrays.items()}, lo, hi)
+            start = stop
     cut = _raw_points(session, {k: p.cut for k, p in plans.items() if p.cut}, where, lo, hi)
     for k, plan in plans.items():
         plan.decide(cut.get(k), max_points)

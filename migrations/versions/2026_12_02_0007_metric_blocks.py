@@ -22,7 +22,9 @@ branch_labels = None
 depends_on = None
 
 SCALARS = ("n", "first_x", "last_x", "first_y", "last_y", "first_t", "last_t", "lo", "hi", "lo_x", "hi_x", "lo_t", "hi_t")
-BLOBS = ("vals", "ts", "present", "summary")
+# Small blobs first: SQLite keeps a row's first bytes in its page and the rest in a chain of
+# overflow pages, which a read of a later column walks; the summary read must not walk past values.
+BLOBS = ("summary", "present", "vals", "ts")
 INTS = {"n", "first_x", "last_x", "lo_x", "hi_x"}
 # Points written back per statement by the downgrade: bounded memory however many are stored.
 CHUNK = 200_000

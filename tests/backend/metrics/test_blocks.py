@@ -65,7 +65,7 @@ def test_every_level_gives_each_bucket_the_min_and_max_of_its_points(n, width, s
     t = x.astype(np.float32) / 10
     rows = _encode(x, y, t)
     by_points = B.bucket_extremes(B.Units.points(*_decode_all(rows)), width)
-    levels = [B.Units.concat([B.summary_units(r["block"], r["summary"]) for r in rows])]
+    levels = [B.summary_units([r["block"] for r in rows], [r["summary"] for r in rows])]
     if width % B.BLOCK == 0:
         s = {k: np.array([r[k] for r in rows], float) for k in B.SCALARS}
         start = np.array([r["block"] for r in rows]) * B.BLOCK
