@@ -3,8 +3,8 @@
 Pure numpy, no database. A block holds steps ``[block * BLOCK, (block + 1) * BLOCK)``
 of one series: float32 values and ``t`` (only up to the last present step), a
 presence bitmap, and a summary of per-``SUB``-step minima and maxima. Its row also
-carries the block's own count, first, last, min and max, so a read that draws a
-bucket spanning whole blocks never opens a blob.
+carries the block's own count, first, last, min and max (in a 52-byte stats blob),
+so a read that draws a bucket spanning whole blocks never opens the larger blobs.
 
 Missing values (None or NaN) are stored as NaN and read back as None; they never
 win a bucket's min or max. Values are float32: they read back rounded to it.
@@ -18,13 +18,21 @@ from typing import Any
 
 import numpy as np
 
-BLOCK = 1024
+# 31 sub-blocks of 32 steps. Not 1,024: PostgreSQL moves a large value out of line in chunks of
+# 1,996 bytes, four to a page, and 3,968 bytes of float32 (values, or t) make two chunks that pack
+# pages full; 4,096 bytes leave a small third chunk per value and a third of each page empty.
+BLOCK = 992
 SUB = 32
 SUBS = BLOCK // SUB
 # A summary entry: the min and max of one SUB-step sub-block, their t and offsets in it.
 SUMMARY = np.dtype([("lo", "<f4"), ("hi", "<f4"), ("lo_t", "<f4"), ("hi_t", "<f4"), ("lo_off", "u1"), ("hi_off", "u1")])
 EMPTY = 255  # lo_off of a sub-block with no point
-SCALARS = ("n", "first_x", "last_x", "first_y", "last_y", "first_t", "last_t", "lo", "hi", "lo_x", "hi_x", "lo_t", "hi_t")
+# A block's scalars packed in one little blob, so a zoomed-out read decodes thousands of blocks in one call.
+# The plain columns n, first_x, last_x, lo and hi repeat some of them for SQL (lo/hi None when no valid value).
+STATS = np.dtype([("n", "<i4"), ("first_x", "<i4"), ("last_x", "<i4"), ("lo_x", "<i4"), ("hi_x", "<i4"),
+                  ("first_y", "<f4"), ("last_y", "<f4"), ("first_t", "<f4"), ("last_t", "<f4"),
+                  ("lo", "<f4"), ("hi", "<f4"), ("lo_t", "<f4"), ("hi_t", "<f4")])  # fmt: skip
+COLUMNS = ("n", "first_x", "last_x", "lo", "hi", "stats", "summary", "present", "vals", "ts")
 
 
 def _opt(value: float) -> float | None:
@@ -70,15 +78,19 @@ def encode(block_ids: np.ndarray, values: np.ndarray, ts: np.ndarray, present: n
     summary["lo_off"] = np.where(filled, s_lo, EMPTY)
     summary["hi_off"] = np.where(filled, s_hi, EMPTY)
 
-    # Python floats for the scalar columns, NaN as None (SQLite cannot store NaN).
-    as_float = lambda a: [_opt(v) for v in a.astype(float).tolist()]  # noqa: E731
     base = block_ids.astype(np.int64) * BLOCK
-    firsts, lasts = (base + first).tolist(), (base + last).tolist()
-    first_y, last_y = as_float(values[rows_k, first]), as_float(values[rows_k, last])
-    first_t, last_t = as_float(ts[rows_k, first]), as_float(ts[rows_k, last])
-    lo, hi = as_float(values[rows_k, lo_off]), as_float(values[rows_k, hi_off])
-    lo_t, hi_t = as_float(ts[rows_k, lo_off]), as_float(ts[rows_k, hi_off])
-    lo_x, hi_x = (base + lo_off).tolist(), (base + hi_off).tolist()
+    stats = np.empty(k, STATS)
+    stats["n"] = counts
+    stats["first_x"], stats["last_x"] = base + first, base + last
+    stats["lo_x"], stats["hi_x"] = base + lo_off, base + hi_off
+    stats["first_y"], stats["last_y"] = values[rows_k, first], values[rows_k, last]
+    stats["first_t"], stats["last_t"] = ts[rows_k, first], ts[rows_k, last]
+    stats["lo"], stats["hi"] = values[rows_k, lo_off], values[rows_k, hi_off]
+    stats["lo_t"], stats["hi_t"] = ts[rows_k, lo_off], ts[rows_k, hi_off]
+    # Python floats for the plain columns, NaN as None (SQLite cannot store NaN).
+    lo = [_opt(v) for v in stats["lo"].astype(float).tolist()]
+    hi = [_opt(v) for v in stats["hi"].astype(float).tolist()]
+    firsts, lasts = stats["first_x"].tolist(), stats["last_x"].tolist()
     rows = []
     for i, block in enumerate(block_ids.tolist()):
         n = int(counts[i])
@@ -86,10 +98,9 @@ def encode(block_ids: np.ndarray, values: np.ndarray, ts: np.ndarray, present: n
         if n:
             span = int(last[i]) + 1  # the dense span: nothing stored past the last present step
             row.update(
-                first_x=firsts[i], last_x=lasts[i], first_y=first_y[i], last_y=last_y[i], first_t=first_t[i],
-                last_t=last_t[i], lo=lo[i], hi=hi[i], lo_x=lo_x[i], hi_x=hi_x[i], lo_t=lo_t[i], hi_t=hi_t[i],
+                first_x=firsts[i], last_x=lasts[i], lo=lo[i], hi=hi[i], stats=stats[i].tobytes(),
+                summary=summary[i].tobytes(), present=np.packbits(present[i, :span]).tobytes(),
                 vals=values[i, :span].tobytes(), ts=ts[i, :span].tobytes(),
-                present=np.packbits(present[i, :span]).tobytes(), summary=summary[i].tobytes(),
             )  # fmt: skip
         rows.append(row)
     return rows

@@ -24,9 +24,9 @@ class MetricPoint(Base):
 
 
 class MetricBlock(Base):
-    """Steps ``[block * 1024, (block + 1) * 1024)`` of one step series (backend/metrics/blocks.py).
+    """Steps ``[block * 992, (block + 1) * 992)`` of one step series (backend/metrics/blocks.py).
 
-    Step series are the bulk of the data: one row per 1,024 steps keeps them
+    Step series are the bulk of the data: one row per 992 steps keeps them
     under 10 bytes a point, and its scalar columns (count, first, last, min,
     max) let a zoomed-out read draw whole blocks without opening a blob.
     """
@@ -40,18 +40,12 @@ class MetricBlock(Base):
     n: Mapped[int] = mapped_column(Integer)
     first_x: Mapped[int] = mapped_column(Integer)
     last_x: Mapped[int] = mapped_column(Integer)
-    first_y: Mapped[float | None] = mapped_column(Float)
-    last_y: Mapped[float | None] = mapped_column(Float)
-    first_t: Mapped[float | None] = mapped_column(Float)
-    last_t: Mapped[float | None] = mapped_column(Float)
-    # The block's min and max (None when it holds no valid value), their steps and t.
+    # The block's min and max, None when it holds no valid value.
     lo: Mapped[float | None] = mapped_column(Float)
     hi: Mapped[float | None] = mapped_column(Float)
-    lo_x: Mapped[int] = mapped_column(Integer)
-    hi_x: Mapped[int] = mapped_column(Integer)
-    lo_t: Mapped[float | None] = mapped_column(Float)
-    hi_t: Mapped[float | None] = mapped_column(Float)
-    # Small blobs first (see migration 0007): per-32-step minima and maxima, presence bits, then float32 values and t.
+    # Small blobs first (see migration 0007): every scalar with the steps and t of the min and max
+    # (blocks.STATS), per-32-step minima and maxima, presence bits, then float32 values and t.
+    stats: Mapped[bytes] = mapped_column(LargeBinary)
     summary: Mapped[bytes] = mapped_column(LargeBinary)
     present: Mapped[bytes] = mapped_column(LargeBinary)
     vals: Mapped[bytes] = mapped_column(LargeBinary)

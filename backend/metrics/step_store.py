@@ -24,8 +24,6 @@ from backend.metrics.models import MetricBlock
 
 STEP = "step"
 TABLE = MetricBlock.__table__
-COLUMNS = ("n", "first_x", "last_x", "first_y", "last_y", "first_t", "last_t", "lo", "hi", "lo_x", "hi_x", "lo_t",
-           "hi_t", "vals", "ts", "present", "summary")  # fmt: skip
 X_LIMIT = 2**31 - 1
 # A lock namespace for pg_advisory_xact_lock(namespace, run_id): one writer of a run's blocks at a time.
 LOCK_NAMESPACE = 13
@@ -40,7 +38,7 @@ def _upsert(dialect: str):
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(TABLE)
     return statement.on_conflict_do_update(
-        index_elements=["run_id", "name", "axis", "block"], set_={c: statement.excluded[c] for c in COLUMNS}
+        index_elements=["run_id", "name", "axis", "block"], set_={c: statement.excluded[c] for c in B.COLUMNS}
     )
 
 
@@ -259,8 +257,8 @@ class _Plan:
             s, w = self.s, self.whole
             pieces = [B.Units.points(x, y, t)]
             if self.unit == B.BLOCK:
-                pieces.append(B.Units(s["block"][w] * B.BLOCK, s["lo_x"][w], s["lo"][w], s["lo_t"][w], s["hi_x"][w],
-                                      s["hi"][w], s["hi_t"][w]))  # fmt: skip
+                pieces.append(B.Units(s["block"][w].astype(np.int64) * B.BLOCK, s["lo_x"][w].astype(np.int64), s["lo"][w],
+                                      s["lo_t"][w], s["hi_x"][w].astype(np.int64), s["hi"][w], s["hi_t"][w]))  # fmt: skip
             elif summary is not None:
                 pieces.append(summary)
             units = B.Units.concat(pieces)
@@ -276,11 +274,6 @@ class _Plan:
         ends = [int(np.argmin(x)), int(np.argmax(x))]
         bx, by, bt = B.bucket_extremes(units, self.width)
         return B.columns(np.concatenate([bx, x[ends]]), np.concatenate([by, y[ends]]), np.concatenate([bt, t[ends]]))
-
-
-SCALAR_COLUMNS = ("block", "n", "first_x", "last_x", "first_y", "last_y", "first_t", "last_t", "lo", "hi", "lo_x",
-                  "hi_x", "lo_t", "hi_t")  # fmt: skip
-INTS = {"block", "n", "first_x", "last_x", "lo_x", "hi_x"}
 
 
 def read_steps(
@@ -309,23 +302,22 @@ def read_steps(
         raw = _raw_points(session, spans, where, lo, hi)
         return {series: B.columns(*points) for series, points in sorted(raw.items()) if len(points[0])}
     statement = (
-        select(TABLE.c.run_id, TABLE.c.name, *(TABLE.c[c] for c in SCALAR_COLUMNS))
+        select(TABLE.c.run_id, TABLE.c.name, TABLE.c.block, TABLE.c.stats)
         .where(*where)
         .order_by(TABLE.c.run_id, TABLE.c.name, TABLE.c.block)
     )
     rows = _fetch(session, statement)
     plans: dict[tuple[int, str], _Plan] = {}
     if rows:
-        # One array per column for every series at once; each series' plan gets slices (views) of them.
-        transposed = list(zip(*rows))
-        arrays = {
-            c: np.array(transposed[i + 2], np.int64 if c in INTS else np.float64) for i, c in enumerate(SCALAR_COLUMNS)
-        }
-        start = 0
-        for series, group in groupby(zip(transposed[0], transposed[1])):
-            stop = start + sum(1 for _ in group)
-            plans[series] = _Plan({c: a[start:stop] for c, a in arrays.items()}, lo, hi)
-            start = stop
+        # Every block's scalars decoded in one call; each series' plan gets slices (views) of them.
+        run_ids_, names_, block_ids, stats = zip(*rows)
+        decoded = np.frombuffer(b"".join(stats), B.STATS)
+        arrays = {c: decoded[c] for c in B.STATS.names}
+        arrays["block"] = np.array(block_ids, np.int64)
+        runs_, labels = np.array(run_ids_), np.array(names_, dtype=object)
+        bounds = [0, *(np.flatnonzero((runs_[1:] != runs_[:-1]) | (labels[1:] != labels[:-1])) + 1).tolist(), len(rows)]
+        for start, stop in zip(bounds, bounds[1:]):
+            plans[(run_ids_[start], names_[start])] = _Plan({c: a[start:stop] for c, a in arrays.items()}, lo, hi)
     cut = _raw_points(session, {k: p.cut for k, p in plans.items() if p.cut}, where, lo, hi)
     for k, plan in plans.items():
         plan.decide(cut.get(k), max_points)

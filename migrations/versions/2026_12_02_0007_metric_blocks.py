@@ -1,4 +1,4 @@
-"""Step series move from one row per point to blocks of 1,024 steps (backend/metrics/blocks.py).
+"""Step series move from one row per point to blocks of 992 steps (backend/metrics/blocks.py).
 
 Existing step points are encoded into blocks (values and t become float32) and
 leave metric_points; the downgrade writes them back one row per point.
@@ -21,11 +21,11 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-SCALARS = ("n", "first_x", "last_x", "first_y", "last_y", "first_t", "last_t", "lo", "hi", "lo_x", "hi_x", "lo_t", "hi_t")
+SCALARS = ("n", "first_x", "last_x", "lo", "hi")
 # Small blobs first: SQLite keeps a row's first bytes in its page and the rest in a chain of
 # overflow pages, which a read of a later column walks; the summary read must not walk past values.
-BLOBS = ("summary", "present", "vals", "ts")
-INTS = {"n", "first_x", "last_x", "lo_x", "hi_x"}
+BLOBS = ("stats", "summary", "present", "vals", "ts")
+INTS = {"n", "first_x", "last_x"}
 # Points written back per statement by the downgrade: bounded memory however many are stored.
 CHUNK = 200_000
 

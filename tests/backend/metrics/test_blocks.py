@@ -30,14 +30,16 @@ def _decode_all(rows):
 def test_a_block_stores_only_its_dense_span_and_its_scalars():
     (row,) = _encode([3, 5, 9], [2.0, -1.0, np.nan], [0.5, 0.6, 0.7])
     assert len(row["vals"]) == 10 * 4 and len(row["ts"]) == 10 * 4  # float32 up to the last present step
-    assert row["n"] == 3 and (row["first_x"], row["last_x"]) == (3, 9)
-    assert (row["lo"], row["lo_x"], row["hi"], row["hi_x"]) == (-1.0, 5, 2.0, 3)
-    assert row["last_y"] is None  # NaN is stored, and read back as missing
+    assert row["n"] == 3 and (row["first_x"], row["last_x"]) == (3, 9) and (row["lo"], row["hi"]) == (-1.0, 2.0)
+    stats = np.frombuffer(row["stats"], B.STATS)[0]
+    assert (stats["lo"], stats["lo_x"], stats["hi"], stats["hi_x"]) == (-1.0, 5, 2.0, 3)
+    assert np.isnan(stats["last_y"])  # NaN is stored, and read back as missing
 
 
 def test_a_block_of_missing_values_has_no_extremes_but_keeps_its_points():
     (row,) = _encode([1030, 1031], [np.nan, np.nan], [np.nan, 1.0])
-    assert row["block"] == 1 and row["lo"] is None and row["hi"] is None and row["lo_x"] == 1030
+    assert row["block"] == 1 and row["lo"] is None and row["hi"] is None
+    assert np.frombuffer(row["stats"], B.STATS)[0]["lo_x"] == 1030
     x, y, t = _decode_all([row])
     assert x.tolist() == [1030, 1031] and np.isnan(y).all() and t[1] == 1.0
 
@@ -67,7 +69,7 @@ def test_every_level_gives_each_bucket_the_min_and_max_of_its_points(n, width, s
     by_points = B.bucket_extremes(B.Units.points(*_decode_all(rows)), width)
     levels = [B.summary_units([r["block"] for r in rows], [r["summary"] for r in rows])]
     if width % B.BLOCK == 0:
-        s = {k: np.array([r[k] for r in rows], float) for k in B.SCALARS}
+        s = np.frombuffer(b"".join(r["stats"] for r in rows), B.STATS)
         start = np.array([r["block"] for r in rows]) * B.BLOCK
         levels.append(B.Units(start, s["lo_x"].astype(int), s["lo"], s["lo_t"], s["hi_x"].astype(int), s["hi"], s["hi_t"]))
     for units in levels:
