@@ -34,6 +34,7 @@ async def get_metrics(
 async def post_metrics(run_id: RunId, body: PointsIn) -> OrjsonResponse:
     """Store a batch of points; a point sent again overwrites itself, never duplicates."""
     # The hot path of every worker: one hop to a thread for all the database work.
-    points = [p.model_dump() for p in body.points]
+    # One dump of the whole body: dumping point by point costs more than storing them.
+    points = body.model_dump()["points"]
     written = await run_in_threadpool(ingest, run_id, points)
     return OrjsonResponse({"run_id": run_id, "written": written})

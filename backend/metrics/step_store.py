@@ -81,8 +81,8 @@ def write_steps(session: Session | Connection, run_id: int, names: Sequence[str]
     """
     if not len(names):
         return
-    codes: dict[str, int] = {}
-    code = np.fromiter((codes.setdefault(name, len(codes)) for name in names), np.int64, len(names))
+    codes = {name: i for i, name in enumerate(dict.fromkeys(names))}
+    code = np.array([codes[name] for name in names], np.int64)
     x = np.asarray(x, np.int64)
     y = np.asarray(y, np.float64).astype("<f4")
     t = np.asarray(t, np.float64).astype("<f4")
