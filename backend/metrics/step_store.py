@@ -245,13 +245,14 @@ class _Plan:
         elif self.unit == B.SUB:
             self.summary = (int(self.whole_ids[0]), int(self.whole_ids[-1]))
 
-    def draw(self, cut: tuple | None, whole_raw: tuple | None, summary: B.Units | None, max_points: int) -> dict:
+    def draw(self, cut: tuple | None, whole_raw: tuple | None, summary: B.Units | None, max_points: int) -> tuple:
+        """What :func:`blocks.draw_many` needs: (units or None, bucket width, points kept as they are)."""
         empty = (np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.float32))
         parts = [p for p in (cut, whole_raw) if p is not None and len(p[0])]
         x, y, t = (np.concatenate(c) for c in zip(*parts)) if parts else empty
         if self.raw_whole or not len(self.whole_ids):
             if len(x) <= max_points:
-                return B.columns(x, y, t)
+                return None, 1, x, y, t
             units = B.Units.points(x, y, t)
         else:
             s, w = self.s, self.whole
@@ -262,18 +263,15 @@ class _Plan:
             elif summary is not None:
                 pieces.append(summary)
             units = B.Units.concat(pieces)
-            order = np.argsort(units.start, kind="stable")
-            units = B.Units(*(getattr(units, f)[order] for f in B.Units.__dataclass_fields__))
             # The first and last points: among the cut blocks' and the first and last whole blocks'.
             a, b = np.flatnonzero(w)[[0, -1]]
             x = np.concatenate([x, [s["first_x"][a], s["last_x"][b]]]).astype(np.int64)
             y = np.concatenate([y, [s["first_y"][a], s["last_y"][b]]])
             t = np.concatenate([t, [s["first_t"][a], s["last_t"][b]]])
         if len(x) == 0:
-            return B.columns(*empty)
+            return None, 1, *empty
         ends = [int(np.argmin(x)), int(np.argmax(x))]
-        bx, by, bt = B.bucket_extremes(units, self.width)
-        return B.columns(np.concatenate([bx, x[ends]]), np.concatenate([by, y[ends]]), np.concatenate([bt, t[ends]]))
+        return units, self.width, x[ends], y[ends], t[ends]
 
 
 def read_steps(
@@ -324,6 +322,7 @@ def read_steps(
     whole = {k: (int(p.whole_ids[0]), int(p.whole_ids[-1])) for k, p in plans.items() if p.raw_whole}
     whole_raw = _raw_points(session, whole, where, lo, hi)
     summaries = _summaries(session, {k: p.summary for k, p in plans.items() if p.summary}, where)
-    drawn = {k: p.draw(cut.get(k), whole_raw.get(k), summaries.get(k), max_points) for k, p in plans.items()}
+    drawings = [p.draw(cut.get(k), whole_raw.get(k), summaries.get(k), max_points) for k, p in plans.items()]
+    drawn = zip(plans, B.draw_many(drawings)) if drawings else ()
     # A block the window cuts through may hold no point inside it: no series, as if nothing was logged there.
-    return {k: columns for k, columns in drawn.items() if columns["x"]}
+    return {k: columns for k, columns in drawn if columns["x"]}
