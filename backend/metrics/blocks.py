@@ -23,6 +23,7 @@ import numpy as np
 # pages full; 4,096 bytes leave a small third chunk per value and a third of each page empty.
 BLOCK = 992
 SUB = 32
+X_LIMIT = 2**31 - 1  # the last step: x is an int32 in the tables and in STATS
 SUBS = BLOCK // SUB
 # A summary entry: the min and max of one SUB-step sub-block, their t and offsets in it.
 SUMMARY = np.dtype([("lo", "<f4"), ("hi", "<f4"), ("lo_t", "<f4"), ("hi_t", "<f4"), ("lo_off", "u1"), ("hi_off", "u1")])

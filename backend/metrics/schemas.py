@@ -6,18 +6,19 @@ from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.errors import InvalidInput, field_error
+from backend.metrics.blocks import X_LIMIT
 from backend.spec import Int
-
-X_LIMIT = 2**31 - 1
 
 MetricName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/@+-]+$")]
 
 MaxPoints = Annotated[int, Query(ge=10, le=100_000, description="Step series longer than this are downsampled")]
 XMin = Annotated[
-    int | None, Query(ge=0, le=X_LIMIT, description="First step or epoch drawn (inclusive); from the start when omitted")
+    int | None,
+    Query(ge=0, le=X_LIMIT, description="First step drawn of the step series (inclusive; epoch series come whole)"),
 ]
 XMax = Annotated[
-    int | None, Query(ge=0, le=X_LIMIT, description="Last step or epoch drawn (inclusive), at least x_min; to the end when omitted")
+    int | None,
+    Query(ge=0, le=X_LIMIT, description="Last step drawn of the step series (inclusive), at least x_min"),
 ]
 
 
@@ -44,7 +45,7 @@ class PointIn(BaseModel):
 
     name: MetricName
     axis: Literal["epoch", "step"] = "epoch"
-    x: Int = Field(ge=0, le=2**31 - 1, description="Epoch or step index")
+    x: Int = Field(ge=0, le=X_LIMIT, description="Epoch or step index")
     value: float | None = Field(None, description="null (or NaN) for a missing or diverged value")
     t: float | None = Field(None, ge=0, le=1e9, description="Seconds since the run started")
 

@@ -24,7 +24,6 @@ from backend.metrics.models import MetricBlock
 
 STEP = "step"
 TABLE = MetricBlock.__table__
-X_LIMIT = 2**31 - 1
 # A lock namespace for pg_advisory_xact_lock(namespace, run_id): one writer of a run's blocks at a time.
 LOCK_NAMESPACE = 13
 
@@ -134,7 +133,7 @@ def _series_filter(run_ids: list[int], names: list[str] | None, first_block: int
         where.append(TABLE.c.name.in_(names))
     if first_block > 0:
         where.append(TABLE.c.block >= first_block)
-    if last_block < X_LIMIT // B.BLOCK:
+    if last_block < B.X_LIMIT // B.BLOCK:
         where.append(TABLE.c.block <= last_block)
     return where
 
@@ -289,7 +288,7 @@ def read_steps(
     without series that have no point in the window.
     """
     lo = 0 if x_min is None else x_min
-    hi = X_LIMIT if x_max is None else x_max
+    hi = B.X_LIMIT if x_max is None else x_max
     where = _series_filter(run_ids, names, lo // B.BLOCK, hi // B.BLOCK)
     if max_points is None:
         statement = select(TABLE.c.run_id, TABLE.c.name, TABLE.c.block).where(*where)
