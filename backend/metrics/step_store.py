@@ -42,14 +42,18 @@ def _upsert(dialect: str):
 
 
 def _lock(session: Session | Connection, run_id: int) -> None:
-    """Serialise writers of one run's blocks on Postgres until the transaction ends.
+    """Serialise writers of one run's blocks until the transaction ends, before they read the blocks.
 
-    A row lock cannot guard a block that does not exist yet, so two racing first
-    writes of one block would overwrite each other; an advisory lock covers both.
-    SQLite serialises writers itself (a stale reader's write fails, never loses points).
+    PostgreSQL: a row lock cannot guard a block that does not exist yet, so two
+    racing first writes of one block would overwrite each other; an advisory lock
+    covers both. SQLite: the driver starts a transaction only at the first write,
+    so a read before it could merge into a block another writer has just changed;
+    a write that touches nothing takes the database's write lock first.
     """
     if _dialect(session) == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:ns, :run_id)"), {"ns": LOCK_NAMESPACE, "run_id": run_id})
+    else:
+        session.execute(text("DELETE FROM metric_blocks WHERE 0 = 1"))
 
 
 def _blobs(session: Session | Connection, run_id: int, wanted: dict[str, list[int]]) -> dict[tuple[str, int], tuple]:

@@ -131,9 +131,7 @@ def test_step_points_take_under_10_bytes_each_and_leave_metric_points(engine):
     assert stored / 10_240 <= 9.0
 
 
-def test_racing_writers_of_one_block_lose_no_point(engine, database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite serialises writers itself")
+def test_racing_writers_of_one_block_lose_no_point(engine):
     run_id = new_run(engine)
     barrier = threading.Barrier(8)
 
