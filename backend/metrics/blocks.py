@@ -193,21 +193,6 @@ def _first_per_bucket(bucket: np.ndarray, key: np.ndarray) -> np.ndarray:
     return order[hits[first]]
 
 
-def bucket_extremes(units: Units, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The min and max point of each ``width``-step bucket (aligned to multiples of it), as x, y, t."""
-    if len(units.start) == 0:
-        return np.empty(0, np.int64), np.empty(0), np.empty(0)
-    bucket = units.start // width
-    lo_key = np.where(np.isnan(units.lo_y), np.inf, units.lo_y)
-    hi_key = np.where(np.isnan(units.hi_y), np.inf, -units.hi_y)
-    lo = _first_per_bucket(bucket, lo_key)
-    hi = _first_per_bucket(bucket, hi_key)
-    x = np.concatenate([units.lo_x[lo], units.hi_x[hi]])
-    y = np.concatenate([units.lo_y[lo], units.hi_y[hi]])
-    t = np.concatenate([units.lo_t[lo], units.hi_t[hi]])
-    return x, y, t
-
-
 def columns(x: np.ndarray, y: np.ndarray, t: np.ndarray) -> dict[str, list]:
     """Points (any order, duplicates allowed) as the sorted JSON-ready columns of a series, NaN as None."""
     x, index = np.unique(x, return_index=True)

@@ -21,6 +21,12 @@ def _encode(x, y, t):
     return B.encode(ids, values, ts, present)
 
 
+def _extremes(units, width):
+    """Each bucket's min and max points alone, drawn as columns."""
+    empty = np.empty(0, np.int64)
+    return B.draw_many([(units, width, empty, empty.astype(float), empty.astype(float))])[0]
+
+
 def _decode_all(rows):
     parts = [B.decode(r["vals"], r["ts"], r["present"]) for r in rows]
     x = np.concatenate([o + r["block"] * B.BLOCK for (o, _, _), r in zip(parts, rows)])
@@ -66,15 +72,14 @@ def test_every_level_gives_each_bucket_the_min_and_max_of_its_points(n, width, s
     y[rng.random(n) < 0.1] = np.nan
     t = x.astype(np.float32) / 10
     rows = _encode(x, y, t)
-    by_points = B.bucket_extremes(B.Units.points(*_decode_all(rows)), width)
+    by_points = _extremes(B.Units.points(*_decode_all(rows)), width)
     levels = [B.summary_units([r["block"] for r in rows], [r["summary"] for r in rows])]
     if width % B.BLOCK == 0:
         s = np.frombuffer(b"".join(r["stats"] for r in rows), B.STATS)
         start = np.array([r["block"] for r in rows]) * B.BLOCK
         levels.append(B.Units(start, s["lo_x"].astype(int), s["lo"], s["lo_t"], s["hi_x"].astype(int), s["hi"], s["hi_t"]))
     for units in levels:
-        got = B.bucket_extremes(units, width)
-        assert B.columns(*got) == B.columns(*by_points)
+        assert _extremes(units, width) == by_points
 
 
 def test_each_bucket_keeps_its_min_and_max_and_an_isolated_spike_survives():
@@ -84,8 +89,7 @@ def test_each_bucket_keeps_its_min_and_max_and_an_isolated_spike_survives():
     t = np.zeros(len(x), np.float32)
     for max_points in (10, 32, 100, 320, 1000, 5000):
         unit, width = B.level(len(x), max_points)
-        bx, by, _ = B.bucket_extremes(B.Units.points(x, y, t), width)
-        drawn = B.columns(bx, by, bx * 0.0)
+        drawn = _extremes(B.Units.points(x, y, t), width)
         assert len(drawn["x"]) + 2 <= max_points
         assert 77_777 in drawn["x"]
         # Every bucket's min and max are among the drawn points.
