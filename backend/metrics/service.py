@@ -81,7 +81,7 @@ def read_series(
     Step series keep their steps in ``[x_min, x_max]`` and, longer than
     ``max_points``, are downsampled (each bucket's min and max kept). Epoch
     series are small and always come whole, so a series keeps its key at any
-    zoom. One query for the epoch points, at most three for the step blocks.
+    zoom. One query for the epoch points, at most four for the step blocks.
     """
     table = MetricPoint.__table__
     statement = select(table.c.run_id, table.c.name, table.c.x, table.c.value, table.c.t)
