@@ -197,6 +197,7 @@ STEP_METRICS = ("batch_loss", "batch_learning_rate")
 
 def check(database_url: str, run_ids: list[int], args: argparse.Namespace) -> dict:
     """Final states, attempts, and every point of every run against what a full run stores."""
+    from backend.metrics.service import read_series
     from reglab.spec import build_spec, steps_per_epoch
 
     spec = build_spec(study_body(args, "")["base"])
@@ -212,8 +213,14 @@ def check(database_url: str, run_ids: list[int], args: argparse.Namespace) -> di
                     "GROUP BY run_id, name, axis"),  # fmt: skip
             {"ids": run_ids},
         ).all()
+        # Step series live in blocks (metric_blocks): every stored step, read whole.
+        steps = read_series(conn, run_ids)
     engine.dispose()
     series = {(run_id, name, axis): Counter(int(x) for x in xs) for run_id, name, axis, xs in rows}
+    for run_id, by_key in steps.items():
+        for key, data in by_key.items():
+            if data["axis"] == "step":
+                series[(run_id, key.removesuffix("@step"), "step")] = Counter(data["x"])
     lost = duplicated = 0
     for run_id in run_ids:
         for axis, names in (("epoch", EPOCH_METRICS), ("step", STEP_METRICS)):

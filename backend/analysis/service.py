@@ -211,13 +211,13 @@ def experiment_analysis(
 
 def grouped_comparison(
     run_ids: list[int], names: list[str] | None, max_points: int, *, group_by: str, metric: str,
-    baseline: str | None, band: str,
+    baseline: str | None, band: str, x_min: int | None = None, x_max: int | None = None,
 ) -> dict[str, Any]:
     """GET /api/compare's answer, with ``analysis`` (groups and their series) unless ``group_by`` is none."""
     fields = parse_group_by(group_by)
     check_metric(metric)
     with session_scope() as session:
-        result = compare_service.compare(session, run_ids, names, max_points)
+        result = compare_service.compare(session, run_ids, names, max_points, x_min, x_max)
         if fields == "none":
             return result
         rows = session.execute(

@@ -11,7 +11,7 @@ from backend.analysis.schemas import BandParam, BaselineParam, GroupByParam, Met
 from backend.compare import export, service
 from backend.compare.schemas import CompareOut
 from backend.errors import error_responses
-from backend.metrics.schemas import MaxPoints, Names, parse_names
+from backend.metrics.schemas import MaxPoints, Names, XWindow, parse_names
 from backend.responses import OrjsonResponse
 from backend.run_ids import RunIds
 
@@ -20,6 +20,7 @@ router = APIRouter(prefix="/api/compare", tags=["compare"])
 @router.get("", response_class=OrjsonResponse, response_model=CompareOut, responses=error_responses(404, 422))
 async def compare_runs(
     ids: RunIds,
+    window: XWindow,
     names: Names = None,
     max_points: MaxPoints = 1000,
     group_by: GroupByParam = "none",
@@ -34,9 +35,9 @@ async def compare_runs(
     """
     # One hop to a thread for all the database work, instead of one per sync dependency.
     if group_by.strip() == "none":
-        return OrjsonResponse(await run_in_threadpool(service.compare_runs, ids, parse_names(names), max_points))
+        return OrjsonResponse(await run_in_threadpool(service.compare_runs, ids, parse_names(names), max_points, **window))
     result = await run_in_threadpool(
-        analysis.grouped_comparison, ids, parse_names(names), max_points,
+        analysis.grouped_comparison, ids, parse_names(names), max_points, **window,
         group_by=group_by, metric=metric, baseline=baseline, band=band,
     )
     return OrjsonResponse(result)

@@ -2,14 +2,35 @@
 
 from typing import Annotated, Literal
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.errors import InvalidInput, field_error
+from backend.metrics.blocks import X_LIMIT
 from backend.spec import Int
 
 MetricName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/@+-]+$")]
 
 MaxPoints = Annotated[int, Query(ge=10, le=100_000, description="Step series longer than this are downsampled")]
+XMin = Annotated[
+    int | None,
+    Query(ge=0, le=X_LIMIT, description="First step drawn of the step series (inclusive; epoch series come whole)"),
+]
+XMax = Annotated[
+    int | None,
+    Query(ge=0, le=X_LIMIT, description="Last step drawn of the step series (inclusive), at least x_min"),
+]
+
+
+def x_window(x_min: XMin = None, x_max: XMax = None) -> dict[str, int | None]:
+    """``{"x_min", "x_max"}`` of a zoomed chart; 422 on ``x_max`` when it lies before ``x_min``."""
+    if x_min is not None and x_max is not None and x_max < x_min:
+        raise InvalidInput([field_error("x_max", f"must be in [{x_min}, {X_LIMIT}] (at least x_min), got {x_max}")])
+    return {"x_min": x_min, "x_max": x_max}
+
+
+# A route parameter: ``window: XWindow`` reads ``?x_min=&x_max=``, inside which step series come at full resolution.
+XWindow = Annotated[dict, Depends(x_window)]
 Names = Annotated[
     str | None,
     Query(max_length=4096, description="Comma-separated metric names; all when omitted", examples=["loss,val_loss"]),
@@ -24,7 +45,7 @@ class PointIn(BaseModel):
 
     name: MetricName
     axis: Literal["epoch", "step"] = "epoch"
-    x: Int = Field(ge=0, le=2**31 - 1, description="Epoch or step index")
+    x: Int = Field(ge=0, le=X_LIMIT, description="Epoch or step index")
     value: float | None = Field(None, description="null (or NaN) for a missing or diverged value")
     t: float | None = Field(None, ge=0, le=1e9, description="Seconds since the run started")
 

@@ -30,6 +30,7 @@ from backend.db import session_scope
 from backend.errors import Conflict, NotFound
 from backend.experiments.models import Experiment
 from backend.metrics.models import MetricPoint
+from backend.metrics.step_store import drop_steps_from
 from backend.metrics.service import write_points
 from backend.runs.models import Run
 from backend.runs.states import CANCELLED, FAILED, QUEUED, RUNNING
@@ -223,10 +224,11 @@ def record_epoch(
 
 
 def _drop_points_from(session, run_id: int, epoch: int, step: int | None) -> None:
-    later = and_(MetricPoint.axis == "epoch", MetricPoint.x >= epoch)
+    session.execute(
+        delete(MetricPoint).where(MetricPoint.run_id == run_id, MetricPoint.axis == "epoch", MetricPoint.x >= epoch)
+    )
     if step is not None:
-        later = or_(later, and_(MetricPoint.axis == "step", MetricPoint.x >= step))
-    session.execute(delete(MetricPoint).where(MetricPoint.run_id == run_id, later))
+        drop_steps_from(session, run_id, step)
 
 
 def finish(run_id: int, attempt: int, state: str, **values: Any) -> dict[str, Any]:

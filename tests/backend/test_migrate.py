@@ -138,3 +138,46 @@ def test_sqlite_ids_are_never_reused_and_the_rebuild_keeps_every_point(tmp_path)
         conn.exec_driver_sql(run)
         assert conn.exec_driver_sql("SELECT max(id) FROM runs").scalar() == 4  # not 3 again
     engine.dispose()
+
+
+def test_step_points_move_into_blocks_and_back(empty_database):
+    """Points in the row-per-point layout of 0006 survive 0007 (as float32) and its downgrade."""
+    import numpy as np
+    from alembic import command
+
+    from backend.metrics.blocks import BLOCK
+    from backend.metrics.service import read_series
+    from backend.migrate import alembic_config, sqlite_path
+
+    if empty_database.startswith("sqlite"):
+        sqlite_path(empty_database).parent.mkdir(parents=True)
+    command.upgrade(alembic_config(empty_database), "0006")
+    engine = sa.create_engine(empty_database)
+    steps = {("loss", x): (None if x % 97 == 0 else 1.0 / (x + 1), x * 0.25) for x in range(3000)}
+    steps |= {("acc", x): (0.5, None) for x in (5, 2048, 99_999)}
+    epochs = {("loss", x): (0.1 * x, 2.0 * x) for x in range(4)}
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO experiments (name, description, tags, base, grid) VALUES ('e', '', '[]', '{}', '{}')")
+        conn.exec_driver_sql("INSERT INTO runs (experiment_id, name, spec, state, epoch, epochs, summary) VALUES (1, 'r', '{}', 'queued', 0, 0, '{}')")
+        rows = [{"name": n, "axis": axis, "x": x, "value": v, "t": t}
+                for axis, points in (("step", steps), ("epoch", epochs)) for (n, x), (v, t) in points.items()]  # fmt: skip
+        conn.execute(sa.text("INSERT INTO metric_points (run_id, name, axis, x, value, t) VALUES (1, :name, :axis, :x, :value, :t)"), rows)
+
+    command.upgrade(alembic_config(empty_database), "head")
+
+    f32 = lambda v: None if v is None else float(np.float32(v))  # noqa: E731
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM metric_points WHERE axis = 'step'").scalar() == 0
+        blocks = {(n, x // BLOCK) for n, x in steps}
+        assert conn.exec_driver_sql("SELECT count(*) FROM metric_blocks").scalar() == len(blocks)
+        series = read_series(conn, [1])[1]
+    assert series["loss"]["x"] == [0, 1, 2, 3] and series["loss"]["y"] == [0.0, 0.1, 0.2, 0.30000000000000004]
+    for key, name in (("loss@step", "loss"), ("acc", "acc")):
+        got = {(name, x): (y, t) for x, y, t in zip(series[key]["x"], series[key]["y"], series[key]["t"])}
+        assert got == {k: (f32(v), f32(t)) for k, (v, t) in steps.items() if k[0] == name}
+
+    command.downgrade(alembic_config(empty_database), "0006")
+    with engine.connect() as conn:
+        back = conn.exec_driver_sql("SELECT name, x, value, t FROM metric_points WHERE axis = 'step'").all()
+    assert {(n, x): (v, t) for n, x, v, t in back} == {k: (f32(v), f32(t)) for k, (v, t) in steps.items()}
+    engine.dispose()

@@ -6,12 +6,11 @@ import time
 import httpx
 import pytest
 
-from backend.db import session_scope
-from backend.metrics.models import MetricPoint
 from reglab.spec import deep_merge
 from reglab.keras import RegLabCallback
 from tests.fixtures.worker import start_worker
 from tests.reglab.test_keras import conv_model, digits, wait_state
+from tests.worker import store
 from tests.worker.helpers import TINY
 
 pytestmark = pytest.mark.slow
@@ -20,8 +19,7 @@ OUTAGE_S = 10
 
 
 def stored_points(run_id):
-    with session_scope() as session:
-        return [(p.name, p.axis, p.x) for p in session.query(MetricPoint).filter_by(run_id=run_id)]
+    return list(store.stored_points(run_id))
 
 
 def epochs_of(run_id, name):

@@ -55,3 +55,16 @@ def wait_for(run_id: int, predicate=lambda run: run.state in FINAL_STATES, timeo
             log = worker.log()[-5000:] if worker is not None else ""
             raise AssertionError(f"run {run_id} still {run.state} (epoch {run.epoch}) after {timeout}s\n{log}")
         time.sleep(0.2)
+
+
+def stored_points(run_id: int) -> dict[tuple[str, str, int], tuple[float | None, float | None]]:
+    """Every stored point of a run, both axes: ``{(name, axis, x): (value, t)}`` (step series live in blocks)."""
+    from backend.metrics.service import read_series
+
+    with session_scope() as session:
+        series = read_series(session, [run_id])[run_id]
+    return {
+        (key.removesuffix("@step"), data["axis"], x): (y, t)
+        for key, data in series.items()
+        for x, y, t in zip(data["x"], data["y"], data["t"], strict=True)
+    }

@@ -11,10 +11,9 @@ import redis
 
 from backend.artifacts import artifact_file
 from backend.channels import run_channel
-from backend.db import session_scope
-from backend.metrics.models import MetricPoint
 from backend.settings import get_settings
 from reglab.spec import deep_merge
+from tests.worker import store
 from tests.worker.helpers import TINY
 from tests.worker.store import create_run, load_run, send, wait_for
 
@@ -28,9 +27,7 @@ STEP_METRICS = {"batch_loss", "batch_learning_rate"}
 
 
 def stored_points(run_id):
-    with session_scope() as session:
-        rows = session.query(MetricPoint).filter_by(run_id=run_id).all()
-        return {(p.name, p.axis, p.x): p.value for p in rows}
+    return {key: value for key, (value, _) in store.stored_points(run_id).items()}
 
 
 class ChannelListener:

@@ -11,10 +11,10 @@ from sqlalchemy import update
 
 from backend.db import session_scope
 from backend.dispatch import dispatch_pass
-from backend.metrics.models import MetricPoint
 from backend.runs.models import Run
 from reglab.spec import deep_merge
 from backend.timeutil import utcnow
+from tests.worker import store
 from tests.worker.helpers import TINY
 from tests.worker.store import create_run, load_run, send, wait_for
 from backend.storage import checkpoint_prefix, get_storage, latest_checkpoint
@@ -26,8 +26,7 @@ EVERY_EPOCH = {"REGLAB_CHECKPOINT_INTERVAL_S": "0"}
 
 
 def stored_points(run_id):
-    with session_scope() as session:
-        return {(p.name, p.axis, p.x): (p.value, p.t) for p in session.query(MetricPoint).filter_by(run_id=run_id)}
+    return store.stored_points(run_id)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -82,3 +82,28 @@ def test_nan_and_null_values_come_back_as_null(client):
     client.post(f"/api/runs/{run_id}/metrics", content=body, headers={"content-type": "application/json"})
 
     assert client.get(f"/api/runs/{run_id}/metrics").json()["series"]["loss"]["y"] == [None, None]
+
+
+def test_a_zoom_window_comes_at_full_resolution_on_the_run_and_compare_reads(client):
+    runs = make_experiment(client, grid={"training.seed": [1, 2]})["runs"]
+    ids = [run["id"] for run in runs]
+    for run_id in ids:
+        points = [{"name": "batch_loss", "axis": "step", "x": i, "value": (i % 7) / 7} for i in range(30_000)]
+        assert client.post(f"/api/runs/{run_id}/metrics", json={"points": points}).status_code == 200
+
+    zoomed_out = client.get(f"/api/runs/{ids[0]}/metrics?max_points=200").json()["series"]["batch_loss"]
+    window = client.get(f"/api/runs/{ids[0]}/metrics?max_points=200&x_min=12000&x_max=12150").json()["series"]
+    compared = client.get(f"/api/compare?run_ids={ids[0]},{ids[1]}&max_points=200&x_min=12000&x_max=12150").json()
+
+    assert len(zoomed_out["x"]) <= 200 and zoomed_out["x"][-1] == 29_999
+    assert window["batch_loss"]["x"] == list(range(12_000, 12_151))
+    for run_id in ids:
+        assert compared["series"][str(run_id)]["batch_loss"]["x"] == list(range(12_000, 12_151))
+
+
+def test_a_window_ending_before_it_starts_is_a_422_naming_x_max(client):
+    run_id = make_experiment(client)["runs"][0]["id"]
+
+    for url in (f"/api/runs/{run_id}/metrics?x_min=50&x_max=10", f"/api/compare?run_ids={run_id}&x_min=50&x_max=10"):
+        assert "[50, 2147483647]" in errors_by_field(client.get(url))["x_max"]
+    assert "≥ 0" in errors_by_field(client.get(f"/api/runs/{run_id}/metrics?x_min=-1"))["x_min"]

@@ -12,7 +12,7 @@ from backend.runs.models import Run
 from backend.timeutil import utcnow
 from backend.trainer import service
 from tests.worker.helpers import TINY
-from tests.worker.store import create_run, load_run
+from tests.worker.store import create_run, load_run, stored_points
 
 
 def set_run(run_id, **values):
@@ -21,10 +21,7 @@ def set_run(run_id, **values):
 
 
 def stored(run_id):
-    from backend.metrics.models import MetricPoint
-
-    with session_scope() as session:
-        return {(p.name, p.axis, p.x): p.value for p in session.query(MetricPoint).filter_by(run_id=run_id)}
+    return {key: value for key, (value, _) in stored_points(run_id).items()}
 
 
 def test_claim_queued_run(reglab_env):
