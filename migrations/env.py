@@ -16,12 +16,23 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 target_metadata = Base.metadata
 
 
+def include_name(name, type_, _parent_names) -> bool:
+    """Leave Optuna's tables (backend/search/storage.py) out of autogenerate and ``alembic check``."""
+    if type_ == "table":
+        from backend.search.storage import optuna_tables
+
+        return name not in optuna_tables()
+    return True
+
+
 def _url() -> str:
     return config.attributes.get("url") or get_settings().database_url
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
+    context.configure(
+        url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True, include_name=include_name
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -40,7 +51,9 @@ def run_migrations_online() -> None:
                 connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
                 connection.commit()
             # Batch mode lets later migrations alter columns on SQLite too.
-            context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+            context.configure(
+                connection=connection, target_metadata=target_metadata, render_as_batch=True, include_name=include_name
+            )
             with context.begin_transaction():
                 context.run_migrations()
         engine.dispose()

@@ -6,6 +6,7 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from backend.deps import ExperimentDep, SessionDep
 from backend.dispatch import dispatch_runs
 from backend.experiments import service
+from backend.search.coordinator import step_study
 from backend.errors import error_responses
 from backend.experiments.schemas import ExperimentCreate, ExperimentDetail, ExperimentPage, PlanOut
 from backend.responses import OrjsonResponse
@@ -30,7 +31,10 @@ def create_experiment(body: ExperimentCreate, session: SessionDep) -> OrjsonResp
     """Create an experiment and queue one run per grid combination."""
     experiment, warnings = service.create_experiment(session, body)
     # After the commit, so a worker that picks the task up at once finds the row.
-    dispatch_runs(service.run_ids_of(session, experiment.id))
+    if experiment.search is not None:
+        dispatch_runs(step_study(experiment.id))  # the first `parallel` trials
+    else:
+        dispatch_runs(service.run_ids_of(session, experiment.id))
     return OrjsonResponse(service.experiment_detail(session, experiment, warnings), status_code=201)
 
 

@@ -16,6 +16,7 @@ from backend.errors import Conflict, NotFound, error_responses
 from backend.timeutil import utcnow
 from backend.storage import checkpoint_key, get_storage, latest_checkpoint, model_key
 from backend.trainer import service
+from backend.search.hooks import refill_slot
 from backend.trainer.schemas import (
     ERRORS, AttemptIn, AttemptQuery, ClaimIn, ClaimOut, EpochIn, EpochOut, EpochQuery, ExternalIn, ExternalOut,
     FinishIn, FinishOut, HeartbeatOut, OkOut, ProgressIn, UploadOut,
@@ -73,7 +74,9 @@ def epoch(run_id: RunId, body: EpochIn) -> EpochOut:
 def finish(run_id: RunId, body: FinishIn) -> FinishOut:
     """End the attempt in a final state, with its summary (completed from the stored points) and error."""
     values = body.model_dump(exclude={"attempt", "state"}, exclude_none=True)
-    return FinishOut(**service.finish(run_id, body.attempt, body.state, **values))
+    finished = service.finish(run_id, body.attempt, body.state, **values)
+    refill_slot(run_id)
+    return FinishOut(**finished)
 
 
 async def _store_upload(run_id: int, attempt: int, request: Request, key: str) -> int:
