@@ -115,21 +115,24 @@ def _new_runs(experiment: Experiment, search: SearchIn, number: int, params: dic
     return runs
 
 
-def _locked_experiment(session: Session, experiment_id: int) -> Experiment | None:
+def _locked_experiment(session: Session, experiment_id: int, wait: bool) -> Experiment | None:
     query = select(Experiment).where(Experiment.id == experiment_id)
     if session.get_bind().dialect.name == "postgresql":
-        # NO KEY UPDATE: inserting runs (a foreign key to this row) in the same transaction stays possible;
-        # SKIP LOCKED: another API process is stepping this study right now, so this one need not.
-        query = query.with_for_update(key_share=True, skip_locked=True)
+        # NO KEY UPDATE: inserting runs (a foreign key to this row) in the same transaction stays possible.
+        # Without ``wait``, a study another API process is stepping right now is skipped (SKIP LOCKED).
+        query = query.with_for_update(key_share=True, skip_locked=not wait)
     return session.scalars(query).first()
 
 
-def step_study(experiment_id: int) -> list[int]:
-    """Tell the study's finished trials, ask new ones up to ``parallel`` in flight; the new runs' ids."""
+def step_study(experiment_id: int, wait: bool = True) -> list[int]:
+    """Tell the study's finished trials, ask new ones up to ``parallel`` in flight; the new runs' ids.
+
+    ``wait``: wait for another process's step of the same study to end (else skip the study).
+    """
     from optuna.trial import TrialState
 
     with session_scope() as session:
-        experiment = _locked_experiment(session, experiment_id)
+        experiment = _locked_experiment(session, experiment_id, wait)
         if experiment is None or experiment.search is None or experiment.study_done_at is not None:
             return []
         search = SearchIn.model_validate(experiment.search)
@@ -177,7 +180,7 @@ def search_pass() -> list[int]:
     created: list[int] = []
     for experiment_id in ids:
         try:
-            created.extend(step_study(experiment_id))
+            created.extend(step_study(experiment_id, wait=False))
         except Exception:  # one broken study must not stop the others
             log.exception("search study of experiment %s: step failed", experiment_id)
     return created
