@@ -75,6 +75,7 @@ class ExperimentDetail(ExperimentOut):
     replicates: list[str] = Field(description="Spec fields that only repeat a condition (training.seed by default)")
     search: dict[str, Any] | None = Field(None, description="The search study's settings; null for a grid")
     pruner: dict[str, Any] | None = None
+    pruned_epochs_saved: int = Field(0, description="Epochs pruned runs did not train (planned minus trained)")
     runs: list[RunItem]
     warnings: list[str]
 

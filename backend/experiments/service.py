@@ -15,8 +15,9 @@ from backend.experiments.models import Experiment, ExperimentTag
 from backend.experiments.schemas import ExperimentCreate
 from backend.runs.models import Run
 from backend.runs.service import run_items, stop_if_running
-from backend.runs.states import QUEUED
+from backend.runs.states import PRUNED, QUEUED
 from backend.search.coordinator import create_study, delete_study
+from backend.search.pruning import check_pruner
 from backend.search.space import check_search
 from backend.settings import get_settings
 from backend.model_size import param_count
@@ -32,6 +33,8 @@ def plan_runs(data: ExperimentCreate) -> tuple[RunSpec, list[grid_mod.PlannedRun
     except ValidationError as exc:
         raise InvalidInput(spec_errors(exc, prefix="base.")) from exc
     grid_mod.check_replicates(data.replicates)
+    if data.pruner is not None:
+        check_pruner(data.pruner, data.search)
     if data.search is not None:
         if data.grid:
             raise InvalidInput([field_error("grid", "give a grid or a search, not both")])
@@ -79,6 +82,8 @@ def create_experiment(session: Session, data: ExperimentCreate) -> tuple[Experim
     )
     if data.search is not None:  # left unset otherwise: SQL NULL, which the coordinator's query skips
         experiment.search = data.search.model_dump(mode="json")
+    if data.pruner is not None:
+        experiment.pruner = check_pruner(data.pruner, data.search)
     experiment.tag_rows = [ExperimentTag(tag=tag) for tag in tags]
     session.add(experiment)
     session.flush()
@@ -98,6 +103,8 @@ def create_experiment(session: Session, data: ExperimentCreate) -> tuple[Experim
     if data.search is not None:
         create_study(experiment.id, data.search.objective.direction)
         return experiment, grid_mod.distinct_warnings([base])
+    if experiment.pruner is not None:  # a pruned grid: each run gets its trial on its first report
+        create_study(experiment.id, experiment.pruner["direction"])
     return experiment, grid_mod.distinct_warnings([plan.spec for plan in planned])
 
 
@@ -130,6 +137,9 @@ def experiment_detail(session: Session, experiment: Experiment, warnings: list[s
         "replicates": experiment.replicates or ["training.seed"],
         "search": experiment.search,
         "pruner": experiment.pruner,
+        "pruned_epochs_saved": sum(
+            max(run["progress"]["epochs"] - run["progress"]["epoch"], 0) for run in runs if run["state"] == PRUNED
+        ),
         "runs": runs,
         "warnings": warnings,
     }

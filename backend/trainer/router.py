@@ -16,7 +16,7 @@ from backend.errors import Conflict, NotFound, error_responses
 from backend.timeutil import utcnow
 from backend.storage import checkpoint_key, get_storage, latest_checkpoint, model_key
 from backend.trainer import service
-from backend.search.hooks import refill_slot
+from backend.search.hooks import epoch_recorded, run_ended
 from backend.trainer.schemas import (
     ERRORS, AttemptIn, AttemptQuery, ClaimIn, ClaimOut, EpochIn, EpochOut, EpochQuery, ExternalIn, ExternalOut,
     FinishIn, FinishOut, HeartbeatOut, OkOut, ProgressIn, UploadOut,
@@ -67,6 +67,7 @@ def epoch(run_id: RunId, body: EpochIn) -> EpochOut:
     drop = (body.drop_from.epoch, body.drop_from.step) if body.drop_from is not None else None
     progress = body.progress.model_dump(exclude_none=True)
     written = service.record_epoch(run_id, body.attempt, points, progress, drop_from=drop)
+    epoch_recorded(run_id, points)
     return EpochOut(run_id=run_id, written=written)
 
 
@@ -75,7 +76,7 @@ def finish(run_id: RunId, body: FinishIn) -> FinishOut:
     """End the attempt in a final state, with its summary (completed from the stored points) and error."""
     values = body.model_dump(exclude={"attempt", "state"}, exclude_none=True)
     finished = service.finish(run_id, body.attempt, body.state, **values)
-    refill_slot(run_id)
+    run_ended(run_id)
     return FinishOut(**finished)
 
 

@@ -83,3 +83,16 @@ def test_a_trial_asked_before_a_crash_gets_its_runs_not_a_new_trial(client):
     study = load_study(experiment["id"])
     assert [t.state.name for t in study.get_trials()] == ["COMPLETE", "RUNNING"]
     assert study.get_trials()[0].value == 0.6
+
+
+def test_a_pruner_on_a_metric_no_run_records_is_a_422(client):
+    body = {"name": "p", "grid": {"training.seed": [1, 2]}, "pruner": {"name": "median", "metric": "val_f1"}}
+    assert "no run records" in errors_by_field(client.post("/api/experiments", json=body))["pruner.metric"]
+    body["pruner"] = {"name": "median", "n_startup_trials": -3}
+    assert "MedianPruner" in errors_by_field(client.post("/api/experiments", json=body))["pruner"]
+
+
+def test_a_search_prunes_on_its_objective_series(client):
+    experiment = make_experiment(client, search={**SEARCH, "objective": {"metric": "final_val_loss", "direction": "minimize"}},
+                                 pruner={"name": "successive_halving"})  # fmt: skip
+    assert experiment["pruner"] == {"name": "successive_halving", "metric": "val_loss", "direction": "minimize"}
