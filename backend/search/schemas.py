@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from backend.bounds import shallow
@@ -74,3 +75,22 @@ class PrunerIn(BaseModel):
         None, description="Per-epoch series to prune on (default: the objective's, e.g. val_accuracy)"
     )
     direction: Literal["maximize", "minimize"] | None = None
+
+
+ImportanceMetric = Annotated[
+    Literal[OBJECTIVE_METRICS], Query(description="The summary figure whose variation is explained")  # type: ignore[valid-type]
+]
+ImportanceMethod = Annotated[Literal["ped_anova", "fanova"], Query(description="Optuna's evaluator")]
+
+
+class FieldImportance(BaseModel):
+    field: str
+    importance: float = Field(description="Share of the metric's variation (the importances sum to 1)")
+
+
+class ImportanceOut(BaseModel):
+    metric: str
+    method: str
+    runs: int = Field(description="Finished runs that reported the metric")
+    importances: list[FieldImportance] = Field(description="Most important first; empty with a reason")
+    reason: str | None = Field(description="Why there are no importances (too few runs, nothing varies)")
