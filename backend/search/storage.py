@@ -47,17 +47,37 @@ def drop_optuna_tables(connection: Connection) -> None:
     _models().BaseModel.metadata.drop_all(connection)
 
 
+def _sqlite_pragmas(engine) -> None:
+    """RegLab's own SQLite settings on Optuna's connections: an ask or tell commits a dozen times, and
+    with SQLite's default synchronous=FULL each commit waits for the disk."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    engine.dispose()  # connections opened before the listener get the pragmas when reopened
+
+
 @lru_cache(maxsize=4)
 def _storage(url: str):
     import optuna
 
     logging.getLogger("optuna").setLevel(logging.WARNING)
-    return optuna.storages.RDBStorage(
+    rdb = optuna.storages.RDBStorage(
         url,
         engine_kwargs={"pool_pre_ping": True} if url.startswith("postgresql") else {"connect_args": {"timeout": 30}},
         skip_table_creation=True,
         skip_compatibility_check=True,
     )
+    if url.startswith("sqlite"):
+        _sqlite_pragmas(rdb.engine)
+    # Optuna's own cache of finished trials (they never change, so it is safe across processes), kept
+    # for the process: without it every step re-reads every trial, several times (bench/search_overhead.py).
+    return optuna.storages.get_storage(rdb)
 
 
 def get_storage():
