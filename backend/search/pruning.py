@@ -111,8 +111,10 @@ def report_epoch(run_id: int, points: list[dict[str, Any]]) -> str | None:
     number = _trial_of(study, run_id, row.trial)
     trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
     trial = optuna.trial.Trial(study, trial_id)
+    reported = study._storage.get_trial(trial_id).intermediate_values
     for step, value in values:
-        trial.report(sign * value, step)
+        if step not in reported:  # a resumed run posts its epochs again
+            trial.report(sign * value, step)
     if not trial.should_prune():
         return None
     reason = explain(study, number, values[-1][0], row.pruner, sign)
@@ -136,7 +138,7 @@ def explain(study, number: int, step: int, pruner: dict[str, Any], sign: float) 
         others = [t.intermediate_values[step] for t in trials
                   if t.state == TrialState.COMPLETE and step in t.intermediate_values]  # fmt: skip
         median = statistics.median(others) * sign if others else float("nan")
-        word = "below" if (current < median) == (sign > 0) else "above"
+        word = "below" if pruner["direction"] == "maximize" else "above"  # pruned means worse
         return (f"{metric} {current:.3f} at epoch {epoch} is {word} the median {median:.3f} "
                 f"of {len(others)} runs at that epoch")  # fmt: skip
     reached = [t for t in trials if step in t.intermediate_values and t.number != number]
