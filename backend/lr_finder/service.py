@@ -18,10 +18,11 @@ def create_finder_run(session: Session, body: LrFinderIn) -> Run:
     """The queued finder run in an experiment of its own; InvalidInput naming the field otherwise."""
     if body.max_rate <= body.min_rate:
         raise InvalidInput([field_error("max_rate", f"must be above min_rate ({body.min_rate:g}), got {body.max_rate:g}")])
-    # The finder sets the rate itself, batch by batch: any schedule would fight it.
+    # The finder sets the rate itself, batch by batch: any schedule would fight it. The form's spec is
+    # checked as given first, so a bad value the overrides would replace is still a 422.
     overrides = {"schedule": {"name": "constant"}, "training": {"epochs": 1, "early_stopping": None}}
     try:
-        spec = build_spec(deep_merge(body.spec, overrides))
+        spec = build_spec(deep_merge(build_spec(body.spec).model_dump(mode="json"), overrides))
     except ValidationError as exc:
         raise InvalidInput(spec_errors(exc, prefix="spec.")) from exc
     if found := breaches(spec):
