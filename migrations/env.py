@@ -7,6 +7,7 @@ from alembic import context
 from backend.db import make_engine
 from backend.migrate import migration_lock, pending
 from backend.models import Base
+from backend.search.storage import include_name
 from backend.settings import get_settings
 
 config = context.config
@@ -14,15 +15,6 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
-
-
-def include_name(name, type_, _parent_names) -> bool:
-    """Leave Optuna's tables (backend/search/storage.py) out of autogenerate and ``alembic check``."""
-    if type_ == "table":
-        from backend.search.storage import optuna_tables
-
-        return name not in optuna_tables()
-    return True
 
 
 def _url() -> str:

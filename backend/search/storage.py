@@ -29,6 +29,11 @@ def optuna_tables() -> frozenset[str]:
     return frozenset(_models().BaseModel.metadata.tables)
 
 
+def include_name(name: str | None, type_: str, _parent_names: dict) -> bool:
+    """Alembic's filter (migrations/env.py): Optuna's tables stay out of autogenerate and ``alembic check``."""
+    return not (type_ == "table" and name in optuna_tables())
+
+
 def create_optuna_tables(connection: Connection) -> None:
     """Optuna's tables and its version row, as its RDBStorage would create them on first use."""
     import optuna
