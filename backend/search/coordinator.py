@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,11 @@ from backend.search.storage import get_storage, study_name
 from backend.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+
+# Steps of one API process run one at a time (the dispatcher's thread and the finish hooks'): the row
+# lock below orders processes on PostgreSQL, but SQLite has none, and two steps at once could both ask
+# for the last slot.
+_STEP_LOCK = threading.Lock()
 
 
 def make_sampler(search: SearchIn, experiment_id: int, asked: int):
@@ -129,6 +135,15 @@ def step_study(experiment_id: int, wait: bool = True) -> list[int]:
 
     ``wait``: wait for another process's step of the same study to end (else skip the study).
     """
+    if not _STEP_LOCK.acquire(blocking=wait):
+        return []
+    try:
+        return _step(experiment_id, wait)
+    finally:
+        _STEP_LOCK.release()
+
+
+def _step(experiment_id: int, wait: bool) -> list[int]:
     from optuna.trial import TrialState
 
     with session_scope() as session:

@@ -96,3 +96,18 @@ def test_a_search_prunes_on_its_objective_series(client):
     experiment = make_experiment(client, search={**SEARCH, "objective": {"metric": "final_val_loss", "direction": "minimize"}},
                                  pruner={"name": "successive_halving"})  # fmt: skip
     assert experiment["pruner"] == {"name": "successive_halving", "metric": "val_loss", "direction": "minimize"}
+
+
+def test_steps_at_once_never_ask_past_parallel_or_trials(client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    experiment = make_experiment(client, search={**SEARCH, "trials": 4, "parallel": 2})
+    for run in experiment["runs"]:
+        set_run(run["id"], state="completed", summary={"best_val_accuracy": 0.5})
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda _: step_study(experiment["id"]), range(6)))
+    trials = load_study(experiment["id"]).get_trials()
+    with session_scope() as session:
+        stored = session.scalars(select(Run.trial).where(Run.experiment_id == experiment["id"])).all()
+    assert len(trials) == 4 and sorted(stored) == [0, 1, 2, 3]
+    assert sum(t.state.name == "RUNNING" for t in trials) == 2
