@@ -63,11 +63,24 @@ def check_pruner(pruner: PrunerIn, search: SearchIn | None) -> dict[str, Any]:
     if search is not None and search.replicates > 1 and pruner.name != "none":
         raise InvalidInput([field_error("pruner", "pruning a search with replicates is not supported: a trial's "
                                         "replicates would report over each other; use replicates 1")])  # fmt: skip
+    for key, value in (pruner.model_extra or {}).items():
+        if not isinstance(value, (int, float, str, bool, type(None))):
+            raise InvalidInput([field_error(f"pruner.{key}", f"must be a number, string, true/false or null, got {shown(value)}")])
     try:
-        make_pruner(stored)
-    except (TypeError, ValueError) as exc:
+        _dry_run(make_pruner(stored), stored["direction"])
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:  # whatever Optuna says of odd arguments
         raise InvalidInput([field_error("pruner", f"Optuna's {PRUNERS[pruner.name]} refused its arguments: {exc}")]) from exc
     return stored
+
+
+def _dry_run(pruner, direction: str) -> None:
+    """Ask the pruner once on a throwaway in-memory study: some check their arguments only when they prune."""
+    import optuna
+
+    study = optuna.create_study(direction=direction, pruner=pruner)
+    trial = study.ask()
+    trial.report(0.5, 0)
+    trial.should_prune()
 
 
 def study_direction(experiment_search: dict | None, pruner: dict) -> str:

@@ -111,3 +111,10 @@ def test_steps_at_once_never_ask_past_parallel_or_trials(client):
         stored = session.scalars(select(Run.trial).where(Run.experiment_id == experiment["id"])).all()
     assert len(trials) == 4 and sorted(stored) == [0, 1, 2, 3]
     assert sum(t.state.name == "RUNNING" for t in trials) == 2
+
+
+def test_odd_pruner_arguments_are_422s_not_errors(client):
+    for pruner in ({"name": "hyperband", "reduction_factor": {"a": 1}}, {"name": "none", "patience": 3},
+                   {"name": "successive_halving", "min_resource": [1]}):  # fmt: skip
+        body = {"name": "p", "grid": {"training.seed": [1, 2]}, "pruner": pruner}
+        assert any(f.startswith("pruner") for f in errors_by_field(client.post("/api/experiments", json=body))), pruner
