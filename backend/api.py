@@ -17,6 +17,7 @@ from backend.compare.router import router as compare_router
 from backend.datasets.router import router as datasets_router
 from backend.errors import reject_unknown_query
 from backend.experiments.router import router as experiments_router
+from backend.lr_finder.router import router as lr_finder_router
 from backend.metrics.router import router as metrics_router
 from backend.runs.router import router as runs_router
 from backend.trainer.router import external_router, router as trainer_router
@@ -28,6 +29,7 @@ api_router.include_router(session_router)
 for router in (
     spec_api.router,
     experiments_router,
+    lr_finder_router,
     analysis_router,
     external_router,
     runs_router,

@@ -29,6 +29,8 @@ from backend.settings import get_settings
 
 # cancel_key's value (and the channel's message) when a stop is only a pause.
 REQUEUE = "requeue"
+# cancel_key's value starts with this when a study's pruner stopped the run; the reason follows.
+PRUNE_PREFIX = "prune:"
 
 
 def run_channel(run_id: int) -> str:

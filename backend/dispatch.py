@@ -23,6 +23,7 @@ from backend.db import session_scope
 from backend.runs.attempts import lose_attempt
 from backend.runs.models import Run
 from backend.runs.states import FAILED, QUEUED, RUNNING
+from backend.search.coordinator import search_pass
 from backend.settings import get_settings
 from backend.timeutil import as_utc, utcnow
 from backend.trainer.external import is_external
@@ -188,6 +189,7 @@ def reap_stale_runs(now: datetime | None = None) -> dict[int, str]:
 def dispatch_pass() -> dict[str, int]:
     """One pass of the background loop: reap silent runs, then send runs the broker missed (re-queued ones too)."""
     reaped = reap_stale_runs()
+    search_pass()  # its new runs are pending: sent just below
     pending = pending_run_ids()
     sent = dispatch_runs(pending) if pending else 0
     return {"reaped": len(reaped), "pending": len(pending), "dispatched": sent}

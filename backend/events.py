@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import redis
 
-from backend.channels import REQUEUE, cancel_channel, cancel_key, run_channel, runs_channel
+from backend.channels import PRUNE_PREFIX, REQUEUE, cancel_channel, cancel_key, run_channel, runs_channel
 from backend.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -59,14 +59,19 @@ def publish_queued(run_ids: list[int], experiment_ids: list[int], state: str = "
         return False
 
 
-def request_cancel(*run_ids: int, client: redis.Redis | None = None, requeue: bool = False) -> None:
+def request_cancel(
+    *run_ids: int, client: redis.Redis | None = None, requeue: bool = False, prune: str | None = None
+) -> None:
     """Set each run's cancel key and wake a worker listening on its cancel channel.
 
     ``requeue``: the run is stopped to be re-queued (``reglab up`` stopping), so
-    the worker keeps its resume checkpoint. Raises ``redis.RedisError`` when
-    Redis is away, since then no worker can hear it.
+    the worker keeps its resume checkpoint. ``prune``: a study's pruner stops it,
+    for this reason; the worker stops as for a cancel, and the run ends ``pruned``.
+    Raises ``redis.RedisError`` when Redis is away, since then no worker can hear it.
     """
     value, message = (REQUEUE, REQUEUE.encode()) if requeue else ("1", b"cancel")
+    if prune is not None:
+        value = PRUNE_PREFIX + prune
     pipe = (client or redis_client()).pipeline(transaction=False)
     for run_id in run_ids:
         pipe.set(cancel_key(run_id), value, ex=CANCEL_TTL_S)

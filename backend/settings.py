@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     URL: str = Field("http://127.0.0.1:8000", description="Where the CLI finds the API")
 
     MAX_RUNS_PER_EXPERIMENT: int = Field(256, ge=1, le=10_000)
+    # Trials a search study may ask for (each trial trains `replicates` runs).
+    MAX_TRIALS_PER_EXPERIMENT: int = Field(500, ge=1, le=10_000)
     MAX_EPOCHS: int = Field(1000, ge=1, le=100_000)
     # Largest model (parameters, counted from the spec) a run may train; bigger ones would exhaust a worker's memory.
     MAX_PARAMS: int = Field(20_000_000, ge=1)

@@ -7,6 +7,7 @@ from alembic import context
 from backend.db import make_engine
 from backend.migrate import migration_lock, pending
 from backend.models import Base
+from backend.search.storage import include_name
 from backend.settings import get_settings
 
 config = context.config
@@ -21,7 +22,9 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
+    context.configure(
+        url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True, include_name=include_name
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -40,7 +43,9 @@ def run_migrations_online() -> None:
                 connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
                 connection.commit()
             # Batch mode lets later migrations alter columns on SQLite too.
-            context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+            context.configure(
+                connection=connection, target_metadata=target_metadata, render_as_batch=True, include_name=include_name
+            )
             with context.begin_transaction():
                 context.run_migrations()
         engine.dispose()

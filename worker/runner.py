@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from backend.lr_finder.schemas import LR_FINDER
 from backend.runs.states import CANCELLED, COMPLETED, FAILED
 from backend.settings import get_settings
 from reglab.spec import RunSpec
@@ -85,8 +86,10 @@ def execute_run(run_id: int, client: Client | None = None) -> str:
     heartbeat = Heartbeat(run, heartbeat_interval_s()).start()
     values: dict = {}
     try:
-        spec = RunSpec.model_validate(claim.spec)
-        state, values = _train(run, claim, spec, scratch)
+        # An LR finder run carries its settings next to its spec (backend/lr_finder).
+        finder = claim.spec.get(LR_FINDER)
+        spec = RunSpec.model_validate({k: v for k, v in claim.spec.items() if k != LR_FINDER})
+        state, values = _find_rate(run, spec, finder) if finder else _train(run, claim, spec, scratch)
     except Exception as error:  # includes Celery's SoftTimeLimitExceeded; a dying worker's
         # KeyboardInterrupt/SystemExit propagate: the run's stale heartbeat lets it be recovered.
         log.exception("run %s failed", run_id)
@@ -132,6 +135,18 @@ def _train(run: RunClient, claim: ClaimInfo, spec: RunSpec, scratch: Path) -> tu
         result.model.save(path)
         run.upload_model(path)
     return result.state, values
+
+
+def _find_rate(run: RunClient, spec: RunSpec, finder: dict) -> tuple[str, dict]:
+    from worker.training import environment
+    from worker.training.lr_finder import find_learning_rate
+    from worker.training.tracking import EpochRecorder
+
+    run.set_progress(epochs=1, backend=environment.backend_name(), device=environment.device_name())
+    state, summary = find_learning_rate(
+        spec, EpochRecorder(run), finder["min_rate"], finder["max_rate"], finder.get("batches"), cancel=run.cancel
+    )
+    return state, {"summary": summary}
 
 
 def _download_resume(run: RunClient, resume: dict, scratch: Path):

@@ -22,6 +22,12 @@ class Experiment(Base):
     grid: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # Spec fields that only replicate a condition (seeds); null means ["training.seed"].
     replicates: Mapped[list[str] | None] = mapped_column(JSONType, nullable=True)
+    # A search study (backend/search): method, trials, space...; null for a grid study.
+    search: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    # Optuna pruner of a grid or search study; null means no pruning.
+    pruner: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    # Set once every trial of a search was told, so the coordinator skips the study.
+    study_done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
 
     runs: Mapped[list["Run"]] = relationship(  # noqa: F821

@@ -6,6 +6,9 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from backend.deps import ExperimentDep, SessionDep
 from backend.dispatch import dispatch_runs
 from backend.experiments import service
+from backend.search.coordinator import step_study
+from backend.search.importance import importance
+from backend.search.schemas import ImportanceMethod, ImportanceMetric, ImportanceOut
 from backend.errors import error_responses
 from backend.experiments.schemas import ExperimentCreate, ExperimentDetail, ExperimentPage, PlanOut
 from backend.responses import OrjsonResponse
@@ -30,7 +33,10 @@ def create_experiment(body: ExperimentCreate, session: SessionDep) -> OrjsonResp
     """Create an experiment and queue one run per grid combination."""
     experiment, warnings = service.create_experiment(session, body)
     # After the commit, so a worker that picks the task up at once finds the row.
-    dispatch_runs(service.run_ids_of(session, experiment.id))
+    if experiment.search is not None:
+        dispatch_runs(step_study(experiment.id))  # the first `parallel` trials
+    else:
+        dispatch_runs(service.run_ids_of(session, experiment.id))
     return OrjsonResponse(service.experiment_detail(session, experiment, warnings), status_code=201)
 
 
@@ -54,6 +60,18 @@ def list_experiments(
 def get_experiment(experiment: ExperimentDep, session: SessionDep) -> OrjsonResponse:
     """One experiment with its runs."""
     return OrjsonResponse(service.experiment_detail(session, experiment))
+
+
+@router.get(
+    "/{experiment_id:experiment_id}/importance", response_class=OrjsonResponse, response_model=ImportanceOut,
+    responses=error_responses(404, 422),
+)
+def get_importance(
+    experiment: ExperimentDep, session: SessionDep, metric: ImportanceMetric = "best_val_accuracy",
+    method: ImportanceMethod = "ped_anova",
+) -> OrjsonResponse:
+    """How much each varied field matters to ``metric``, by Optuna's PED-ANOVA (or fANOVA); needs 8 finished runs."""
+    return OrjsonResponse(importance(session, experiment, metric, method))
 
 
 @router.delete("/{experiment_id:experiment_id}", status_code=204, response_class=Response, responses=error_responses(404, 422))

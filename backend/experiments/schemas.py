@@ -6,6 +6,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from backend.bounds import PartialSpec, shallow
 from backend.runs.schemas import RunItem
+from backend.search.schemas import PrunerIn, SearchIn
 from backend.spec import RunSpec
 from backend.spec_fields import object_paths
 
@@ -42,6 +43,8 @@ class ExperimentCreate(BaseModel):
         max_length=16,
         description='Spec fields that only repeat a condition, e.g. ["training.seed"] (the default when omitted)',
     )
+    search: SearchIn | None = Field(None, description="Sample configurations with Optuna instead of a grid")
+    pruner: PrunerIn | None = Field(None, description="Stop hopeless runs early (grid and search studies)")
 
 
 class ExperimentOut(BaseModel):
@@ -70,6 +73,9 @@ class ExperimentDetail(ExperimentOut):
     base: dict[str, Any] = Field(description="The complete base spec")
     grid: dict[str, list[Any]]
     replicates: list[str] = Field(description="Spec fields that only repeat a condition (training.seed by default)")
+    search: dict[str, Any] | None = Field(None, description="The search study's settings; null for a grid")
+    pruner: dict[str, Any] | None = None
+    pruned_epochs_saved: int = Field(0, description="Epochs pruned runs did not train (planned minus trained)")
     runs: list[RunItem]
     warnings: list[str]
 

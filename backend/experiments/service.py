@@ -15,7 +15,10 @@ from backend.experiments.models import Experiment, ExperimentTag
 from backend.experiments.schemas import ExperimentCreate
 from backend.runs.models import Run
 from backend.runs.service import run_items, stop_if_running
-from backend.runs.states import QUEUED
+from backend.runs.states import PRUNED, QUEUED
+from backend.search.coordinator import create_study, delete_study
+from backend.search.pruning import check_pruner
+from backend.search.space import check_search
 from backend.settings import get_settings
 from backend.model_size import param_count
 from reglab.schedule_math import rate_preview
@@ -29,8 +32,15 @@ def plan_runs(data: ExperimentCreate) -> tuple[RunSpec, list[grid_mod.PlannedRun
         base = build_spec(data.base)
     except ValidationError as exc:
         raise InvalidInput(spec_errors(exc, prefix="base.")) from exc
-    grid_mod.check_keys(data.grid, get_settings().MAX_RUNS_PER_EXPERIMENT)
     grid_mod.check_replicates(data.replicates)
+    if data.pruner is not None:
+        check_pruner(data.pruner, data.search)
+    if data.search is not None:
+        if data.grid:
+            raise InvalidInput([field_error("grid", "give a grid or a search, not both")])
+        check_search(data.search, base.model_dump(mode="json"), get_settings().MAX_TRIALS_PER_EXPERIMENT)
+        return base, []
+    grid_mod.check_keys(data.grid, get_settings().MAX_RUNS_PER_EXPERIMENT)
     planned = grid_mod.expand(base.model_dump(mode="json"), data.grid, data.name)
     if not planned:
         raise InvalidInput([field_error("grid", "expands to no runs")])
@@ -39,7 +49,9 @@ def plan_runs(data: ExperimentCreate) -> tuple[RunSpec, list[grid_mod.PlannedRun
 
 def plan_experiment(data: ExperimentCreate) -> dict[str, Any]:
     """What :func:`create_experiment` would queue, with each run's size and planned rates; creates nothing."""
-    _, planned = plan_runs(data)
+    base, planned = plan_runs(data)
+    if data.search is not None:  # trials are sampled as they start; nothing to list yet
+        return {"runs": [], "warnings": spec_warnings(base)}
     runs = [
         {
             "name": plan.name,
@@ -68,6 +80,10 @@ def create_experiment(session: Session, data: ExperimentCreate) -> tuple[Experim
         grid=data.grid,
         replicates=list(dict.fromkeys(data.replicates)) if data.replicates else None,
     )
+    if data.search is not None:  # left unset otherwise: SQL NULL, which the coordinator's query skips
+        experiment.search = data.search.model_dump(mode="json")
+    if data.pruner is not None:
+        experiment.pruner = check_pruner(data.pruner, data.search)
     experiment.tag_rows = [ExperimentTag(tag=tag) for tag in tags]
     session.add(experiment)
     session.flush()
@@ -84,6 +100,11 @@ def create_experiment(session: Session, data: ExperimentCreate) -> tuple[Experim
         for plan in planned
     )
     session.commit()
+    if data.search is not None:
+        create_study(experiment.id, data.search.objective.direction)
+        return experiment, grid_mod.distinct_warnings([base])
+    if experiment.pruner is not None:  # a pruned grid: each run gets its trial on its first report
+        create_study(experiment.id, experiment.pruner["direction"])
     return experiment, grid_mod.distinct_warnings([plan.spec for plan in planned])
 
 
@@ -114,6 +135,11 @@ def experiment_detail(session: Session, experiment: Experiment, warnings: list[s
         "base": experiment.base,
         "grid": experiment.grid,
         "replicates": experiment.replicates or ["training.seed"],
+        "search": experiment.search,
+        "pruner": experiment.pruner,
+        "pruned_epochs_saved": sum(
+            max(run["progress"]["epochs"] - run["progress"]["epoch"], 0) for run in runs if run["state"] == PRUNED
+        ),
         "runs": runs,
         "warnings": warnings,
     }
@@ -163,5 +189,7 @@ def delete_experiment(session: Session, experiment: Experiment) -> None:
         stop_if_running(run_id, state)
     session.execute(delete(Experiment).where(Experiment.id == experiment.id))
     session.commit()
+    if experiment.search is not None or experiment.pruner is not None:
+        delete_study(experiment.id)
     for _, _, artifact in rows:
         remove_artifact(artifact)

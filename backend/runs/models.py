@@ -48,4 +48,7 @@ class Run(Base):
     # Why each earlier attempt ended without finishing (its worker died), oldest first.
     attempt_errors: Mapped[list[str]] = mapped_column(JSONType, default=list, server_default="[]")
 
+    # The Optuna trial number of a search or pruned study's run (replicates share one).
+    trial: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
     experiment: Mapped["Experiment"] = relationship(back_populates="runs")  # noqa: F821

@@ -9,7 +9,7 @@ from backend.bounds import PartialSpec
 from backend.run_ids import MAX_ID
 from backend.runs.states import ALL_STATES
 
-StateName = Literal["queued", "running", "completed", "failed", "cancelled", "diverged"]
+StateName = Literal["queued", "running", "completed", "failed", "cancelled", "diverged", "pruned"]
 assert set(StateName.__args__) == set(ALL_STATES)  # noqa: S101 - a drift check at import
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (1 to 500)")]

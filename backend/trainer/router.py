@@ -7,7 +7,7 @@ it held the database (see :mod:`backend.trainer.service`).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -16,6 +16,7 @@ from backend.errors import Conflict, NotFound, error_responses
 from backend.timeutil import utcnow
 from backend.storage import checkpoint_key, get_storage, latest_checkpoint, model_key
 from backend.trainer import service
+from backend.search.hooks import epoch_recorded, run_ended
 from backend.trainer.schemas import (
     ERRORS, AttemptIn, AttemptQuery, ClaimIn, ClaimOut, EpochIn, EpochOut, EpochQuery, ExternalIn, ExternalOut,
     FinishIn, FinishOut, HeartbeatOut, OkOut, ProgressIn, UploadOut,
@@ -60,20 +61,26 @@ def progress(run_id: RunId, body: ProgressIn) -> OkOut:
 
 
 @router.post("/epoch", response_model=EpochOut, responses=ERRORS)
-def epoch(run_id: RunId, body: EpochIn) -> EpochOut:
+def epoch(run_id: RunId, body: EpochIn, background: BackgroundTasks) -> EpochOut:
     """Store one epoch's points with the progress (idempotent) and publish them live."""
     points = [p.model_dump() for p in body.points]
     drop = (body.drop_from.epoch, body.drop_from.step) if body.drop_from is not None else None
     progress = body.progress.model_dump(exclude_none=True)
     written = service.record_epoch(run_id, body.attempt, points, progress, drop_from=drop)
+    # After the answer: the pruner's check (~10 ms, bench/search_overhead.py) does not slow the worker's
+    # epoch; a prune reaches it with its next heartbeat.
+    background.add_task(epoch_recorded, run_id, points)
     return EpochOut(run_id=run_id, written=written)
 
 
 @router.post("/finish", response_model=FinishOut, responses=ERRORS)
-def finish(run_id: RunId, body: FinishIn) -> FinishOut:
+def finish(run_id: RunId, body: FinishIn, background: BackgroundTasks) -> FinishOut:
     """End the attempt in a final state, with its summary (completed from the stored points) and error."""
     values = body.model_dump(exclude={"attempt", "state"}, exclude_none=True)
-    return FinishOut(**service.finish(run_id, body.attempt, body.state, **values))
+    finished = service.finish(run_id, body.attempt, body.state, **values)
+    # After the answer: telling the trial and asking the next (tens of ms) never delays the worker.
+    background.add_task(run_ended, run_id)
+    return FinishOut(**finished)
 
 
 async def _store_upload(run_id: int, attempt: int, request: Request, key: str) -> int:

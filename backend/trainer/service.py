@@ -25,7 +25,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 
 from backend import events
 from backend.artifacts import remove_checkpoints
-from backend.channels import REQUEUE, cancel_key
+from backend.channels import PRUNE_PREFIX, REQUEUE, cancel_key
 from backend.db import session_scope
 from backend.errors import Conflict, NotFound
 from backend.experiments.models import Experiment
@@ -33,7 +33,7 @@ from backend.metrics.models import MetricPoint
 from backend.metrics.step_store import drop_steps_from
 from backend.metrics.service import write_points
 from backend.runs.models import Run
-from backend.runs.states import CANCELLED, FAILED, QUEUED, RUNNING
+from backend.runs.states import CANCELLED, FAILED, PRUNED, QUEUED, RUNNING
 from backend.settings import get_settings
 from backend.storage import latest_checkpoint
 from backend.timeutil import utcnow
@@ -183,6 +183,16 @@ def cancel_request(run_id: int) -> str | None:
     return REQUEUE if value.decode() == REQUEUE else "cancel"
 
 
+def prune_reason(run_id: int) -> str | None:
+    """Why the run's study pruned it, if its stop request came from the pruner."""
+    try:
+        value = events.redis_client().get(cancel_key(run_id))
+    except (redis.RedisError, OSError):
+        return None
+    text = value.decode() if value is not None else ""
+    return text[len(PRUNE_PREFIX) :] if text.startswith(PRUNE_PREFIX) else None
+
+
 def heartbeat(run_id: int, attempt: int) -> str | None:
     """Touch ``heartbeat_at``; returns the pending stop request. ClaimLost once it is not this attempt's."""
     _update_running(run_id, attempt, heartbeat_at=utcnow())
@@ -239,6 +249,9 @@ def finish(run_id: int, attempt: int, state: str, **values: Any) -> dict[str, An
     ``reglab up`` (cancelled to be re-queued), and its stop request is served.
     """
     request = cancel_request(run_id)
+    reason = prune_reason(run_id) if state == CANCELLED and request == "cancel" else None
+    if reason is not None:  # stopped by its study's pruner, not by a person: it keeps its points and says why
+        state, values["error"] = PRUNED, reason
     with session_scope() as session:
         values["summary"] = complete_summary(session, run_id, values.get("summary"))
         now = utcnow()

@@ -10,6 +10,7 @@ import { errorSlotId, listFieldPaths, renderSpecForm, showFieldErrors } from "./
 import { PRESETS, findPreset } from "./presets.js";
 import { addUploadOptions, listUploads, mountUploadPanel } from "./datasets.js";
 import { pickColor, readTheme, escapePlotlyText } from "./charts.js";
+import { mountFinder } from "./finder.js";
 
 /* global Plotly */
 
@@ -270,6 +271,16 @@ async function main() {
     page.gridRows[page.gridRows.length - 1].field.focus();
   });
   document.getElementById("study-form").addEventListener("submit", submitStudy);
+  mountFinder({
+    button: document.getElementById("find-rate"),
+    panel: document.getElementById("finder-panel"),
+    getSpec: () => page.spec,
+    accept: (rate) => {
+      page.spec.optimizer.learning_rate = rate;
+      renderForm();
+      schedulePlan();
+    },
+  });
   // The name names a run when no grid axis varies.
   document.getElementById("study-name").addEventListener("input", schedulePlan);
   const preset = findPreset(new URLSearchParams(location.search).get("preset"));

@@ -165,7 +165,7 @@ function renderRunRow(run) {
   return el("tr", { id: `run-${run.id}`, dataset: { runId: run.id, state: run.state } },
     el("td", { class: "check" }, box),
     el("td", { class: "run-name" }, el("a", { href: `/runs/${run.id}` }, run.name),
-      run.error ? el("div", { class: "error-text" }, run.error) : null),
+      run.error ? el("div", { class: run.state === "pruned" ? "prune-text" : "error-text" }, run.error) : null),
     el("td", { class: "state-cell" }, renderStateBadge(run.state)),
     el("td", { class: "progress-cell" }, renderProgress(run)),
     el("td", { class: "num" }, formatPercent(run.summary.best_val_accuracy)),

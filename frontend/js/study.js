@@ -4,7 +4,7 @@
 // view. Data: GET /api/experiments/{id} and GET /api/experiments/{id}/analysis (its JSON twin).
 
 import { buildQuery, fetchJson } from "./api.js";
-import { downloadText, pickColor } from "./charts.js";
+import { downloadText, pickColor, readTheme } from "./charts.js";
 import { el, formatNumber, formatValue, renderProgress, setJsonTwin, showStatus } from "./dom.js";
 import { isActiveState, openRunStream } from "./live.js";
 import { renderPathChart } from "./path.js";
@@ -37,8 +37,17 @@ function analysisUrl(view) {
   return `/api/experiments/${experimentId}/analysis${buildQuery({ metric: view.metric || null, baseline: view.baseline || null, band: view.band })}`;
 }
 
+// A search study lists its space: each field's range or choices, sampled by Optuna.
+function searchRows(search) {
+  return Object.entries(search.space).map(([key, dim]) => {
+    const [kind, values] = Object.entries(dim).find(([, v]) => v !== null);
+    const text = kind === "choice" ? values.map(formatValue).join(", ") : `${kind.replace("_", "-")} [${values.map(formatValue).join(", ")}]`;
+    return el("tr", {}, el("th", { scope: "row", class: "mono" }, key), el("td", { class: "mono" }, text), el("td", {}, "searched"));
+  });
+}
+
 function renderGrid(experiment) {
-  const rows = Object.entries(experiment.grid || {}).map(([key, values]) =>
+  const rows = experiment.search ? searchRows(experiment.search) : Object.entries(experiment.grid || {}).map(([key, values]) =>
     el("tr", {}, el("th", { scope: "row", class: "mono" }, key), el("td", { class: "mono" }, values.map(formatValue).join(", ")),
       el("td", {}, (experiment.replicates || []).includes(key) ? "replicate" : "factor")));
   document.getElementById("grid-table").replaceChildren(
@@ -50,7 +59,28 @@ function renderGrid(experiment) {
   const done = experiment.runs.reduce((sum, run) => sum + Math.min(run.epoch || 0, run.epochs || 0), 0);
   document.getElementById("study-progress").replaceChildren(
     renderProgress({ epoch: done, epochs, state: "completed" }),
-    el("span", {}, `${experiment.runs.length} runs: ` + Object.entries(counts).map(([state, n]) => `${n} ${state}`).join(", ")));
+    el("span", {}, `${experiment.runs.length} runs: ` + Object.entries(counts).map(([state, n]) => `${n} ${state}`).join(", ")),
+    experiment.search ? el("span", { class: "muted" }, ` · ${experiment.search.method} search, ${experiment.search.trials} trials, objective ${experiment.search.objective.metric}`) : "",
+    experiment.pruner ? el("span", { id: "epochs-saved" }, ` · ${experiment.pruner.name} pruning on ${experiment.pruner.metric} saved ${experiment.pruned_epochs_saved} GPU-epochs`) : "");
+}
+
+const IMPORTANCE_METRICS = ["best_val_accuracy", "final_val_accuracy", "best_val_loss", "final_val_loss", "final_accuracy", "final_loss", "test_accuracy", "test_loss"];
+
+// Bar chart of GET /api/experiments/{id}/importance (PED-ANOVA), or why there is none.
+async function renderImportance(metric) {
+  const chosen = IMPORTANCE_METRICS.includes(metric) ? metric : "best_val_accuracy";
+  const result = await fetchJson(`/api/experiments/${experimentId}/importance${buildQuery({ metric: chosen })}`);
+  const node = document.getElementById("importance-chart");
+  document.getElementById("importance-reason").textContent = result.reason ||
+    `${result.method === "fanova" ? "fANOVA" : "PED-ANOVA"} over ${result.runs} finished runs, on ${result.metric}`;
+  node.hidden = !result.importances.length;
+  if (!result.importances.length || typeof Plotly === "undefined") return;
+  const items = [...result.importances].reverse();
+  const theme = readTheme();
+  Plotly.react(node, [{ type: "bar", orientation: "h", x: items.map((i) => i.importance), y: items.map((i) => i.field), marker: { color: pickColor(0) } }], {
+    margin: { l: 190, r: 10, t: 10, b: 40 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+    font: { color: theme.fg, size: 11 }, xaxis: { title: { text: "importance" }, gridcolor: theme.grid, range: [0, 1] },
+  }, { displaylogo: false, responsive: true });
 }
 
 function renderBest(analysis, metric) {
@@ -106,6 +136,9 @@ async function load(state) {
   document.getElementById("study-description").textContent = experiment.description || "";
   renderGrid(experiment);
   render(state);
+  renderImportance(document.getElementById("metric").value).catch((error) => {
+    document.getElementById("importance-reason").textContent = `Importance unavailable: ${error.message}`;
+  });
 }
 
 function bind(state) {
@@ -117,6 +150,7 @@ function bind(state) {
     state.view.metric = event.target.value;
     writeView(state.view);
     render(state);
+    renderImportance(state.view.metric).catch(() => {});
   });
   document.getElementById("baseline").addEventListener("change", (event) => {
     state.view.baseline = event.target.value;

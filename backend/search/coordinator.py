@@ -1,0 +1,212 @@
+"""The small coordinator of search studies: ask Optuna for trials as slots free, tell it how they ended.
+
+It runs inside the API: on every pass of the dispatcher loop and as soon as a
+study's run finishes. Each step of a study holds the experiment's row lock
+(PostgreSQL; a SQLite stack has one API process), so two API processes never
+ask for the same slot. Restart-safe by construction: a trial's number is
+stored on its runs, a trial Optuna handed out whose runs were never stored
+(the API died in between) gets its runs on the next step instead of a new
+trial, and a tell only touches trials Optuna still has running.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db import session_scope
+from backend.experiments.models import Experiment
+from backend.runs.models import Run
+from backend.runs.states import COMPLETED, FINAL_STATES, PRUNED, QUEUED
+from backend.search import space
+from backend.search.schemas import SearchIn
+from backend.search.storage import get_storage, study_name
+from backend.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+# Steps of one API process run one at a time (the dispatcher's thread and the finish hooks'): the row
+# lock below orders processes on PostgreSQL, but SQLite has none, and two steps at once could both ask
+# for the last slot.
+_STEP_LOCK = threading.Lock()
+
+
+def make_sampler(search: SearchIn, experiment_id: int, asked: int):
+    """The study's sampler for its next ask.
+
+    Samplers are rebuilt on every step (state lives in the database, not in an
+    API process), so a seeded sampler is seeded by the number of trials asked
+    so far: reproducible across restarts, yet a new draw each time. QMC keeps
+    one seed, since its sequence is indexed by the trial count itself.
+    """
+    import optuna
+
+    seed = None if search.seed is None else search.seed + asked
+    if search.method == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if search.method == "qmc":
+        return optuna.samplers.QMCSampler(seed=experiment_id if search.seed is None else search.seed, warn_independent_sampling=False)
+    # constant_liar: trials in flight count as bad guesses, so parallel asks spread out.
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+
+def create_study(experiment_id: int, direction: str) -> None:
+    import optuna
+
+    optuna.create_study(storage=get_storage(), study_name=study_name(experiment_id), direction=direction,
+                        load_if_exists=True)  # fmt: skip
+
+
+def load_study(experiment_id: int, sampler=None, pruner=None):
+    import optuna
+
+    return optuna.load_study(study_name=study_name(experiment_id), storage=get_storage(), sampler=sampler, pruner=pruner)
+
+
+def delete_study(experiment_id: int) -> None:
+    """Drop the experiment's Optuna study, if it has one."""
+    import optuna
+
+    try:
+        optuna.delete_study(study_name=study_name(experiment_id), storage=get_storage())
+    except KeyError:
+        pass
+
+
+@dataclass
+class Outcome:
+    state: str  # COMPLETE | FAIL | PRUNED (Optuna's TrialState names)
+    value: float | None = None
+
+
+def outcome(runs: list[tuple[str, dict[str, Any]]], metric: str) -> Outcome:
+    """How a trial ended from its replicates' (state, summary): the mean objective, or why there is none."""
+    states = {state for state, _ in runs}
+    if states - {COMPLETED, PRUNED}:
+        return Outcome("FAIL")  # failed, diverged or cancelled replicates say nothing of the configuration
+    if PRUNED in states:
+        return Outcome("PRUNED")
+    values = [summary.get(metric) for _, summary in runs]
+    if any(not isinstance(v, (int, float)) or not math.isfinite(v) for v in values):
+        return Outcome("FAIL")
+    return Outcome("COMPLETE", sum(values) / len(values))
+
+
+def tell(study, number: int, result: Outcome) -> None:
+    """Tell a trial's result once: a trial already finished is left alone."""
+    from optuna.trial import TrialState
+
+    state = TrialState[result.state]
+    if state == TrialState.COMPLETE:
+        study.tell(number, result.value, skip_if_finished=True)
+    else:
+        study.tell(number, state=state, skip_if_finished=True)
+
+
+def _new_runs(experiment: Experiment, search: SearchIn, number: int, params: dict[str, Any]) -> list[Run]:
+    runs = []
+    for replicate in range(search.replicates):
+        spec = space.trial_spec(experiment.base, search, params, replicate)
+        seed = spec["training"]["seed"] if search.replicates > 1 else None
+        runs.append(Run(
+            experiment_id=experiment.id, name=space.trial_name(number, search, params, seed), spec=spec, state=QUEUED,
+            epoch=0, epochs=spec["training"]["epochs"], summary={}, trial=number,
+        ))  # fmt: skip
+    return runs
+
+
+def _locked_experiment(session: Session, experiment_id: int, wait: bool) -> Experiment | None:
+    query = select(Experiment).where(Experiment.id == experiment_id)
+    if session.get_bind().dialect.name == "postgresql":
+        # NO KEY UPDATE: inserting runs (a foreign key to this row) in the same transaction stays possible.
+        # Without ``wait``, a study another API process is stepping right now is skipped (SKIP LOCKED).
+        query = query.with_for_update(key_share=True, skip_locked=not wait)
+    return session.scalars(query).first()
+
+
+def step_study(experiment_id: int, wait: bool = True) -> list[int]:
+    """Tell the study's finished trials, ask new ones up to ``parallel`` in flight; the new runs' ids.
+
+    ``wait``: wait for another process's step of the same study to end (else skip the study).
+    """
+    if not _STEP_LOCK.acquire(blocking=wait):
+        return []
+    try:
+        return _step(experiment_id, wait)
+    finally:
+        _STEP_LOCK.release()
+
+
+def _step(experiment_id: int, wait: bool) -> list[int]:
+    from optuna.trial import TrialState
+
+    with session_scope() as session:
+        experiment = _locked_experiment(session, experiment_id, wait)
+        if experiment is None or experiment.search is None or experiment.study_done_at is not None:
+            return []
+        search = SearchIn.model_validate(experiment.search)
+        rows = session.execute(select(Run.trial, Run.state, Run.summary).where(Run.experiment_id == experiment_id)).all()
+        by_trial: dict[int, list[tuple[str, dict]]] = {}
+        for trial, state, summary in rows:
+            if trial is not None:
+                by_trial.setdefault(trial, []).append((state, summary or {}))
+        study = load_study(experiment_id)
+        trials = study.get_trials(deepcopy=False)
+        new: list[Run] = []
+        running = 0
+        for trial in trials:
+            if trial.state != TrialState.RUNNING:
+                continue
+            runs = by_trial.get(trial.number)
+            if not runs:  # asked, but the API stopped before its runs were stored
+                new.extend(_new_runs(experiment, search, trial.number, trial.params))
+                running += 1
+            elif all(state in FINAL_STATES for state, _ in runs):
+                tell(study, trial.number, outcome(runs, search.objective.metric))
+            else:
+                running += 1
+        asked = len(trials)
+        distributions = space.distributions(search)
+        while asked < search.trials and running < search.parallel:
+            study.sampler = make_sampler(search, experiment_id, asked)
+            trial = study.ask(distributions)
+            new.extend(_new_runs(experiment, search, trial.number, trial.params))
+            asked += 1
+            running += 1
+        if asked >= search.trials and running == 0:
+            experiment.study_done_at = utcnow()
+        session.add_all(new)
+        session.flush()
+        return [run.id for run in new]
+
+
+def search_pass() -> list[int]:
+    """Step every unfinished search study; the ids of the runs it queued (the dispatcher sends them)."""
+    with session_scope() as session:
+        ids = list(session.scalars(
+            select(Experiment.id).where(Experiment.search.is_not(None), Experiment.study_done_at.is_(None))
+        ))  # fmt: skip
+    created: list[int] = []
+    for experiment_id in ids:
+        try:
+            created.extend(step_study(experiment_id, wait=False))
+        except Exception:  # one broken study must not stop the others
+            log.exception("search study of experiment %s: step failed", experiment_id)
+    return created
+
+
+def on_run_final(run_id: int) -> list[int]:
+    """Step the study of a run that just ended, so its slot is refilled at once; new run ids."""
+    with session_scope() as session:
+        row = session.execute(
+            select(Run.experiment_id, Experiment.search).join(Experiment).where(Run.id == run_id)
+        ).one_or_none()
+    if row is None or row.search is None:
+        return []
+    return step_study(row.experiment_id)
