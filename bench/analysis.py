@@ -3,7 +3,7 @@
 1. A 256-run study (16 conditions × 16 seeds, 50 epochs × 13 epoch metrics, 166,400
    points) is written straight into a fresh SQLite database; the analysis
    (GET /api/experiments/{id}/analysis's service call plus its JSON rendering) is
-   timed in-process, and the statements on metric_points are counted (target: one).
+   timed in-process, and the statements on metric_series are counted (target: one).
 2. A 100-run study in 10 groups is served by a real uvicorn; Chromium opens
    /compare?group=auto and the time from navigation to the grouped charts being
    drawn is measured (target ≤ 1 s).
@@ -96,7 +96,7 @@ def bench_analysis(repeats: int) -> None:
         if i >= 2:
             samples.append(elapsed)
             cpu.append(elapsed_cpu)
-    point_queries = [s for s in statements if "metric_points" in s]
+    point_queries = [s for s in statements if "metric_series" in s]
     p50, p95 = statistics.median(samples), percentile(samples, 0.95)
     print(f"{'analysis of 256 runs (16 groups), server side':<48} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
           f"CPU p50 {statistics.median(cpu):6.1f} ms  target ≤ {ANALYSIS_TARGET_MS:.0f} ms: {p50 / ANALYSIS_TARGET_MS:.2f}×  "
