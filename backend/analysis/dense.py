@@ -52,13 +52,11 @@ def _columns(xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return epochs, column_of[xs]
 
 
-def _build(run_ids: list[int], rid: np.ndarray, codes: np.ndarray, names: list[str], xs: np.ndarray,
+def _build(run_ids: list[int], rows: np.ndarray, codes: np.ndarray, names: list[str], xs: np.ndarray,
            values: np.ndarray) -> Dense:
-    if not rid.size:
+    """``rows``: each point's position in ``run_ids``; ``codes``: its position in ``names``."""
+    if not rows.size:
         return Dense(list(run_ids), [], np.zeros(0, dtype=np.int64), np.zeros((len(run_ids), 0, 0)))
-    order = np.argsort(np.asarray(run_ids, dtype=np.int64), kind="stable")
-    sorted_ids = np.asarray(run_ids, dtype=np.int64)[order]
-    rows = order[np.searchsorted(sorted_ids, rid)]
     epochs, columns = _columns(xs)
     array = np.full((len(run_ids), len(names), epochs.size), np.nan)
     array[rows, codes, columns] = values
@@ -71,8 +69,9 @@ def from_columns(run_ids: list[int], rid: Any, names: Any, xs: Any, values: Any)
     metric_names = sorted(set(names))
     lookup = {name: i for i, name in enumerate(metric_names)}
     codes = np.fromiter(map(lookup.__getitem__, names), dtype=np.int64, count=len(names))
-    return _build(run_ids, np.asarray(rid, dtype=np.int64), codes, metric_names, np.asarray(xs, dtype=np.int64),
-                  np.asarray(values, dtype=float))
+    position = {run_id: i for i, run_id in enumerate(run_ids)}
+    rows = np.fromiter(map(position.__getitem__, rid), dtype=np.int64, count=len(rid))
+    return _build(run_ids, rows, codes, metric_names, np.asarray(xs, dtype=np.int64), np.asarray(values, dtype=float))
 
 
 def _empty(run_ids: list[int]) -> Dense:
@@ -92,19 +91,21 @@ def read_dense(session: Session | Connection, run_ids: list[int]) -> Dense:
     )
     result = session.execute(statement)
     # Plain tuples from the driver: the blobs need no type processing.
-    rows = result.cursor.fetchall()
+    fetched = result.cursor.fetchall()
     result.close()
-    if not rows:
+    if not fetched:
         return _empty(run_ids)
-    rid_, names_, counts_, xs, vals = zip(*rows, strict=True)
+    rid_, names_, counts_, xs, vals = zip(*fetched, strict=True)
     names = sorted(set(names_))
     lookup = {name: i for i, name in enumerate(names)}
     counts = np.array(counts_, dtype=np.int64)
-    rid = np.repeat(np.array(rid_, dtype=np.int64), counts)
+    # Positions per series row, repeated per point: a lookup per row, not per point.
+    position = {run_id: i for i, run_id in enumerate(run_ids)}
+    rows = np.repeat(np.array([position[run_id] for run_id in rid_], dtype=np.int64), counts)
     codes = np.repeat(np.array([lookup[name] for name in names_], dtype=np.int64), counts)
     flat_x = np.frombuffer(b"".join(xs), "<i4").astype(np.int64)
     flat_values = np.frombuffer(b"".join(vals), "<f8")
-    return _build(run_ids, rid, codes, names, flat_x, flat_values)
+    return _build(run_ids, rows, codes, names, flat_x, flat_values)
 
 
 def from_series(run_ids: list[int], series: dict[int, dict[str, dict[str, Any]]]) -> Dense:
