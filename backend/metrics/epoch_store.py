@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -38,6 +38,11 @@ def _store(session: Session | Connection, run_id: int, merged: dict[str, E.Serie
         session.execute(delete(TABLE).where(TABLE.c.run_id == run_id, TABLE.c.name.in_(gone)))
 
 
+# Plain SQL, built once: building a select per write costs more than running it on a few points.
+_STORED = text(f"SELECT name, n, last_x, {', '.join(E.BLOBS)} FROM metric_series WHERE run_id = :run_id "
+               "AND name IN :names").bindparams(bindparam("names", expanding=True))  # fmt: skip
+
+
 def write_epochs(session: Session | Connection, run_id: int, points: Iterable[tuple[str, int, Any, Any]]) -> None:
     """Merge ``(name, x, value, t)`` points into their series: one SELECT of the touched rows, one upsert.
 
@@ -49,10 +54,16 @@ def write_epochs(session: Session | Connection, run_id: int, points: Iterable[tu
     if not by_name:
         return
     lock_run(session, run_id)
-    statement = select(TABLE.c.name, *_BLOB_COLUMNS).where(TABLE.c.run_id == run_id, TABLE.c.name.in_(list(by_name)))
-    stored = {name: E.decode(*blobs) for name, *blobs in session.execute(statement)}
-    merged = {name: E.merge(stored.get(name, E.Series.empty()), E.Series.of(new)) for name, new in by_name.items()}
-    _store(session, run_id, merged)
+    stored = {row[0]: row[1:] for row in session.execute(_STORED, {"run_id": run_id, "names": list(by_name)})}
+    rows = []
+    for name, new in by_name.items():
+        row = E.append(stored.get(name), new)
+        if row is None:  # a repeat or an earlier epoch: merged
+            old = stored.get(name)
+            merged = E.merge(E.Series.empty() if old is None else E.decode(*old[2:]), E.Series.of(new))
+            row = E.encode(merged)
+        rows.append({"run_id": run_id, "name": name, **row})
+    session.execute(_upsert(dialect_of(session)), rows)
 
 
 def drop_epochs_from(session: Session | Connection, run_id: int, epoch: int) -> None:

@@ -5,6 +5,9 @@ from sqlalchemy.orm import Session
 
 # A lock namespace for pg_advisory_xact_lock(namespace, run_id).
 LOCK_NAMESPACE = 13
+# Built once: they run on every write.
+_ADVISORY = text("SELECT pg_advisory_xact_lock(:ns, :run_id)")
+_SQLITE_WRITE_LOCK = text("DELETE FROM metric_series WHERE 0 = 1")
 
 
 def dialect_of(session: Session | Connection) -> str:
@@ -22,6 +25,6 @@ def lock_run(session: Session | Connection, run_id: int) -> None:
     Re-entrant within a transaction on both.
     """
     if dialect_of(session) == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:ns, :run_id)"), {"ns": LOCK_NAMESPACE, "run_id": run_id})
+        session.execute(_ADVISORY, {"ns": LOCK_NAMESPACE, "run_id": run_id})
     else:
-        session.execute(text("DELETE FROM metric_series WHERE 0 = 1"))
+        session.execute(_SQLITE_WRITE_LOCK)
