@@ -14,7 +14,6 @@ import numpy as np
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from backend.metrics.locks import dialect_of
 from backend.metrics.models import MetricSeries
 
 TABLE = MetricSeries.__table__
@@ -79,15 +78,6 @@ def _empty(run_ids: list[int]) -> Dense:
     return _build(run_ids, np.zeros(0, np.int64), np.zeros(0, np.int64), [], np.zeros(0, np.int64), np.zeros(0))
 
 
-def _fetch_binary(session: Session | Connection, statement) -> list[tuple]:
-    """Rows from PostgreSQL in its binary format: bytea in text format is hex, twice the bytes and a decode."""
-    connection = session.connection() if isinstance(session, Session) else session
-    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    with connection.connection.driver_connection.cursor(binary=True) as cursor:
-        cursor.execute(str(compiled), compiled.params)
-        return cursor.fetchall()
-
-
 def read_dense(session: Session | Connection, run_ids: list[int]) -> Dense:
     """Every epoch point of ``run_ids`` in ONE query: a row per (run, metric), its blobs read with np.frombuffer.
 
@@ -99,13 +89,10 @@ def read_dense(session: Session | Connection, run_ids: list[int]) -> Dense:
     statement = select(TABLE.c.run_id, TABLE.c.name, TABLE.c.n, TABLE.c.xs, TABLE.c.vals).where(
         TABLE.c.run_id.in_(list(run_ids))
     )
-    if dialect_of(session) == "postgresql":
-        fetched = _fetch_binary(session, statement)
-    else:
-        result = session.execute(statement)
-        # Plain tuples from the driver: the blobs need no type processing.
-        fetched = result.cursor.fetchall()
-        result.close()
+    result = session.execute(statement)
+    # Plain tuples from the driver: the blobs need no type processing.
+    fetched = result.cursor.fetchall()
+    result.close()
     if not fetched:
         return _empty(run_ids)
     rid_, names_, counts_, xs, vals = zip(*fetched, strict=True)
