@@ -27,6 +27,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
+# This checkout's backend, not whichever one the environment has installed.
+sys.path.insert(0, str(ROOT))
 ANALYSIS_TARGET_MS = 50.0
 DRAW_TARGET_MS = 1000.0
 EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_time", "reg_loss",
