@@ -4,7 +4,7 @@ from backend.auth.models import Token
 from backend.datasets.models import Dataset
 from backend.db import Base
 from backend.experiments.models import Experiment, ExperimentTag
-from backend.metrics.models import MetricBlock, MetricPoint
+from backend.metrics.models import MetricBlock, MetricSeries
 from backend.runs.models import Run
 
-__all__ = ["Base", "Dataset", "Experiment", "ExperimentTag", "MetricBlock", "MetricPoint", "Run", "Token"]
+__all__ = ["Base", "Dataset", "Experiment", "ExperimentTag", "MetricBlock", "MetricSeries", "Run", "Token"]

@@ -208,19 +208,11 @@ def check(database_url: str, run_ids: list[int], args: argparse.Namespace) -> di
             sa.text("SELECT id, state, attempts, summary, error FROM runs WHERE id = ANY(:ids) ORDER BY id"),
             {"ids": run_ids},
         ).all()
-        rows = conn.execute(
-            sa.text("SELECT run_id, name, axis, array_agg(x) FROM metric_points WHERE run_id = ANY(:ids) "
-                    "GROUP BY run_id, name, axis"),  # fmt: skip
-            {"ids": run_ids},
-        ).all()
-        # Step series live in blocks (metric_blocks): every stored step, read whole.
-        steps = read_series(conn, run_ids)
+        # Epoch series (metric_series) and step blocks (metric_blocks), every stored point, read whole.
+        stored = read_series(conn, run_ids)
     engine.dispose()
-    series = {(run_id, name, axis): Counter(int(x) for x in xs) for run_id, name, axis, xs in rows}
-    for run_id, by_key in steps.items():
-        for key, data in by_key.items():
-            if data["axis"] == "step":
-                series[(run_id, key.removesuffix("@step"), "step")] = Counter(data["x"])
+    series = {(run_id, key.removesuffix("@step"), data["axis"]): Counter(data["x"])
+              for run_id, by_key in stored.items() for key, data in by_key.items()}  # fmt: skip
     lost = duplicated = 0
     for run_id in run_ids:
         for axis, names in (("epoch", EPOCH_METRICS), ("step", STEP_METRICS)):

@@ -72,7 +72,7 @@ def stored_bytes(database_url: str, data_dir: Path, vacuum: bool = False) -> int
     engine = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         if database_url.startswith("postgresql"):
-            tables = [t for t in ("metric_blocks", "metric_points")
+            tables = [t for t in ("metric_blocks", "metric_series")
                       if conn.scalar(sa.text("SELECT to_regclass(:t)"), {"t": t}) is not None]  # fmt: skip
             for table in tables if vacuum else ():
                 conn.execute(sa.text(f"VACUUM FULL {table}"))

@@ -7,17 +7,16 @@ points.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import orjson
-from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from backend.metrics.models import MetricPoint
+from backend.metrics.models import MetricSeries
+
+TABLE = MetricSeries.__table__
 
 
 @dataclass
@@ -38,14 +37,27 @@ class Dense:
         return np.array([index[run_id] for run_id in run_ids], dtype=np.int64)
 
 
-def _build(run_ids: list[int], rid: np.ndarray, codes: np.ndarray, names: list[str], xs: np.ndarray,
+def _columns(xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct epochs and each point's column among them.
+
+    Epochs are small non-negative integers: a table lookup is several times
+    faster than np.unique's sort of every point.
+    """
+    if xs.min() < 0 or xs.max() > 4 * xs.size + 1024:
+        return np.unique(xs, return_inverse=True)
+    seen = np.zeros(int(xs.max()) + 1, dtype=bool)
+    seen[xs] = True
+    epochs = np.flatnonzero(seen)
+    column_of = np.cumsum(seen) - 1
+    return epochs, column_of[xs]
+
+
+def _build(run_ids: list[int], rows: np.ndarray, codes: np.ndarray, names: list[str], xs: np.ndarray,
            values: np.ndarray) -> Dense:
-    if not rid.size:
+    """``rows``: each point's position in ``run_ids``; ``codes``: its position in ``names``."""
+    if not rows.size:
         return Dense(list(run_ids), [], np.zeros(0, dtype=np.int64), np.zeros((len(run_ids), 0, 0)))
-    order = np.argsort(np.asarray(run_ids, dtype=np.int64), kind="stable")
-    sorted_ids = np.asarray(run_ids, dtype=np.int64)[order]
-    rows = order[np.searchsorted(sorted_ids, rid)]
-    epochs, columns = np.unique(xs, return_inverse=True)
+    epochs, columns = _columns(xs)
     array = np.full((len(run_ids), len(names), epochs.size), np.nan)
     array[rows, codes, columns] = values
     array[~np.isfinite(array)] = np.nan
@@ -57,33 +69,9 @@ def from_columns(run_ids: list[int], rid: Any, names: Any, xs: Any, values: Any)
     metric_names = sorted(set(names))
     lookup = {name: i for i, name in enumerate(metric_names)}
     codes = np.fromiter(map(lookup.__getitem__, names), dtype=np.int64, count=len(names))
-    return _build(run_ids, np.asarray(rid, dtype=np.int64), codes, metric_names, np.asarray(xs, dtype=np.int64),
-                  np.asarray(values, dtype=float))
-
-
-# One row per (run, metric) with its epochs and values as JSON arrays: a study's
-# 166,000 points arrive as 3,300 rows that orjson parses in C, instead of one
-# Python tuple per point. Both aggregates walk the same rows, so the arrays line up.
-# Infinities (which JSON cannot hold), NaN and magnitudes from 1e308 up go out as null,
-# a missing value: SQLite prints 15 significant digits, so the largest doubles would
-# come back rounded past the float range.
-_AGGREGATE = {
-    "sqlite": (
-        "SELECT run_id, name, json_group_array(x), json_group_array(CASE WHEN abs(value) < 1e308 "
-        "THEN value END) FROM metric_points "
-        "WHERE run_id IN :ids AND axis = 'epoch' GROUP BY run_id, name"
-    ),
-    "postgresql": (
-        "SELECT run_id, name, json_agg(x ORDER BY x)::text, "
-        "json_agg(CASE WHEN abs(value) < 1e308 THEN value END ORDER BY x)::text FROM metric_points "
-        "WHERE run_id IN :ids AND axis = 'epoch' GROUP BY run_id, name"
-    ),
-}
-
-
-@lru_cache(maxsize=4)
-def _statement(dialect: str) -> Any:
-    return text(_AGGREGATE[dialect]).bindparams(bindparam("ids", expanding=True))
+    position = {run_id: i for i, run_id in enumerate(run_ids)}
+    rows = np.fromiter(map(position.__getitem__, rid), dtype=np.int64, count=len(rid))
+    return _build(run_ids, rows, codes, metric_names, np.asarray(xs, dtype=np.int64), np.asarray(values, dtype=float))
 
 
 def _empty(run_ids: list[int]) -> Dense:
@@ -91,41 +79,33 @@ def _empty(run_ids: list[int]) -> Dense:
 
 
 def read_dense(session: Session | Connection, run_ids: list[int]) -> Dense:
-    """Every epoch point of ``run_ids`` in ONE query.
+    """Every epoch point of ``run_ids`` in ONE query: a row per (run, metric), its blobs read with np.frombuffer.
 
-    SQLite writes a REAL into JSON with 15 significant digits, more than the
-    float32 values training produces carry.
+    A study's 166,000 points arrive as 3,300 rows; missing values are NaN in the
+    stored values already (epoch_series), so the flags need not be read.
     """
     if not run_ids:
         return _empty([])
-    dialect = session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
-    if dialect not in _AGGREGATE:
-        return _read_points(session, run_ids)
-    rows = session.execute(_statement(dialect), {"ids": list(run_ids)}).all()
-    if not rows:
-        return _empty(run_ids)
-    names = sorted({row[1] for row in rows})
-    lookup = {name: i for i, name in enumerate(names)}
-    xs = orjson.loads("[" + ",".join(row[2] for row in rows) + "]")
-    values = orjson.loads("[" + ",".join(row[3] for row in rows) + "]")
-    counts = np.fromiter(map(len, xs), dtype=np.int64, count=len(xs))
-    rid = np.repeat(np.array([row[0] for row in rows], dtype=np.int64), counts)
-    codes = np.repeat(np.array([lookup[row[1]] for row in rows], dtype=np.int64), counts)
-    flat_x = np.fromiter(itertools.chain.from_iterable(xs), dtype=np.int64, count=int(counts.sum()))
-    # None (a missing value) becomes NaN in a float array.
-    flat_values = np.array(list(itertools.chain.from_iterable(values)), dtype=float)
-    return _build(run_ids, rid, codes, names, flat_x, flat_values)
-
-
-def _read_points(session: Session | Connection, run_ids: list[int]) -> Dense:
-    """The same, point by point, for a database without a string aggregate."""
-    table = MetricPoint.__table__
-    statement = select(table.c.run_id, table.c.name, table.c.x, table.c.value).where(
-        table.c.run_id.in_(run_ids), table.c.axis == "epoch"
+    statement = select(TABLE.c.run_id, TABLE.c.name, TABLE.c.n, TABLE.c.xs, TABLE.c.vals).where(
+        TABLE.c.run_id.in_(list(run_ids))
     )
-    rows = session.execute(statement).all()
-    columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
-    return from_columns(run_ids, *columns)
+    result = session.execute(statement)
+    # Plain tuples from the driver: the blobs need no type processing.
+    fetched = result.cursor.fetchall()
+    result.close()
+    if not fetched:
+        return _empty(run_ids)
+    rid_, names_, counts_, xs, vals = zip(*fetched, strict=True)
+    names = sorted(set(names_))
+    lookup = {name: i for i, name in enumerate(names)}
+    counts = np.array(counts_, dtype=np.int64)
+    # Positions per series row, repeated per point: a lookup per row, not per point.
+    position = {run_id: i for i, run_id in enumerate(run_ids)}
+    rows = np.repeat(np.array([position[run_id] for run_id in rid_], dtype=np.int64), counts)
+    codes = np.repeat(np.array([lookup[name] for name in names_], dtype=np.int64), counts)
+    flat_x = np.frombuffer(b"".join(xs), "<i4").astype(np.int64)
+    flat_values = np.frombuffer(b"".join(vals), "<f8")
+    return _build(run_ids, rows, codes, names, flat_x, flat_values)
 
 
 def from_series(run_ids: list[int], series: dict[int, dict[str, dict[str, Any]]]) -> Dense:

@@ -4,23 +4,26 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend.db import Base
 
 
-class MetricPoint(Base):
-    """One value of one series of one run.
+class MetricSeries(Base):
+    """The whole epoch series of one metric of one run (backend/metrics/epoch_series.py).
 
-    The primary key (run_id, name, axis, x) makes writes idempotent (a retried
-    batch overwrites, never duplicates) and is the index that serves "all
-    series of these N runs" in one range scan per run.
+    One row per (run, name): a study's analysis reads a few thousand rows, not a
+    row per point. ``xs`` int32, ``vals`` and ``ts`` float64 (exact), ``flags`` a
+    byte a point telling a missing value or t from a logged NaN; sorted by x.
     """
 
-    __tablename__ = "metric_points"
+    __tablename__ = "metric_series"
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    axis: Mapped[str] = mapped_column(String(8), primary_key=True)
-    x: Mapped[int] = mapped_column(Integer, primary_key=True)
-    value: Mapped[float | None] = mapped_column(Float)
-    # Seconds since the run started, for wall-time x axes.
-    t: Mapped[float | None] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(Integer)
+    # The last epoch: a resume drops from an epoch, and only rows reaching it are rewritten.
+    last_x: Mapped[int] = mapped_column(Integer)
+    # The blobs the analysis reads first: SQLite keeps a row's first bytes in its page.
+    xs: Mapped[bytes] = mapped_column(LargeBinary)
+    vals: Mapped[bytes] = mapped_column(LargeBinary)
+    flags: Mapped[bytes] = mapped_column(LargeBinary)
+    ts: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class MetricBlock(Base):

@@ -20,17 +20,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from backend.metrics import blocks as B
+from backend.metrics.locks import dialect_of as _dialect
+from backend.metrics.locks import lock_run as _lock
 from backend.metrics.models import MetricBlock
 
 STEP = "step"
 TABLE = MetricBlock.__table__
-# A lock namespace for pg_advisory_xact_lock(namespace, run_id): one writer of a run's blocks at a time.
-LOCK_NAMESPACE = 13
-
-
-def _dialect(session: Session | Connection) -> str:
-    return session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
-
 
 @lru_cache(maxsize=4)
 def _upsert(dialect: str):
@@ -39,21 +34,6 @@ def _upsert(dialect: str):
     return statement.on_conflict_do_update(
         index_elements=["run_id", "name", "axis", "block"], set_={c: statement.excluded[c] for c in B.COLUMNS}
     )
-
-
-def _lock(session: Session | Connection, run_id: int) -> None:
-    """Serialise writers of one run's blocks until the transaction ends, before they read the blocks.
-
-    PostgreSQL: a row lock cannot guard a block that does not exist yet, so two
-    racing first writes of one block would overwrite each other; an advisory lock
-    covers both. SQLite: the driver starts a transaction only at the first write,
-    so a read before it could merge into a block another writer has just changed;
-    a write that touches nothing takes the database's write lock first.
-    """
-    if _dialect(session) == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:ns, :run_id)"), {"ns": LOCK_NAMESPACE, "run_id": run_id})
-    else:
-        session.execute(text("DELETE FROM metric_blocks WHERE 0 = 1"))
 
 
 def _blobs(session: Session | Connection, run_id: int, wanted: dict[str, list[int]]) -> dict[tuple[str, int], tuple]:

@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from backend import events
 from backend.artifacts import remove_checkpoints
@@ -29,7 +29,7 @@ from backend.channels import PRUNE_PREFIX, REQUEUE, cancel_key
 from backend.db import session_scope
 from backend.errors import Conflict, NotFound
 from backend.experiments.models import Experiment
-from backend.metrics.models import MetricPoint
+from backend.metrics.epoch_store import drop_epochs_from, read_epochs
 from backend.metrics.step_store import drop_steps_from
 from backend.metrics.service import write_points
 from backend.runs.models import Run
@@ -126,14 +126,15 @@ def stored_epochs(run_id: int, epochs: int) -> tuple[list[dict[str, float | None
 
     A resumed run's summary covers these epochs; its ``t`` offsets continue after the last one.
     """
-    earlier = (MetricPoint.run_id == run_id, MetricPoint.axis == "epoch", MetricPoint.x < epochs)
     with session_scope() as session:
-        rows = session.execute(select(MetricPoint.name, MetricPoint.x, MetricPoint.value).where(*earlier)).all()
-        last_t = session.scalar(select(func.max(MetricPoint.t)).where(*earlier))
+        series = read_epochs(session, [run_id], before=epochs)
     history: list[dict[str, float | None]] = [dict.fromkeys(RESUME_METRICS) for _ in range(epochs)]
-    for name, x, value in rows:
-        history[int(x)][name] = value
-    return history, float(last_t or 0.0)
+    last_t = 0.0
+    for (_, name), data in series.items():
+        for x, value in zip(data["x"], data["y"], strict=True):
+            history[x][name] = value
+        last_t = max([last_t, *(t for t in data["t"] if t is not None)])
+    return history, last_t
 
 
 def resume_point(run_id: int) -> dict[str, Any] | None:
@@ -234,9 +235,7 @@ def record_epoch(
 
 
 def _drop_points_from(session, run_id: int, epoch: int, step: int | None) -> None:
-    session.execute(
-        delete(MetricPoint).where(MetricPoint.run_id == run_id, MetricPoint.axis == "epoch", MetricPoint.x >= epoch)
-    )
+    drop_epochs_from(session, run_id, epoch)
     if step is not None:
         drop_steps_from(session, run_id, step)
 

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.metrics.models import MetricPoint
+from backend.metrics.epoch_store import read_epochs
 
 SUMMARY_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 def summary_from_points(session: Session, run_id: int) -> dict[str, Any]:
     """best/final validation accuracy and loss over the run's epoch points (one query)."""
-    rows = session.execute(
-        select(MetricPoint.name, MetricPoint.x, MetricPoint.value)
-        .where(MetricPoint.run_id == run_id, MetricPoint.axis == "epoch", MetricPoint.name.in_(SUMMARY_METRICS))
-        .order_by(MetricPoint.x)
-    ).all()
-    series: dict[str, list[tuple[int, float | None]]] = {}
-    for name, x, value in rows:
-        series.setdefault(name, []).append((x, value))
-    epochs = {x for _, x, _ in rows}
+    stored = read_epochs(session, [run_id], SUMMARY_METRICS)
+    # A logged NaN counts as no value, as a missing one does.
+    series = {name: [(x, None if y != y else y) for x, y in zip(data["x"], data["y"], strict=True)]
+              for (_, name), data in stored.items()}  # fmt: skip
+    epochs = {x for points in series.values() for x, _ in points}
     summary: dict[str, Any] = {"epochs_trained": len(epochs)} if epochs else {}
     accuracies = [(value, x) for x, value in series.get("val_accuracy", []) if value is not None]
     if accuracies:

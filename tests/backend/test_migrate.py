@@ -131,10 +131,11 @@ def test_sqlite_ids_are_never_reused_and_the_rebuild_keeps_every_point(tmp_path)
             conn.exec_driver_sql(f"INSERT INTO metric_points (run_id, name, axis, x, value) VALUES (3, 'loss', 'epoch', {x}, 0.5)")
     command.upgrade(alembic_config(url), "head")
     with engine.begin() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM metric_points WHERE run_id = 3").scalar() == 5
+        # Epoch points now live one row per series (0009).
+        assert conn.exec_driver_sql("SELECT n FROM metric_series WHERE run_id = 3").scalar() == 5
         conn.exec_driver_sql("PRAGMA foreign_keys=ON")
         conn.exec_driver_sql("DELETE FROM runs WHERE id = 3")
-        assert conn.exec_driver_sql("SELECT count(*) FROM metric_points").scalar() == 0  # the cascade still holds
+        assert conn.exec_driver_sql("SELECT count(*) FROM metric_series").scalar() == 0  # the cascade still holds
         conn.exec_driver_sql(run)
         assert conn.exec_driver_sql("SELECT max(id) FROM runs").scalar() == 4  # not 3 again
     engine.dispose()
@@ -163,11 +164,13 @@ def test_step_points_move_into_blocks_and_back(empty_database):
                 for axis, points in (("step", steps), ("epoch", epochs)) for (n, x), (v, t) in points.items()]  # fmt: skip
         conn.execute(sa.text("INSERT INTO metric_points (run_id, name, axis, x, value, t) VALUES (1, :name, :axis, :x, :value, :t)"), rows)
 
+    command.upgrade(alembic_config(empty_database), "0007")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM metric_points WHERE axis = 'step'").scalar() == 0
     command.upgrade(alembic_config(empty_database), "head")
 
     f32 = lambda v: None if v is None else float(np.float32(v))  # noqa: E731
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM metric_points WHERE axis = 'step'").scalar() == 0
         blocks = {(n, x // BLOCK) for n, x in steps}
         assert conn.exec_driver_sql("SELECT count(*) FROM metric_blocks").scalar() == len(blocks)
         series = read_series(conn, [1])[1]
@@ -180,4 +183,55 @@ def test_step_points_move_into_blocks_and_back(empty_database):
     with engine.connect() as conn:
         back = conn.exec_driver_sql("SELECT name, x, value, t FROM metric_points WHERE axis = 'step'").all()
     assert {(n, x): (v, t) for n, x, v, t in back} == {k: (f32(v), f32(t)) for k, (v, t) in steps.items()}
+    engine.dispose()
+
+
+def test_epoch_points_move_into_series_rows_and_back(empty_database):
+    """Epoch points in the row-per-point layout of 0007 survive 0009 exactly (None, NaN and infinities too) and its downgrade."""
+    import math
+
+    from alembic import command
+
+    from backend.metrics.service import read_series
+    from backend.migrate import alembic_config, sqlite_path
+
+    if empty_database.startswith("sqlite"):
+        sqlite_path(empty_database).parent.mkdir(parents=True)
+    command.upgrade(alembic_config(empty_database), "0007")
+    engine = sa.create_engine(empty_database)
+    postgres = empty_database.startswith("postgresql")
+    points = {(1, "loss", x): (1 / (x + 3), x * 1.5) for x in range(50)}
+    points |= {(1, "val_loss", x): (None if x == 2 else 0.1 + x, None) for x in (4, 0, 2)}
+    points |= {(2, "loss", 7): (1e308, 0.25), (2, "acc", 0): (math.inf, None), (2, "acc", 1): (-math.inf, 1.0)}
+    if postgres:  # SQLite stores a NaN REAL as NULL: only PostgreSQL held NaN in metric_points.
+        points[(2, "acc", 2)] = (math.nan, 2.0)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO experiments (name, description, tags, base, grid) VALUES ('e', '', '[]', '{}', '{}')")
+        for _ in range(2):
+            conn.exec_driver_sql("INSERT INTO runs (experiment_id, name, spec, state, epoch, epochs, summary) VALUES (1, 'r', '{}', 'queued', 0, 0, '{}')")
+        rows = [{"r": r, "name": n, "x": x, "value": v, "t": t} for (r, n, x), (v, t) in points.items()]
+        conn.execute(sa.text("INSERT INTO metric_points (run_id, name, axis, x, value, t) VALUES (:r, :name, 'epoch', :x, :value, :t)"), rows)
+
+    command.upgrade(alembic_config(empty_database), "head")
+
+    def same(a, b):
+        return a is b if a is None or b is None else (a != a and b != b) or a == b
+
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("metric_points")
+        assert conn.exec_driver_sql("SELECT count(*) FROM metric_series").scalar() == 4
+        series = read_series(conn, [1, 2])
+    got = {(r, n, x): (y, t) for r, by_name in series.items() for n, d in by_name.items()
+           for x, y, t in zip(d["x"], d["y"], d["t"], strict=True)}  # fmt: skip
+    assert got.keys() == points.keys()
+    assert all(same(got[k][0], v) and same(got[k][1], t) for k, (v, t) in points.items()), got
+    assert series[1]["val_loss"]["x"] == [0, 2, 4]
+
+    command.downgrade(alembic_config(empty_database), "0007")
+    with engine.connect() as conn:
+        back = conn.exec_driver_sql("SELECT run_id, name, x, value, t FROM metric_points WHERE axis = 'epoch'").all()
+        assert not sa.inspect(conn).has_table("metric_series")
+    back = {(r, n, x): (v, t) for r, n, x, v, t in back}
+    assert back.keys() == points.keys()
+    assert all(same(back[k][0], v) and same(back[k][1], t) for k, (v, t) in points.items()), back
     engine.dispose()

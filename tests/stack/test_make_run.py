@@ -18,6 +18,7 @@ import sysconfig
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from tests.fixtures.services import free_port
@@ -134,11 +135,10 @@ def test_make_run_trains_stops_cleanly_and_keeps_runs(checkout, venv, tmp_path):
     resumed_from = int(checkpoint.name.split("-e")[-1].removesuffix(".keras"))
     assert resumed_from >= 2
     with sqlite3.connect(checkout / "data" / "reglab.db") as db:
-        kept = db.execute(
-            "SELECT x, value FROM metric_points WHERE run_id = ? AND name = 'loss' AND axis = 'epoch' AND x < ?"
-            " ORDER BY x", (long, resumed_from),
-        ).fetchall()  # fmt: skip
-    assert [x for x, _ in kept] == list(range(resumed_from))
+        (xs,) = db.execute("SELECT xs FROM metric_series WHERE run_id = ? AND name = 'loss'", (long,)).fetchone()
+    # The epochs are an int32 blob (backend/metrics/epoch_series.py).
+    kept = [x for x in np.frombuffer(xs, "<i4").tolist() if x < resumed_from]
+    assert kept == list(range(resumed_from))
 
     worker_log = checkout / "data" / "logs" / "worker.log"
     second = Session(checkout, venv, port, tmp_path / "second.log")

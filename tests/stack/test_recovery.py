@@ -3,11 +3,11 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
 
 from backend.cli.recovery import recover_runs, requeue_running
 from backend.db import make_engine
-from backend.models import Experiment, MetricPoint, Run
+from backend.metrics.service import read_series, write_points
+from backend.models import Experiment, Run
 from backend.timeutil import utcnow
 
 
@@ -31,7 +31,8 @@ def _runs(session, **states_and_fields):
         session.add(run)
         runs[key] = run
     session.flush()
-    session.add_all(MetricPoint(run_id=runs[key].id, name="loss", axis="epoch", x=x, value=1.0) for key in runs for x in range(3))
+    for run in runs.values():
+        write_points(session, run.id, [{"name": "loss", "axis": "epoch", "x": x, "value": 1.0} for x in range(3)])
     session.commit()
     return runs
 
@@ -51,8 +52,8 @@ def test_embedded_broker_requeues_running_and_redispatches_queued(database_url, 
     running = session.get(Run, runs["running"].id)
     assert (running.state, running.dispatched_at, running.epoch, running.worker_host) == ("queued", None, 3, None)
     # It resumes from its checkpoint, so every run keeps its points.
-    points = dict(session.execute(select(MetricPoint.run_id, func.count()).group_by(MetricPoint.run_id)).all())
-    assert points[runs["running"].id] == 3 and points[runs["done"].id] == 3
+    points = read_series(session, [runs["running"].id, runs["done"].id])
+    assert points[runs["running"].id]["loss"]["x"] == [0, 1, 2] and points[runs["done"].id]["loss"]["x"] == [0, 1, 2]
     assert session.get(Run, runs["queued_sent"].id).dispatched_at is None
     done = session.get(Run, runs["done"].id)
     assert (done.state, done.epoch) == ("completed", 10)
@@ -82,5 +83,5 @@ def test_requeue_after_stop(database_url, session):
     session.expire_all()
     assert session.get(Run, runs["running"].id).state == "queued"
     assert session.get(Run, runs["done"].id).state == "completed"
-    kept = session.scalar(select(func.count()).where(MetricPoint.run_id == runs["running"].id))
-    assert kept == 3
+    kept = read_series(session, [runs["running"].id])[runs["running"].id]
+    assert kept["loss"]["x"] == [0, 1, 2]

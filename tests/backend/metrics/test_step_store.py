@@ -121,12 +121,12 @@ def test_a_spike_survives_at_every_zoom_level(engine):
         assert narrow["x"] == list(range(1000, 1500))  # full resolution inside a narrow window
 
 
-def test_step_points_take_under_10_bytes_each_and_leave_metric_points(engine):
+def test_step_points_take_under_10_bytes_each_and_no_epoch_rows(engine):
     run_id = new_run(engine)
     with engine.begin() as conn:
         write_points(conn, run_id, [{"name": "loss", "axis": "step", "x": i, "value": i / 7, "t": i / 3} for i in range(10_240)])
         stored = conn.execute(sa.text("SELECT sum(length(vals) + length(ts) + length(present) + length(summary)) FROM metric_blocks")).scalar()
-        assert conn.execute(sa.text("SELECT count(*) FROM metric_points")).scalar() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM metric_series")).scalar() == 0
         assert conn.execute(sa.text("SELECT count(*) FROM metric_blocks")).scalar() == -(-10_240 // B.BLOCK)
     assert stored / 10_240 <= 9.0
 

@@ -1,0 +1,98 @@
+"""Epoch series in the ``metric_series`` table, one row per (run, name): merge-on-write, reads, truncation on resume."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from backend.metrics import epoch_series as E
+from backend.metrics.locks import dialect_of, lock_run
+from backend.metrics.models import MetricSeries
+
+TABLE = MetricSeries.__table__
+_BLOB_COLUMNS = [TABLE.c[c] for c in E.BLOBS]
+
+
+@lru_cache(maxsize=4)
+def _upsert(dialect: str):
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(TABLE)
+    return statement.on_conflict_do_update(
+        index_elements=["run_id", "name"], set_={c: statement.excluded[c] for c in ("n", "last_x", *E.BLOBS)}
+    )
+
+
+def _store(session: Session | Connection, run_id: int, merged: dict[str, E.Series]) -> None:
+    """Upsert the series in one statement; delete those left empty."""
+    kept = [{"run_id": run_id, "name": name, **E.encode(s)} for name, s in merged.items() if len(s.x)]
+    gone = [name for name, s in merged.items() if not len(s.x)]
+    if kept:
+        session.execute(_upsert(dialect_of(session)), kept)
+    if gone:
+        session.execute(delete(TABLE).where(TABLE.c.run_id == run_id, TABLE.c.name.in_(gone)))
+
+
+# Plain SQL, built once: building a select per write costs more than running it on a few points.
+_STORED = text(f"SELECT name, n, last_x, {', '.join(E.BLOBS)} FROM metric_series WHERE run_id = :run_id "
+               "AND name IN :names").bindparams(bindparam("names", expanding=True))  # fmt: skip
+
+
+def write_epochs(session: Session | Connection, run_id: int, points: Iterable[tuple[str, int, Any, Any]]) -> None:
+    """Merge ``(name, x, value, t)`` points into their series: one SELECT of the touched rows, one upsert.
+
+    A point sent again overwrites itself; within one batch the last of an x wins.
+    """
+    by_name: dict[str, list[tuple[int, Any, Any]]] = {}
+    for name, x, value, t in points:
+        by_name.setdefault(name, []).append((x, value, t))
+    if not by_name:
+        return
+    lock_run(session, run_id)
+    stored = {row[0]: row[1:] for row in session.execute(_STORED, {"run_id": run_id, "names": list(by_name)})}
+    rows = []
+    for name, new in by_name.items():
+        row = E.append(stored.get(name), new)
+        if row is None:  # a repeat or an earlier epoch: merged
+            old = stored.get(name)
+            merged = E.merge(E.Series.empty() if old is None else E.decode(*old[2:]), E.Series.of(new))
+            row = E.encode(merged)
+        rows.append({"run_id": run_id, "name": name, **row})
+    session.execute(_upsert(dialect_of(session)), rows)
+
+
+def drop_epochs_from(session: Session | Connection, run_id: int, epoch: int) -> None:
+    """Delete the run's epoch points at ``epoch`` and after (a resumed run replaces what came after its checkpoint)."""
+    lock_run(session, run_id)
+    statement = select(TABLE.c.name, *_BLOB_COLUMNS).where(TABLE.c.run_id == run_id, TABLE.c.last_x >= epoch)
+    stored = {name: E.decode(*blobs) for name, *blobs in session.execute(statement)}
+    _store(session, run_id, {name: s.take(s.x < epoch) for name, s in stored.items()})
+
+
+def read_epochs(
+    session: Session | Connection, run_ids: Sequence[int], names: Sequence[str] | None = None, before: int | None = None
+) -> dict[tuple[int, str], dict[str, list]]:
+    """``{(run_id, name): {"x", "y", "t"}}`` in (run, name) order, one query; ``before``: only epochs below it.
+
+    None marks a missing value or t; a logged NaN or infinity reads back as itself.
+    """
+    statement = select(TABLE.c.run_id, TABLE.c.name, *_BLOB_COLUMNS).where(TABLE.c.run_id.in_(list(run_ids)))
+    if names:
+        statement = statement.where(TABLE.c.name.in_(list(names)))
+    result = session.execute(statement.order_by(TABLE.c.run_id, TABLE.c.name))
+    # Plain tuples from the driver: a Row per series is not needed.
+    rows = result.cursor.fetchall()
+    result.close()
+    series = {}
+    for run_id, name, *blobs in rows:
+        s = E.decode(*blobs)
+        if before is not None:
+            s = s.take(s.x < before)
+        if len(s.x):
+            series[(run_id, name)] = E.columns(s)
+    return series

@@ -1,0 +1,114 @@
+"""Epoch series through the metric_series table on SQLite and PostgreSQL: any batches read back as a dict model."""
+
+import math
+import threading
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from backend.analysis.dense import read_dense
+from backend.metrics.epoch_store import drop_epochs_from
+from backend.metrics.service import read_series, write_points
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO experiments (name, description, tags, base, grid) VALUES ('e', '', '[]', '{}', '{}')")
+    yield engine
+    engine.dispose()
+
+
+def new_run(engine) -> int:
+    with engine.begin() as conn:
+        return conn.execute(
+            sa.text("INSERT INTO runs (experiment_id, name, spec, state, epoch, epochs, summary) "
+                    "VALUES (1, 'r', '{}', 'queued', 0, 0, '{}') RETURNING id")  # fmt: skip
+        ).scalar_one()
+
+
+def same(a, b) -> bool:
+    """Exact equality, NaN equal to NaN, None distinct from it."""
+    if a is None or b is None:
+        return a is b
+    return (a != a and b != b) or a == b
+
+
+values = st.one_of(st.none(), st.just(math.nan), st.just(math.inf), st.just(-math.inf), st.floats(allow_nan=False))
+point = st.tuples(st.sampled_from(["loss", "val_accuracy", "sparsity"]), st.integers(0, 60), values,
+                  st.one_of(st.none(), st.just(math.nan), st.floats(0, 1e6)))  # fmt: skip
+batch = st.lists(point, max_size=40)
+# A write (possibly a repeat of the last batch), or a resume that drops the epochs from e on.
+operation = st.one_of(
+    st.tuples(st.just("write"), batch), st.tuples(st.just("repeat"), st.none()), st.tuples(st.just("resume"), st.integers(0, 62))
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(operation, min_size=1, max_size=8))
+def test_any_batches_read_back_as_a_dict_model(engine, operations):
+    run_id = new_run(engine)
+    model: dict[tuple[str, int], tuple] = {}
+    last: list = []
+    for kind, arg in operations:
+        if kind == "resume":
+            with engine.begin() as conn:
+                drop_epochs_from(conn, run_id, arg)
+            model = {key: v for key, v in model.items() if key[1] < arg}
+            continue
+        points = last if kind == "repeat" else arg
+        last = points
+        with engine.begin() as conn:
+            write_points(conn, run_id, [{"name": n, "axis": "epoch", "x": x, "value": v, "t": t} for n, x, v, t in points])
+        for n, x, v, t in points:
+            model[(n, x)] = (v, t)
+    with engine.connect() as conn:
+        stored = read_series(conn, [run_id])[run_id]
+        dense = read_dense(conn, [run_id])
+    assert set(stored) == {n for n, _ in model}
+    for name, data in stored.items():
+        xs = sorted(x for n, x in model if n == name)
+        assert data["axis"] == "epoch" and data["x"] == xs
+        for x, y, t in zip(data["x"], data["y"], data["t"], strict=True):
+            assert same(y, model[(name, x)][0]) and same(t, model[(name, x)][1]), (name, x, y, t, model[(name, x)])
+    # The analysis' array: every finite value at its place, NaN elsewhere.
+    for (name, x), (v, _) in model.items():
+        got = dense.values[0, dense.names.index(name), int(np.searchsorted(dense.x, x))]
+        assert same(float(got), v if v is not None and math.isfinite(v) else math.nan)
+
+
+def test_racing_writers_of_one_series_lose_no_point(engine):
+    run_id = new_run(engine)
+    barrier = threading.Barrier(8)
+
+    def write(k):
+        barrier.wait()
+        with engine.begin() as conn:
+            write_points(conn, run_id, [{"name": "loss", "x": x, "value": float(x)} for x in range(k, 200, 8)])
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with engine.connect() as conn:
+        series = read_series(conn, [run_id])[run_id]["loss"]
+    assert series["x"] == list(range(200)) and series["y"] == [float(x) for x in range(200)]
+
+
+def test_one_row_per_series_and_one_query_for_the_analysis(engine):
+    runs = [new_run(engine) for _ in range(3)]
+    with engine.begin() as conn:
+        for run_id in runs:
+            write_points(conn, run_id, [{"name": m, "x": e, "value": e / 10} for e in range(50) for m in ("loss", "acc")])
+        assert conn.execute(sa.text("SELECT count(*) FROM metric_series")).scalar() == 6
+    statements = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with engine.connect() as conn:
+        dense = read_dense(conn, runs)
+    assert len(statements) == 1
+    assert dense.values.shape == (3, 2, 50) and dense.values[2, dense.names.index("loss"), 49] == 4.9
