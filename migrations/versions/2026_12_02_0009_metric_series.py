@@ -5,7 +5,7 @@ metric_points, then holding nothing (0007 moved the step points), is dropped;
 the downgrade recreates it and writes the epoch points back one row per point.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from backend.metrics import epoch_series as E
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
