@@ -1,7 +1,6 @@
 """Epoch series through the metric_series table on SQLite and PostgreSQL: any batches read back as a dict model."""
 
 import math
-import threading
 
 import numpy as np
 import pytest
@@ -12,23 +11,7 @@ from hypothesis import strategies as st
 from backend.analysis.dense import read_dense
 from backend.metrics.epoch_store import drop_epochs_from
 from backend.metrics.service import read_series, write_points
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = sa.create_engine(database_url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO experiments (name, description, tags, base, grid) VALUES ('e', '', '[]', '{}', '{}')")
-    yield engine
-    engine.dispose()
-
-
-def new_run(engine) -> int:
-    with engine.begin() as conn:
-        return conn.execute(
-            sa.text("INSERT INTO runs (experiment_id, name, spec, state, epoch, epochs, summary) "
-                    "VALUES (1, 'r', '{}', 'queued', 0, 0, '{}') RETURNING id")  # fmt: skip
-        ).scalar_one()
+from tests.backend.metrics.helpers import new_run, race_writers
 
 
 def same(a, b) -> bool:
@@ -83,18 +66,7 @@ def test_any_batches_read_back_as_a_dict_model(engine, operations):
 
 def test_racing_writers_of_one_series_lose_no_point(engine):
     run_id = new_run(engine)
-    barrier = threading.Barrier(8)
-
-    def write(k):
-        barrier.wait()
-        with engine.begin() as conn:
-            write_points(conn, run_id, [{"name": "loss", "x": x, "value": float(x)} for x in range(k, 200, 8)])
-
-    threads = [threading.Thread(target=write, args=(k,)) for k in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    race_writers(engine, run_id, lambda k: [{"name": "loss", "x": x, "value": float(x)} for x in range(k, 200, 8)])
     with engine.connect() as conn:
         series = read_series(conn, [run_id])[run_id]["loss"]
     assert series["x"] == list(range(200)) and series["y"] == [float(x) for x in range(200)]

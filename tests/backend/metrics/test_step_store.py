@@ -1,7 +1,6 @@
 """Step series through the metric_blocks table on SQLite and PostgreSQL: any batches read back as a dict model."""
 
 import math
-import threading
 
 import numpy as np
 import pytest
@@ -11,24 +10,8 @@ from hypothesis import strategies as st
 
 from backend.metrics import blocks as B
 from backend.metrics.service import read_series, write_points
+from tests.backend.metrics.helpers import new_run, race_writers
 from backend.metrics.step_store import drop_steps_from
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = sa.create_engine(database_url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO experiments (name, description, tags, base, grid) VALUES ('e', '', '[]', '{}', '{}')")
-    yield engine
-    engine.dispose()
-
-
-def new_run(engine) -> int:
-    with engine.begin() as conn:
-        return conn.execute(
-            sa.text("INSERT INTO runs (experiment_id, name, spec, state, epoch, epochs, summary) "
-                    "VALUES (1, 'r', '{}', 'queued', 0, 0, '{}') RETURNING id")  # fmt: skip
-        ).scalar_one()
 
 
 def f32(value):
@@ -133,17 +116,6 @@ def test_step_points_take_under_10_bytes_each_and_no_epoch_rows(engine):
 
 def test_racing_writers_of_one_block_lose_no_point(engine):
     run_id = new_run(engine)
-    barrier = threading.Barrier(8)
-
-    def write(k):
-        barrier.wait()
-        with engine.begin() as conn:
-            write_points(conn, run_id, [{"name": "loss", "axis": "step", "x": x, "value": 1.0} for x in range(k, 1000, 8)])
-
-    threads = [threading.Thread(target=write, args=(k,)) for k in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    race_writers(engine, run_id, lambda k: [{"name": "loss", "axis": "step", "x": x, "value": 1.0} for x in range(k, 1000, 8)])
     with engine.connect() as conn:
         assert read_series(conn, [run_id])[run_id]["loss"]["x"] == list(range(1000))
