@@ -135,10 +135,11 @@ def test_make_run_trains_stops_cleanly_and_keeps_runs(checkout, venv, tmp_path):
     resumed_from = int(checkpoint.name.split("-e")[-1].removesuffix(".keras"))
     assert resumed_from >= 2
     with sqlite3.connect(checkout / "data" / "reglab.db") as db:
-        (xs,) = db.execute("SELECT xs FROM metric_series WHERE run_id = ? AND name = 'loss'", (long,)).fetchone()
-    # The epochs are an int32 blob (backend/metrics/epoch_series.py).
-    kept = [x for x in np.frombuffer(xs, "<i4").tolist() if x < resumed_from]
-    assert kept == list(range(resumed_from))
+        xs, vals = db.execute("SELECT xs, vals FROM metric_series WHERE run_id = ? AND name = 'loss'", (long,)).fetchone()
+    # Epochs as an int32 blob, values as a float64 one (backend/metrics/epoch_series.py).
+    stored = zip(np.frombuffer(xs, "<i4").tolist(), np.frombuffer(vals, "<f8").tolist(), strict=True)
+    kept = [(x, v) for x, v in stored if x < resumed_from]
+    assert [x for x, _ in kept] == list(range(resumed_from))
 
     worker_log = checkout / "data" / "logs" / "worker.log"
     second = Session(checkout, venv, port, tmp_path / "second.log")
