@@ -1,10 +1,9 @@
-"""Min-max downsampling: long step series shrink, their spikes survive."""
+"""Min-max thinning of a list of values (the live step points): long series shrink, their spikes survive."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 
 def _key(value: float | None) -> float:
@@ -61,19 +60,3 @@ def min_max_indices(y: Sequence[float | None], max_points: int) -> list[int]:
             keep.extend(sorted({low, high}))
     keep.append(n - 1)
     return keep
-
-
-def downsample(
-    x: Sequence[int], y: Sequence[float | None], t: Sequence[float | None], max_points: int
-) -> tuple[list[int], list[float | None], list[float | None]]:
-    """Keep at most ``max_points`` of a series, each bucket's min and max, in x order."""
-    indices = min_max_indices(y, max_points)
-    return [x[i] for i in indices], [y[i] for i in indices], [t[i] for i in indices]
-
-
-def shrink(series: dict[str, dict[str, Any]], max_points: int) -> dict[str, dict[str, Any]]:
-    """Downsample, in place, the step series of ``series`` longer than ``max_points``; epoch series stay whole."""
-    for data in series.values():
-        if data["axis"] == "step" and len(data["x"]) > max_points:
-            data["x"], data["y"], data["t"] = downsample(data["x"], data["y"], data["t"], max_points)
-    return series
