@@ -14,6 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.analysis.grouping import get_path
 from backend.experiments.grid import format_value
 from backend.experiments.models import Experiment
 from backend.runs.models import Run
@@ -24,15 +25,6 @@ from reglab.spec import flatten
 
 MIN_RUNS = 8
 Method = Literal["ped_anova", "fanova"]
-
-
-def _get(spec: dict[str, Any], path: str) -> Any:
-    node: Any = spec
-    for key in path.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
 
 
 def _grid_distributions(experiment: Experiment) -> dict[str, Any]:
@@ -73,7 +65,7 @@ def importance(session: Session, experiment: Experiment, metric: str, method: Me
     trials = []
     for spec, summary in rows:
         value = (summary or {}).get(metric)
-        params = {path: _get(spec, path) for path in distributions}
+        params = {path: get_path(spec, path) for path in distributions}
         if not isinstance(value, (int, float)) or not math.isfinite(value) or any(v is None for v in params.values()):
             continue
         params = {path: _param(distributions[path], v, search, path) for path, v in params.items()}
