@@ -68,7 +68,7 @@ def seed_study(grid: dict, name: str, epochs: int = 50) -> int:
 
 
 def bench_analysis(repeats: int) -> None:
-    import orjson
+    from backend.responses import dumps
 
     from backend.analysis import service
     from backend.analysis.dense import read_dense
@@ -93,7 +93,7 @@ def bench_analysis(repeats: int) -> None:
             begin, begin_cpu = time.perf_counter(), time.process_time()
             result = service.experiment_analysis(session, experiment, metric="best_val_accuracy", baseline=None,
                                                  band="ci95")
-            body = orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS)
+            body = dumps(result)
             elapsed = (time.perf_counter() - begin) * 1000
             elapsed_cpu = (time.process_time() - begin_cpu) * 1000
         size = len(body)

@@ -75,13 +75,14 @@ def timed(client: httpx.Client, url: str, repeats: int) -> tuple[list[float], fl
     return samples, (SERVER.seconds() - cpu_before) * 1000 / repeats
 
 
-def start_server(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, str]:
+def start_server(env: dict[str, str], log_path: Path, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """A uvicorn serving the checkout at ``root`` (this one by default, another to time it on the same data)."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "backend.main:create_app", "--factory", "--port", str(port)]
     proc = subprocess.Popen(
         [*command, "--log-level", "warning", "--no-access-log"],
         env=env,
-        cwd=ROOT,
+        cwd=root,
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
     )

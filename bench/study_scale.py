@@ -12,6 +12,11 @@ uvicorn (one process) serves it and one keep-alive client times:
 - the study analysis (target ≤ 100 ms).
 
     .venv/bin/python bench/study_scale.py [--postgres postgresql+psycopg://postgres@127.0.0.1/postgres] [--sqlite]
+
+To compare two checkouts on the same data, back to back: ``--keep NAME`` seeds
+the PostgreSQL database NAME once and keeps it; a later run with the same
+``--keep NAME`` times it again without seeding, and ``--root PATH`` serves it
+from another checkout (e.g. an export of the previous commit).
 """
 
 from __future__ import annotations
@@ -81,6 +86,24 @@ def seed(seeds: int) -> tuple[int, list[int], float]:
     return experiment_id, [run_id for run_id, _ in runs], time.perf_counter() - started
 
 
+def _kept_study(url: str) -> tuple[int, list[int]] | None:
+    """The experiment and run ids of a study seeded earlier into ``url`` (``--keep``), if it is complete."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            experiment_id = connection.scalar(sa.text("SELECT max(id) FROM experiments WHERE name = 'scale'"))
+            if experiment_id is None:
+                return None
+            run_ids = connection.scalars(
+                sa.text("SELECT id FROM runs WHERE experiment_id = :e AND state = 'completed' ORDER BY id"), {"e": experiment_id}
+            ).all()
+    except sa.exc.ProgrammingError:  # no tables yet
+        return None
+    finally:
+        engine.dispose()
+    return (experiment_id, list(run_ids)) if run_ids else None
+
+
 def database_bytes(url: str, data_dir: Path) -> int:
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
@@ -115,18 +138,24 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="a fresh SQLite file instead")
     parser.add_argument("--seeds", type=int, default=100, help="seeds per condition (10 conditions)")
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--keep", metavar="NAME", help="seed this PostgreSQL database once and keep it for later runs")
+    parser.add_argument("--root", type=Path, default=None, help="serve from this checkout instead of this one")
     args = parser.parse_args()
     random.seed(1)
     data_dir = Path(tempfile.mkdtemp(prefix="reglab-scale-"))
     admin = name = None
+    seeded = False
     if args.sqlite:
         url = f"sqlite:///{data_dir / 'reglab.db'}"
     else:
-        name = f"reglab_scale_{uuid.uuid4().hex[:8]}"
+        name = args.keep or f"reglab_scale_{uuid.uuid4().hex[:8]}"
         admin = sa.create_engine(args.postgres, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            exists = connection.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not exists:
+                connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
         url = sa.engine.make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
+        seeded = bool(exists) and _kept_study(url) is not None
     env = {"REGLAB_DATA_DIR": str(data_dir), "REGLAB_DATABASE_URL": url, "REGLAB_REDIS_URL": "redis://127.0.0.1:9/0",
            "REGLAB_BROKER_TIMEOUT_S": "0.2", "REGLAB_DISPATCH_INTERVAL_S": "3600",
            "REGLAB_MAX_RUNS_PER_EXPERIMENT": "2000", "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}  # fmt: skip
@@ -135,13 +164,18 @@ def main() -> None:
     try:
         from backend.migrate import upgrade_head
 
-        upgrade_head()
-        experiment_id, run_ids, seconds = seed(args.seeds)
-        size = database_bytes(url, data_dir)
-        stored = len(run_ids) * (EPOCHS * len(EPOCH_METRICS) + STEPS * len(STEP_METRICS))
-        print(f"{len(run_ids)}-run study on {url.split(':')[0]}, {os.cpu_count()} CPUs: {stored:,} points written "
-              f"in {seconds:.0f} s; database {size / 1e6:,.0f} MB ({size / stored:.1f} bytes per point)")  # fmt: skip
-        proc, base_url = start_server({**os.environ, **env}, data_dir / "uvicorn.log")
+        if seeded:
+            experiment_id, run_ids = _kept_study(url)
+            print(f"{len(run_ids)}-run study kept in {name}, {os.cpu_count()} CPUs, served from {args.root or 'this checkout'}")
+        else:
+            upgrade_head()
+            experiment_id, run_ids, seconds = seed(args.seeds)
+            size = database_bytes(url, data_dir)
+            stored = len(run_ids) * (EPOCHS * len(EPOCH_METRICS) + STEPS * len(STEP_METRICS))
+            print(f"{len(run_ids)}-run study on {url.split(':')[0]}, {os.cpu_count()} CPUs: {stored:,} points written "
+                  f"in {seconds:.0f} s; database {size / 1e6:,.0f} MB ({size / stored:.1f} bytes per point)")  # fmt: skip
+        root = args.root.resolve() if args.root else Path(__file__).resolve().parent.parent
+        proc, base_url = start_server({**os.environ, **env}, data_dir / "uvicorn.log", root)
         server = ServerCpu(proc.pid)
         with httpx.Client(base_url=base_url, timeout=120) as client:
             picks = [",".join(map(str, random.sample(run_ids, 20))) for _ in range(args.repeats)]
@@ -157,7 +191,7 @@ def main() -> None:
         if proc is not None:
             proc.terminate()
             proc.wait(30)
-        if admin is not None:
+        if admin is not None and not args.keep:
             from backend.db import reset_engine_cache
 
             reset_engine_cache()

@@ -26,6 +26,16 @@ def _t975(size: int) -> np.ndarray:
     return table
 
 
+def _half(std: np.ndarray, n: np.ndarray, band: str) -> np.ndarray:
+    """Half the band's width: t(0.975, n − 1) · std / √n for ``ci95``, std for ``std``; NaN where n < 2."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if band == "ci95":
+            half = _t975(max(64, 1 << int(n.max(initial=1)).bit_length()))[np.maximum(n - 1, 0)] * std / np.sqrt(n)
+        else:
+            half = std
+    return np.where(n >= 2, half, np.nan)
+
+
 def _reduce(stack: np.ndarray, band: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """mean, lo, hi and n over axis 0 of ``stack`` (NaN = no value); lo/hi NaN where n < 2."""
     n = np.sum(~np.isnan(stack), axis=0)
@@ -33,29 +43,54 @@ def _reduce(stack: np.ndarray, band: str) -> tuple[np.ndarray, np.ndarray, np.nd
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(stack, axis=0)
         std = np.nanstd(stack, axis=0, ddof=1)
-        if band == "ci95":
-            half = _t975(max(64, 1 << int(n.max(initial=1)).bit_length()))[np.maximum(n - 1, 0)] * std / np.sqrt(n)
-        else:
-            half = std
-    half = np.where(n >= 2, half, np.nan)
+    half = _half(std, n, band)
+    return mean, mean - half, mean + half, n
+
+
+def _reduce_groups(values: np.ndarray, sizes: np.ndarray, band: str):
+    """:func:`_reduce` of consecutive blocks of ``values`` along axis 0 (``sizes`` rows each), all at once.
+
+    Sums per block with ``np.add.reduceat`` instead of one padded array per group:
+    groups of very different sizes would pad to groups × the largest.
+    """
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    present = ~np.isnan(values)
+    n = np.add.reduceat(present, starts, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.add.reduceat(np.where(present, values, 0.0), starts, axis=0) / n
+        # Two passes, as np.nanstd does: squared deviations from each group's mean.
+        deviation = np.where(present, values - np.repeat(mean, sizes, axis=0), 0.0)
+        std = np.sqrt(np.add.reduceat(deviation * deviation, starts, axis=0) / (n - 1))
+    half = _half(std, n, band)
     return mean, mean - half, mean + half, n
 
 
 def _out(x: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: np.ndarray) -> dict[str, Any]:
-    # NaN goes out as JSON null (the response renderer maps it).
-    return {"x": x.tolist(), "mean": mean.tolist(), "lo": lo.tolist(), "hi": hi.tolist(), "n": n.tolist()}
+    # Arrays, rendered by orjson as they are; NaN goes out as JSON null.
+    return {"x": x, "mean": mean, "lo": lo, "hi": hi, "n": n}
 
 
 def group_bands(dense: Dense, rows: np.ndarray, band: str) -> dict[str, dict[str, Any]]:
     """Bands of every epoch metric for the runs at ``rows`` of ``dense``, over the epochs where n ≥ 1."""
-    if not dense.names or not rows.size:
-        return {}
-    mean, lo, hi, n = _reduce(dense.values[rows], band)
-    out = {}
-    for i, name in enumerate(dense.names):
-        keep = n[i] > 0
-        if keep.any():
-            out[name] = _out(dense.x[keep], mean[i][keep], lo[i][keep], hi[i][keep], n[i][keep])
+    return groups_bands(dense, [rows], band)[0]
+
+
+def groups_bands(dense: Dense, members: list[np.ndarray], band: str) -> list[dict[str, dict[str, Any]]]:
+    """:func:`group_bands` of several groups (each an array of rows of ``dense``), reduced together."""
+    out: list[dict[str, dict[str, Any]]] = [{} for _ in members]
+    filled = [g for g, rows in enumerate(members) if rows.size]
+    if not dense.names or not filled:
+        return out
+    sizes = np.array([members[g].size for g in filled], dtype=np.int64)
+    mean, lo, hi, n = _reduce_groups(dense.values[np.concatenate([members[g] for g in filled])], sizes, band)
+    for g, group in enumerate(filled):
+        bands = out[group]
+        for i, name in enumerate(dense.names):
+            keep = n[g, i] > 0
+            if keep.all():
+                bands[name] = _out(dense.x, mean[g, i], lo[g, i], hi[g, i], n[g, i])
+            elif keep.any():
+                bands[name] = _out(dense.x[keep], mean[g, i][keep], lo[g, i][keep], hi[g, i][keep], n[g, i][keep])
     return out
 
 

@@ -21,7 +21,6 @@ from backend.db import session_scope
 from backend.errors import InvalidInput, field_error, shown
 from backend.experiments.models import Experiment
 from backend.runs.models import Run
-from backend.runs.service import items_query
 from backend.runs.states import QUEUED, RUNNING
 from backend.spec_fields import object_paths
 
@@ -55,24 +54,81 @@ def parse_group_by(text: str) -> list[str] | None | str:
     return fields
 
 
-def _matched(base_rows: list[int], other_rows: list[int], replicate: list[str], values: np.ndarray):
-    """Both groups' values ordered by replicate key, when both hold exactly the same replicates (seeds)."""
+def _matched(base_rows: list[int], other_rows: list[int], replicate: list[str]) -> tuple[list[int], list[int]] | None:
+    """Both groups' rows ordered by replicate key, when both hold exactly the same replicates (seeds)."""
     base_keys = {replicate[r]: r for r in base_rows}
     other_keys = {replicate[r]: r for r in other_rows}
     if len(base_keys) != len(base_rows) or len(other_keys) != len(other_rows) or set(base_keys) != set(other_keys):
         return None
     order = sorted(base_keys)
-    return values[[base_keys[k] for k in order]], values[[other_keys[k] for k in order]]
+    return [base_keys[k] for k in order], [other_keys[k] for k in order]
+
+
+def _index(rows: list[list[int]]) -> np.ndarray:
+    """Row lists as one int array, padded with -1 (the NaN column :func:`_statistics` appends)."""
+    out = np.full((len(rows), max((len(r) for r in rows), default=0)), -1, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
+
+
+def _chunks(count: int, longest: int) -> list[slice]:
+    """Groups in slices small enough that groups × longest × metrics stays around a million values."""
+    step = max(1, (1 << 20) // max(1, longest * len(SUMMARY_METRICS)))
+    return [slice(start, start + step) for start in range(0, count, step)]
+
+
+def _statistics(
+    table: np.ndarray, members: list[list[int]], base: int | None, replicate: list[str]
+) -> tuple[list[dict[str, dict]], list[dict[str, dict]]]:
+    """Every group's :func:`stats.describe` and its comparison with group ``base`` on every summary metric.
+
+    ``table`` is ``(metrics, runs)``. The groups are stacked into padded arrays, so
+    describing and testing them is a few array operations per chunk, not one per group.
+    """
+    names = list(SUMMARY_METRICS)
+    table = np.concatenate([table, np.full((len(names), 1), np.nan)], axis=1)
+
+    def gather(index: np.ndarray) -> np.ndarray:
+        """``(metrics × groups, width)``: row m·groups + g holds group g's values of metric m."""
+        return table[:, index].reshape(len(names) * index.shape[0], index.shape[1])
+
+    described: list[dict[str, dict]] = [{} for _ in members]
+    longest = max((len(m) for m in members), default=0)
+    for part in _chunks(len(members), longest):
+        index = _index(members[part])
+        rows = stats.describe_rows(gather(index))
+        for m, name in enumerate(names):
+            for g in range(index.shape[0]):
+                described[part.start + g][name] = rows[m * index.shape[0] + g]
+    versus: list[dict[str, dict]] = [{} for _ in members]
+    if base is None:
+        return described, versus
+    others = [g for g in range(len(members)) if g != base]
+    results: dict[str, list[dict]] = {name: [] for name in names}
+    for part in _chunks(len(others), longest + len(members[base])):
+        chunk = others[part]
+        matched = [_matched(members[base], members[g], replicate) for g in chunk]
+        first = _index([m[0] if m else [] for m in matched])
+        second = _index([m[1] if m else [] for m in matched])
+        other = _index([members[g] for g in chunk])
+        base_values = np.repeat(table[:, members[base]], len(chunk), axis=0)
+        results_of = stats.compare_rows(
+            base_values, gather(other), gather(first), gather(second), np.tile([m is not None for m in matched], len(names))
+        )
+        for m, name in enumerate(names):
+            results[name].extend(results_of[m * len(chunk):(m + 1) * len(chunk)])
+    for name, direction in SUMMARY_METRICS.items():
+        adjusted = stats.holm([r["p_value"] for r in results[name]])
+        for g, result, p_adj in zip(others, results[name], adjusted, strict=True):
+            versus[g][name] = {**result, "p_adjusted": p_adj, "verdict": stats.verdict(result["diff"], p_adj, direction)}
+    return described, versus
 
 
 def _rank_key(direction: str, mean: float | None) -> tuple[int, float]:
     if mean is None:
         return 1, 0.0
     return 0, mean if direction == "lower" else -mean
-
-
-def _nullable(value: float) -> float | None:
-    return None if value != value else float(value)
 
 
 def analyse(
@@ -110,39 +166,25 @@ def analyse(
     base_group = by_label[baseline] if baseline is not None else (grouping.default_baseline(groups) if groups else None)
 
     metric_values = run_metrics(dense, [run.get("summary") for run in runs], [run.get("epoch_seconds") for run in runs])
+    table = np.stack([metric_values[name] for name in SUMMARY_METRICS]) if runs else np.zeros((len(SUMMARY_METRICS), 0))
     replicate = [grouping.replicate_key(run["spec"], replicate_fields) for run in runs]
     row_of = {run_id: i for i, run_id in enumerate(run_ids)}
     active = np.array([run["state"] == RUNNING for run in runs], dtype=bool)
-    rows_of = {g.label: [row_of[i] for i in g.run_ids] for g in groups}
+    members = [[row_of[i] for i in g.run_ids] for g in groups]
+    base_index = next((i for i, g in enumerate(groups) if g is base_group), None)
+    described, versus = _statistics(table, members, base_index, replicate)
     out_groups = {
         g.label: {
             "key": g.key,
             "label": g.label,
             "run_ids": g.run_ids,
             "n": len(g.run_ids),
-            "running": int(active[rows_of[g.label]].sum()),
-            "metrics": {name: stats.describe(metric_values[name][rows_of[g.label]]) for name in SUMMARY_METRICS},
-            "vs_baseline": {},
+            "running": int(active[members[i]].sum()),
+            "metrics": described[i],
+            "vs_baseline": versus[i],
         }
-        for g in groups
+        for i, g in enumerate(groups)
     }
-    others = [g for g in groups if base_group is not None and g is not base_group]
-    if others:
-        base_rows = rows_of[base_group.label]
-        jobs = [
-            (name, g, stats.Pair(metric_values[name][base_rows], metric_values[name][rows_of[g.label]],
-                                 _matched(base_rows, rows_of[g.label], replicate, metric_values[name])))
-            for name in SUMMARY_METRICS
-            for g in others
-        ]
-        results = stats.compare_many([job[2] for job in jobs])
-        for name, direction in SUMMARY_METRICS.items():
-            picked = [(g, r) for (n, g, _), r in zip(jobs, results, strict=True) if n == name]
-            adjusted = stats.holm([r["p_value"] for _, r in picked])
-            for (g, result), p_adj in zip(picked, adjusted, strict=True):
-                out_groups[g.label]["vs_baseline"][name] = {
-                    **result, "p_adjusted": p_adj, "verdict": stats.verdict(result["diff"], p_adj, direction),
-                }
     direction = SUMMARY_METRICS[metric]
     ranked = sorted(out_groups.values(), key=lambda g: _rank_key(direction, g["metrics"][metric]["mean"]))
 
@@ -151,14 +193,14 @@ def analyse(
         reason = f"nothing to compare: {len(runs)} run{'s' if len(runs) != 1 else ''}"
     elif len(groups) < 2:
         reason = "nothing to compare: every run has the same condition (only replicate fields differ)"
-    series = {}
-    for g in groups:
-        series[g.label] = bands.group_bands(dense, np.array(rows_of[g.label], dtype=np.int64), band)
-        if step_series:
+    series = dict(zip((g.label for g in groups),
+                      bands.groups_bands(dense, [np.array(m, dtype=np.int64) for m in members], band), strict=True))
+    if step_series:
+        for g in groups:
             series[g.label].update(step_bands([step_series.get(i, {}) for i in g.run_ids], band, step_buckets))
     label_of = {i: g.label for g in groups for i in g.run_ids}
     key_of = {i: g.key for g in groups for i in g.run_ids}
-    columns = {name: metric_values[name].tolist() for name in SUMMARY_METRICS}
+    columns = table.T.tolist()  # NaN (no value) goes out as JSON null
     return {
         "replicate_fields": replicate_fields,
         "factors": factors,
@@ -174,7 +216,7 @@ def analyse(
         "series": series,
         "runs": [
             {"id": run["id"], "name": run["name"], "state": run["state"], "group": label_of[run["id"]],
-             "key": key_of[run["id"]], "metrics": {name: _nullable(columns[name][i]) for name in SUMMARY_METRICS}}
+             "key": key_of[run["id"]], "metrics": dict(zip(SUMMARY_METRICS, columns[i], strict=True))}
             for i, run in enumerate(runs)
         ],
     }
@@ -199,11 +241,14 @@ def experiment_analysis(
 ) -> dict[str, Any]:
     """The analysis of an experiment's runs: one query for the runs, one for every epoch point."""
     check_metric(metric)
+    # Only the columns the analysis reads: a list item's other JSON and timestamps cost a decode per run.
     rows = session.execute(
-        items_query().add_columns(Run.spec).where(Run.experiment_id == experiment.id).order_by(Run.id)
+        select(Run.id, Run.name, Run.state, Run.spec, Run.summary, Run.epoch_seconds)
+        .where(Run.experiment_id == experiment.id)
+        .order_by(Run.id)
     ).all()
     runs = [_run_input(row) for row in rows]
-    dense = read_dense(session, [run["id"] for run in runs])
+    dense = read_dense(session, [run["id"] for run in runs], experiment.id)
     result = analyse(runs, dense, replicate_fields=replicates_of(experiment.replicates), metric=metric,
                      baseline=baseline, band=band)
     return {"experiment_id": experiment.id, "experiment_name": experiment.name, **result}

@@ -23,12 +23,6 @@ LOW_POWER_N = 3
 NO_SPREAD = "no spread within the groups: the t-test is undefined"
 
 
-def clean(values: Sequence[float | None] | np.ndarray) -> np.ndarray:
-    """The finite values as a float array (None and NaN dropped)."""
-    array = np.array(values, dtype=float) if not isinstance(values, np.ndarray) else values.astype(float, copy=False)
-    return array[np.isfinite(array)]
-
-
 def _num(value: float) -> float | None:
     """A float for JSON, or None for NaN and infinity."""
     value = float(value)
@@ -51,36 +45,59 @@ def t_interval(mean: float, sem: float, df: float, level: float = 0.95) -> list[
 
 def describe(values: Sequence[float | None] | np.ndarray) -> dict[str, Any]:
     """n, mean, std (ddof 1), sem, 95 % t interval, min and max of the finite values."""
-    data = clean(values)
-    n = int(data.size)
-    if n == 0:
-        return {"n": 0, "mean": None, "std": None, "sem": None, "ci95": [None, None], "min": None, "max": None}
-    mean = float(data.mean())
-    if n < 2:
-        return {"n": 1, "mean": mean, "std": None, "sem": None, "ci95": [None, None], "min": mean, "max": mean}
-    std = float(data.std(ddof=1))
-    sem = std / math.sqrt(n)
-    return {
-        "n": n,
-        "mean": mean,
-        "std": std,
-        "sem": sem,
-        "ci95": t_interval(mean, sem, n - 1),
-        "min": float(data.min()),
-        "max": float(data.max()),
-    }
+    return describe_rows(np.array([np.asarray(values, dtype=float)]).reshape(1, -1))[0]
+
+
+def _finite_or_nan(values: np.ndarray) -> np.ndarray:
+    """NaN for every value that is not finite, and at least one column (NaN) so row reductions are defined."""
+    if values.shape[1] == 0:
+        return np.full((values.shape[0], 1), np.nan)
+    return np.where(np.isfinite(values), values, np.nan)
+
+
+def describe_rows(values: np.ndarray) -> list[dict[str, Any]]:
+    """:func:`describe` of each row of ``values`` (NaN, infinity: no value), in a few array operations.
+
+    An analysis describes every group on every summary metric: one call for all.
+    """
+    data = _finite_or_nan(np.asarray(values, dtype=float))
+    n = np.sum(~np.isnan(data), axis=1)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows of fewer than two values
+        mean = np.nanmean(data, axis=1)
+        std = np.nanstd(data, axis=1, ddof=1)
+        low, high = np.nanmin(data, axis=1), np.nanmax(data, axis=1)
+        sem = std / np.sqrt(n)
+        half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * sem
+    out = []
+    for count, m, s, e, h, lo, hi in zip(n.tolist(), mean.tolist(), std.tolist(), sem.tolist(), half.tolist(),
+                                         low.tolist(), high.tolist(), strict=True):
+        if count == 0:
+            out.append({"n": 0, "mean": None, "std": None, "sem": None, "ci95": [None, None], "min": None, "max": None})
+        elif count == 1:
+            out.append({"n": 1, "mean": m, "std": None, "sem": None, "ci95": [None, None], "min": m, "max": m})
+        else:
+            ci = [_num(m - h), _num(m + h)] if math.isfinite(e) else [None, None]
+            out.append({"n": count, "mean": m, "std": s, "sem": e, "ci95": ci, "min": lo, "max": hi})
+    return out
 
 
 def hedges_g(a: np.ndarray, b: np.ndarray) -> float | None:
     """Standardized difference (b − a) / pooled sd, with Hedges' small-sample correction J = 1 − 3 / (4·df − 1)."""
-    n_a, n_b = a.size, b.size
+    return _num(_hedges_rows(padded([a]), padded([b]))[0])
+
+
+def _hedges_rows(base: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """:func:`hedges_g` of each row pair (NaN: no value); NaN where a group has < 2 values or no spread."""
+    base, other = _finite_or_nan(base), _finite_or_nan(other)
+    n_a, n_b = np.sum(~np.isnan(base), axis=1), np.sum(~np.isnan(other), axis=1)
     df = n_a + n_b - 2
-    if n_a < 2 or n_b < 2:
-        return None
-    pooled = math.sqrt(((n_a - 1) * a.var(ddof=1) + (n_b - 1) * b.var(ddof=1)) / df)
-    if pooled == 0:
-        return None
-    return _num((b.mean() - a.mean()) / pooled * (1 - 3 / (4 * df - 1)))
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows of fewer than two values
+        var_a, var_b = np.nanvar(base, axis=1, ddof=1), np.nanvar(other, axis=1, ddof=1)
+        pooled = np.sqrt(((n_a - 1) * var_a + (n_b - 1) * var_b) / df)
+        diff = np.nanmean(other, axis=1) - np.nanmean(base, axis=1)
+        return np.where((pooled > 0) & (n_a >= 2) & (n_b >= 2), diff / pooled * (1 - 3 / (4 * df - 1)), np.nan)
 
 
 def _result(kind: str, diff: float, t: float, df: float, p: float, low: float, high: float) -> dict[str, Any]:
@@ -139,68 +156,100 @@ def compare(
     return compare_many([Pair(base, other, pairs)])[0]
 
 
+def padded(rows: Sequence[Sequence[float | None] | np.ndarray]) -> np.ndarray:
+    """Rows of different lengths as one ``(len(rows), longest)`` array, NaN after each row's end."""
+    out = np.full((len(rows), max((len(r) for r in rows), default=0)), np.nan)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = np.asarray(row, dtype=float)
+    return out
+
+
 def compare_many(pairs: list[Pair]) -> list[dict[str, Any]]:
-    """:func:`compare` of many pairs, the t-tests batched by sample size into one scipy call each."""
-    out: list[dict[str, Any] | None] = [None] * len(pairs)
-    paired_jobs: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
-    welch_jobs: dict[tuple[int, int], list[tuple[int, np.ndarray, np.ndarray]]] = {}
-    cleaned = []
-    for i, pair in enumerate(pairs):
-        a, b = clean(pair.base), clean(pair.other)
-        cleaned.append((a, b))
-        empty = {"diff": None, "ci95": [None, None], "hedges_g": None, "p_value": None, "test": None}
-        if a.size == 0 or b.size == 0:
-            out[i] = {**empty, "reason": "no values to compare"}
-            continue
-        diff = float(b.mean() - a.mean())
-        if a.size < 2 or b.size < 2:
-            out[i] = {**empty, "diff": diff, "reason": "needs at least 2 seeds in each group for a test"}
-            continue
-        no_spread = {**empty, "diff": diff, "reason": NO_SPREAD}
-        if np.ptp(a) == 0 and np.ptp(b) == 0:
-            out[i] = no_spread
-            continue
-        if pair.matched is not None:
-            pa, pb = np.array(pair.matched[0], dtype=float), np.array(pair.matched[1], dtype=float)
-            keep = np.isfinite(pa) & np.isfinite(pb)
-            pa, pb = pa[keep], pb[keep]
-            if pa.size >= 2:
-                if np.ptp(pb - pa) == 0:
-                    out[i] = no_spread
-                else:
-                    paired_jobs.setdefault(pa.size, []).append((i, pa, pb))
-                continue
-        welch_jobs.setdefault((a.size, b.size), []).append((i, a, b))
-    with warnings.catch_warnings():
-        # Nearly constant samples make scipy warn about precision; their p-values are still reported.
+    """:func:`compare` of many pairs (see :func:`compare_rows`)."""
+    matched = np.array([pair.matched is not None for pair in pairs], dtype=bool)
+    return compare_rows(
+        padded([pair.base for pair in pairs]),
+        padded([pair.other for pair in pairs]),
+        padded([pair.matched[0] if pair.matched is not None else () for pair in pairs]),
+        padded([pair.matched[1] if pair.matched is not None else () for pair in pairs]),
+        matched,
+    )
+
+
+def _compact(values: np.ndarray, keep: np.ndarray, size: int) -> np.ndarray:
+    """Each row's kept values, in order, the first ``size`` of them (every row keeps exactly ``size``)."""
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :size]
+    return np.take_along_axis(values, order, axis=1)
+
+
+def compare_rows(
+    base: np.ndarray, other: np.ndarray, first: np.ndarray, second: np.ndarray, matched: np.ndarray
+) -> list[dict[str, Any]]:
+    """Row i of ``other`` against row i of ``base`` (NaN: no value), as :func:`compare` does for one pair.
+
+    ``first``/``second`` row i: both groups' values ordered by seed where ``matched[i]``
+    (the groups hold the same seeds): those rows get the paired test, the others
+    Welch's. The t-tests run in one vectorized scipy call per sample size, since a
+    study compares each of its groups on every summary metric.
+    """
+    base, other = _finite_or_nan(base), _finite_or_nan(other)
+    first, second = _finite_or_nan(first), _finite_or_nan(second)
+    n_a, n_b = np.sum(~np.isnan(base), axis=1), np.sum(~np.isnan(other), axis=1)
+    pair_kept = ~np.isnan(first) & ~np.isnan(second)
+    n_pairs = pair_kept.sum(axis=1)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        # Empty rows and nearly constant samples warn; their results are NaN or still reported.
         warnings.simplefilter("ignore", RuntimeWarning)
-        for jobs in paired_jobs.values():
-            first, second = np.stack([job[1] for job in jobs]), np.stack([job[2] for job in jobs])
-            result = stats.ttest_rel(second, first, axis=1)
-            _fill(out, jobs, "paired", (second - first).mean(axis=1), result)
-        for jobs in welch_jobs.values():
-            first, second = np.stack([job[1] for job in jobs]), np.stack([job[2] for job in jobs])
-            result = stats.ttest_ind(second, first, axis=1, equal_var=False)
-            _fill(out, jobs, "welch", second.mean(axis=1) - first.mean(axis=1), result)
-    for i, (a, b) in enumerate(cleaned):
-        entry = out[i]
-        if entry is None or entry.get("reason") is not None or entry["test"] is None:
-            continue
-        entry["hedges_g"] = hedges_g(a, b)
-        if entry["p_value"] is None:
-            entry["reason"] = NO_SPREAD
-        elif min(a.size, b.size) <= LOW_POWER_N:
-            entry["reason"] = f"low power: n ≤ {LOW_POWER_N} in a group, only large differences are detectable"
-    return out  # type: ignore[return-value]
-
-
-def _fill(out: list, jobs: list, kind: str, diffs: np.ndarray, result: Any) -> None:
-    ci = result.confidence_interval(0.95)
-    for row, (i, _, _) in enumerate(jobs):
-        entry = _result(kind, float(diffs[row]), result.statistic[row], result.df[row], result.pvalue[row],
-                        ci.low[row], ci.high[row])
-        out[i] = {"diff": entry["diff"], "ci95": entry["ci95"], "hedges_g": None, "p_value": entry["p_value"],
-                  "test": kind, "reason": None}
+        mean_a, mean_b = np.nanmean(base, axis=1), np.nanmean(other, axis=1)
+        flat = (np.nanmax(base, axis=1) == np.nanmin(base, axis=1)) & (np.nanmax(other, axis=1) == np.nanmin(other, axis=1))
+        gaps = second - first
+        flat_gaps = np.nanmax(gaps, axis=1) == np.nanmin(gaps, axis=1)
+        none = (n_a == 0) | (n_b == 0)
+        few = ~none & ((n_a < 2) | (n_b < 2))
+        testable = ~none & ~few & ~flat
+        paired = testable & matched & (n_pairs >= 2)
+        flat |= paired & flat_gaps
+        paired &= ~flat_gaps
+        welch = testable & ~(matched & (n_pairs >= 2))
+        tests: dict[int, tuple[str, float, Any, Any, int]] = {}  # row -> (test, diff, result, its CI, its row)
+        for size in np.unique(n_pairs[paired]).tolist():
+            rows = np.flatnonzero(paired & (n_pairs == size))
+            a = _compact(first[rows], pair_kept[rows], size)
+            b = _compact(second[rows], pair_kept[rows], size)
+            result = stats.ttest_rel(b, a, axis=1)
+            ci = result.confidence_interval(0.95)
+            for j, (row, d) in enumerate(zip(rows.tolist(), (b - a).mean(axis=1).tolist(), strict=True)):
+                tests[row] = ("paired", d, result, ci, j)
+        for size_a, size_b in {(int(x), int(y)) for x, y in zip(n_a[welch], n_b[welch], strict=True)}:
+            rows = np.flatnonzero(welch & (n_a == size_a) & (n_b == size_b))
+            a = _compact(base[rows], ~np.isnan(base[rows]), size_a)
+            b = _compact(other[rows], ~np.isnan(other[rows]), size_b)
+            result = stats.ttest_ind(b, a, axis=1, equal_var=False)
+            ci = result.confidence_interval(0.95)
+            for j, (row, d) in enumerate(zip(rows.tolist(), (b.mean(axis=1) - a.mean(axis=1)).tolist(), strict=True)):
+                tests[row] = ("welch", d, result, ci, j)
+    diffs, gs = (mean_b - mean_a).tolist(), _hedges_rows(base, other).tolist()
+    out = []
+    empty = {"diff": None, "ci95": [None, None], "hedges_g": None, "p_value": None, "test": None}
+    for i in range(base.shape[0]):
+        if none[i]:
+            out.append({**empty, "reason": "no values to compare"})
+        elif few[i]:
+            out.append({**empty, "diff": diffs[i], "reason": "needs at least 2 seeds in each group for a test"})
+        elif i not in tests:
+            out.append({**empty, "diff": diffs[i], "reason": NO_SPREAD})
+        else:
+            kind, d, result, ci, j = tests[i]
+            p = _num(result.pvalue[j])
+            if p is None:
+                reason = NO_SPREAD
+            elif min(n_a[i], n_b[i]) <= LOW_POWER_N:
+                reason = f"low power: n ≤ {LOW_POWER_N} in a group, only large differences are detectable"
+            else:
+                reason = None
+            out.append({"diff": d, "ci95": [_num(ci.low[j]), _num(ci.high[j])], "hedges_g": _num(gs[i]),
+                        "p_value": p, "test": kind, "reason": reason})
+    return out
 
 
 def verdict(diff: float | None, p_adjusted: float | None, direction: str, alpha: float = ALPHA) -> str | None:

@@ -97,7 +97,9 @@ def _finite(value: Any) -> float | None:
 def run_metrics(dense: Dense, summaries: list[dict[str, Any]], epoch_seconds: list[float | None]) -> dict[str, np.ndarray]:
     """Every summary metric of every run: the stored summary's value where it has one, else the derived one."""
     out = derived(dense, epoch_seconds)
-    for name in FROM_SUMMARY:
-        stored = np.array([_finite((s or {}).get(name)) for s in summaries], dtype=float)
-        out[name] = np.where(np.isfinite(stored), stored, out[name])
+    # Floats pass as they are (NaN and infinity fall to the derived value below); anything else is checked.
+    rows = [[v if type(v) is float else _finite(v) for v in map((s or {}).get, FROM_SUMMARY)] for s in summaries]
+    stored = np.array(rows, dtype=float).reshape(len(summaries), len(FROM_SUMMARY))
+    for i, name in enumerate(FROM_SUMMARY):
+        out[name] = np.where(np.isfinite(stored[:, i]), stored[:, i], out[name])
     return out

@@ -6,28 +6,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from backend.compare.params import params_diff
 from backend.db import session_scope
 from backend.errors import NotFound
 from backend.metrics.service import read_series
 from backend.runs.models import Run
 from backend.runs.service import item_from_row, items_query
-from backend.trainer.external import run_params
-
-
-def params_diff(specs: dict[int, dict[str, Any]]) -> dict[str, dict[int, Any]]:
-    """Flattened spec fields (an external run's params) whose values differ across runs: ``{field: {run_id: value}}``.
-
-    A field one spec lacks (e.g. ``schedule.s`` of a constant schedule) shows as null,
-    and counts as equal to a field that is null.
-    """
-    flat = {run_id: run_params(spec) for run_id, spec in specs.items()}
-    fields = list(dict.fromkeys(key for values in flat.values() for key in values))
-    diff = {}
-    for field in fields:
-        values = {run_id: values.get(field) for run_id, values in flat.items()}
-        if len({repr(v) for v in values.values()}) > 1:
-            diff[field] = values
-    return diff
 
 
 def compare(

@@ -28,13 +28,18 @@ def external_spec(
     return {EXTERNAL: info}
 
 
+def params_root(spec: dict[str, Any]) -> dict[str, Any]:
+    """The nested parameters :func:`run_params` flattens: the spec itself, or an external run's ``params``."""
+    if is_external(spec):
+        params = spec[EXTERNAL].get("params") or {}
+        return params if isinstance(params, dict) else {}
+    return spec
+
+
 def run_params(spec: dict[str, Any]) -> dict[str, Any]:
     """The flat parameters a comparison shows: a trained run's spec fields, an external run's ``params``.
 
     An external run's params keep their own names (``dropout``, ``optimizer.lr``)
     so that a parameter named like a spec field lines up with it.
     """
-    if is_external(spec):
-        params = spec[EXTERNAL].get("params") or {}
-        return flatten(params) if isinstance(params, dict) else {}
-    return flatten(spec)
+    return flatten(params_root(spec))

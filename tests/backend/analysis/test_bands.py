@@ -19,7 +19,12 @@ def epoch_band(columns, band):
         xs += list(x)
         ys += list(y)
     dense = from_columns(list(range(len(columns))), rid, names, xs, ys)
-    return group_bands(dense, np.arange(len(columns)), band).get("m", {"x": []})
+    return as_lists(group_bands(dense, np.arange(len(columns)), band).get("m", {"x": []}))
+
+
+def as_lists(band):
+    """A band's arrays (rendered by orjson as they are) as plain lists."""
+    return {key: np.asarray(values).tolist() for key, values in band.items()}
 
 
 def nan_to_none(values):
@@ -48,7 +53,7 @@ def test_step_series_share_buckets():
     # Two runs logged at different steps over 0..99, four buckets of 25 steps.
     first = (list(range(0, 100, 2)), [1.0] * 50)
     second = (list(range(1, 100, 2)), [3.0] * 50)
-    band = step_band([first, second], "std", 4)
+    band = as_lists(step_band([first, second], "std", 4))
     assert band["n"] == [2, 2, 2, 2]
     assert band["mean"] == [2.0, 2.0, 2.0, 2.0]
     assert band["x"] == [12, 37, 62, 87]
