@@ -80,14 +80,16 @@ def _empty(run_ids: list[int]) -> Dense:
     return _build(run_ids, np.zeros(0, np.int64), np.zeros(0, np.int64), [], np.zeros(0, np.int64), np.zeros(0))
 
 
-def read_dense(session: Session | Connection, run_ids: list[int], experiment_id: int | None = None) -> Dense:
+def read_dense(
+    session: Session | Connection, run_ids: list[int], experiment_id: int | None = None, names: list[str] | None = None
+) -> Dense:
     """Every epoch point of ``run_ids`` in ONE query: a row per (run, metric), its blobs read with np.frombuffer.
 
     A study's 166,000 points arrive as 3,300 rows; missing values are NaN in the
     stored values already (epoch_series), so the flags need not be read.
     ``experiment_id``: ``run_ids`` are that experiment's runs, selected by it (a
     thousand ids bound one by one cost more than the query); rows of runs not in
-    ``run_ids`` (created since) are left out.
+    ``run_ids`` (created since) are left out. ``names``: only these metrics.
     """
     if not run_ids:
         return _empty([])
@@ -97,6 +99,8 @@ def read_dense(session: Session | Connection, run_ids: list[int], experiment_id:
     else:
         where = TABLE.c.run_id.in_(list(run_ids))
     statement = select(TABLE.c.run_id, TABLE.c.name, TABLE.c.xs, TABLE.c.vals).where(where)
+    if names:
+        statement = statement.where(TABLE.c.name.in_(list(names)))
     result = session.execute(statement)
     # Plain tuples from the driver: the blobs need no type processing.
     fetched = result.cursor.fetchall()
@@ -131,21 +135,3 @@ def read_dense(session: Session | Connection, run_ids: list[int], experiment_id:
         values[rows[members, None], codes[members, None], columns] = block
     values[~np.isfinite(values)] = np.nan
     return Dense(list(run_ids), names, epochs, values)
-
-
-def from_series(run_ids: list[int], series: dict[int, dict[str, dict[str, Any]]]) -> Dense:
-    """Build from read_series' ``{run_id: {name: {"axis", "x", "y"}}}``, its epoch series only."""
-    rid: list[int] = []
-    names: list[str] = []
-    xs: list[int] = []
-    values: list[float | None] = []
-    for run_id in run_ids:
-        for name, data in series.get(run_id, {}).items():
-            if data.get("axis", "epoch") != "epoch":
-                continue
-            count = len(data["x"])
-            rid.extend([run_id] * count)
-            names.extend([name] * count)
-            xs.extend(data["x"])
-            values.extend(data["y"])
-    return from_columns(run_ids, rid, names, xs, values)

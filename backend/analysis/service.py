@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.analysis import bands, grouping, stats
-from backend.analysis.dense import Dense, from_series, read_dense
+from backend.analysis.dense import Dense, read_dense
 from backend.analysis.summaries import SUMMARY_METRICS, run_metrics
 from backend.compare import service as compare_service
 from backend.compare.service import params_diff
@@ -142,18 +142,20 @@ def analyse(
     band: str = "ci95",
     step_series: dict[int, dict[str, dict[str, Any]]] | None = None,
     step_buckets: int = STEP_BUCKETS,
+    diff: dict[str, dict[int, Any]] | None = None,
 ) -> dict[str, Any]:
     """Group ``runs`` (dicts with id, name, state, spec, summary, epoch_seconds) and compare the groups.
 
     ``dense`` holds the runs' epoch series (rows in the order of ``runs``);
     ``step_series`` their step series, if any. ``group_by`` None groups by every
-    differing field outside ``replicate_fields``.
+    differing field outside ``replicate_fields``; ``diff`` is the runs' params_diff
+    when the caller has it already.
     """
     check_metric(metric)
     run_ids = [run["id"] for run in runs]
     specs = {run["id"]: run["spec"] for run in runs}
     if group_by is None:
-        values = params_diff(specs)
+        values = params_diff(specs) if diff is None else diff
         factors = grouping.factor_fields(values, replicate_fields)
     else:
         factors = group_by
@@ -270,6 +272,8 @@ def grouped_comparison(
             .join(Experiment, Experiment.id == Run.experiment_id)
             .where(Run.id.in_(run_ids))
         ).all()
+        # The epoch series again, as the analysis' array: cheaper than converting the answer's lists.
+        dense = read_dense(session, [item["id"] for item in result["runs"]], names=names)
     spec_of = {row.id: row.spec for row in rows}
     # Runs from several experiments: a field any of them replicates over is a replicate field.
     replicates = list(dict.fromkeys(f for row in rows for f in replicates_of(row.replicates)))
@@ -278,9 +282,8 @@ def grouped_comparison(
          "summary": item["summary"], "epoch_seconds": item["epoch_seconds"]}
         for item in result["runs"]
     ]
-    ids = [run["id"] for run in runs]
     result["analysis"] = analyse(
-        runs, from_series(ids, result["series"]), replicate_fields=replicates, group_by=fields, metric=metric,
-        baseline=baseline, band=band, step_series=result["series"], step_buckets=max(2, max_points // 2),
+        runs, dense, replicate_fields=replicates, group_by=fields, metric=metric, baseline=baseline, band=band,
+        step_series=result["series"], step_buckets=max(2, max_points // 2), diff=result["params_diff"],
     )
     return result

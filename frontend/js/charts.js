@@ -71,6 +71,13 @@ export function fitLogTicks(div) {
   if (Object.keys(updates).length) Plotly.relayout(div, updates);
 }
 
+// Margins that already hold the axes' tick labels and titles: when automargin has
+// to grow them, Plotly draws the whole chart a second time (about a third of a
+// grouped chart's first draw). Automargin stays on for unusually long labels.
+export function chartMargin(logY, legend) {
+  return { l: logY ? 60 : 48, r: 12, t: legend ? 30 : 10, b: 42 };
+}
+
 export function pickColor(index) {
   if (index < PALETTE.length) return PALETTE[index];
   // Golden-angle hues keep further colours apart from each other.
@@ -268,7 +275,7 @@ export class ChartBoard {
     const axis = { gridcolor: theme.grid, zerolinecolor: theme.grid, linecolor: theme.grid, color: theme.muted, automargin: true, exponentformat: "e" };
     const xTitle = definition.step ? "step" : this.settings.xAxis === "time" ? "wall time (s)" : "epoch";
     const layout = {
-      margin: { l: 48, r: 12, t: this.settings.legend ? 30 : 10, b: 36 },
+      margin: chartMargin(logY, this.settings.legend),
       paper_bgcolor: theme.bg,
       plot_bgcolor: theme.bg,
       font: { color: theme.fg, family: "system-ui, sans-serif", size: 12 },

@@ -268,8 +268,20 @@ async function resyncBoard(board, table, runIds) {
   renderDiffTable(table, data, board);
 }
 
+// The module is async: it may run before the document is parsed or the deferred
+// Plotly has run (readyState turns "interactive" before deferred scripts run).
+// Both are done once Plotly is defined, or at DOMContentLoaded.
+const documentReady = new Promise((resolve) => {
+  if (window.Plotly) resolve();
+  else document.addEventListener("DOMContentLoaded", resolve, { once: true });
+});
+
 async function main() {
   const settings = readSettings();
+  // Asked for first, so the server works while Plotly is parsed; awaited (and its error shown) below.
+  const request = settings.runIds.length ? fetchComparison(settings.runIds, settings) : null;
+  request?.catch(() => {});
+  await documentReady;
   const table = document.getElementById("diff-table");
   const container = document.getElementById("charts");
   setJsonTwin(`/api/compare?run_ids=${settings.runIds.join(",")}`);
@@ -280,7 +292,7 @@ async function main() {
   showStatus("Loading…");
   let data;
   try {
-    data = await fetchComparison(settings.runIds, settings);
+    data = await request;
   } catch (error) {
     showStatus(`Could not load the comparison: ${error.message}`, "error");
     return;

@@ -6,7 +6,7 @@
 /* global Plotly */
 
 import { csvCell } from "./results.js";
-import { CHARTS, STEP_CHART, escapePlotlyText, fitLogTicks, pickColor, readTheme } from "./charts.js";
+import { CHARTS, STEP_CHART, chartMargin, escapePlotlyText, fitLogTicks, pickColor, readTheme } from "./charts.js";
 
 const VALIDATION = new Set(["val_loss", "val_accuracy", "val_data_loss"]);
 
@@ -141,7 +141,7 @@ export class GroupBoard {
     const logY = definition.logY || this.settings.logY;
     const axis = { gridcolor: theme.grid, zerolinecolor: theme.grid, linecolor: theme.grid, color: theme.muted, automargin: true, exponentformat: "e" };
     const layout = {
-      margin: { l: 48, r: 12, t: this.settings.legend ? 30 : 10, b: 36 }, paper_bgcolor: theme.bg, plot_bgcolor: theme.bg,
+      margin: chartMargin(logY, this.settings.legend), paper_bgcolor: theme.bg, plot_bgcolor: theme.bg,
       font: { color: theme.fg, family: "system-ui, sans-serif", size: 12 },
       xaxis: { ...axis, title: { text: definition.step ? "step" : "epoch" } },
       yaxis: { ...axis, type: logY ? "log" : "linear", dtick: logY ? "D2" : undefined, tickformat: logY ? ".0e" : undefined, title: { text: definition.step ? "batch_loss" : definition.series[0] } },
