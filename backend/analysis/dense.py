@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from backend.db import BINARY_ROWS
 from backend.metrics.models import MetricSeries
 from backend.runs.models import Run
 
@@ -101,8 +102,9 @@ def read_dense(
     statement = select(TABLE.c.run_id, TABLE.c.name, TABLE.c.xs, TABLE.c.vals).where(where)
     if names:
         statement = statement.where(TABLE.c.name.in_(list(names)))
-    result = session.execute(statement)
-    # Plain tuples from the driver: the blobs need no type processing.
+    # Plain tuples from the driver: the blobs need no type processing (and, on
+    # PostgreSQL, arrive in the binary format: see backend.db.BINARY_ROWS).
+    result = session.execute(statement, execution_options={BINARY_ROWS: True})
     fetched = result.cursor.fetchall()
     result.close()
     position = {run_id: i for i, run_id in enumerate(run_ids)}
@@ -124,14 +126,21 @@ def read_dense(
     epochs, _ = _columns(np.concatenate(epochs_of))
     values = np.full((len(run_ids), len(names), epochs.size), np.nan)
     flat = np.frombuffer(b"".join(vals), "<f8")
+    if not np.isfinite(flat).all():  # a logged infinity; missing values are NaN already
+        flat = np.where(np.isfinite(flat), flat, np.nan)
+    if len(epochs_of) == 1 and epochs_of[0].size == epochs.size:
+        # The usual study: every series over the same epochs, copied row by row.
+        values[rows, codes] = flat.reshape(len(rows), epochs.size)
+        return Dense(list(run_ids), names, epochs, values)
     counts = np.array([len(v) for v in vals], dtype=np.int64) // 8
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     for index, x in enumerate(epochs_of):
         if not x.size:
             continue
         members = np.flatnonzero(layout == index)
-        columns = np.searchsorted(epochs, x)
         block = flat[starts[members, None] + np.arange(x.size)]
-        values[rows[members, None], codes[members, None], columns] = block
-    values[~np.isfinite(values)] = np.nan
+        if x.size == epochs.size:
+            values[rows[members], codes[members]] = block
+        else:
+            values[rows[members, None], codes[members, None], np.searchsorted(epochs, x)] = block
     return Dense(list(run_ids), names, epochs, values)

@@ -233,23 +233,23 @@ def step_bands(members: list[dict[str, dict[str, Any]]], band: str, step_buckets
     }
 
 
-def _run_input(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "name": row.name, "state": row.state, "spec": row.spec,
-            "summary": row.summary or {}, "epoch_seconds": row.epoch_seconds}
-
-
 def experiment_analysis(
     session: Session, experiment: Experiment, *, metric: str, baseline: str | None, band: str
 ) -> dict[str, Any]:
     """The analysis of an experiment's runs: one query for the runs, one for every epoch point."""
     check_metric(metric)
-    # Only the columns the analysis reads: a list item's other JSON and timestamps cost a decode per run.
+    # Only the columns the analysis reads (a list item's other JSON and timestamps cost a
+    # decode per run), as Core columns: plain rows, no ORM entities to resolve.
+    table = Run.__table__
     rows = session.execute(
-        select(Run.id, Run.name, Run.state, Run.spec, Run.summary, Run.epoch_seconds)
-        .where(Run.experiment_id == experiment.id)
-        .order_by(Run.id)
+        select(table.c.id, table.c.name, table.c.state, table.c.spec, table.c.summary, table.c.epoch_seconds)
+        .where(table.c.experiment_id == experiment.id)
+        .order_by(table.c.id)
     ).all()
-    runs = [_run_input(row) for row in rows]
+    runs = [
+        {"id": run_id, "name": name, "state": state, "spec": spec, "summary": summary or {}, "epoch_seconds": seconds}
+        for run_id, name, state, spec, summary, seconds in rows
+    ]
     dense = read_dense(session, [run["id"] for run in runs], experiment.id)
     result = analyse(runs, dense, replicate_fields=replicates_of(experiment.replicates), metric=metric,
                      baseline=baseline, band=band)

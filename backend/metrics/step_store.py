@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from backend.db import BINARY_ROWS
 from backend.metrics import blocks as B
 from backend.metrics.locks import dialect_of as _dialect
 from backend.metrics.locks import lock_run as _lock
@@ -124,7 +125,7 @@ def _series_filter(run_ids: list[int], names: list[str] | None, first_block: int
 
 def _fetch(session: Session | Connection, statement, params: dict | None = None) -> list[tuple]:
     # Plain tuples from the driver: building a Row per block costs more than decoding it.
-    result = session.execute(statement, params)
+    result = session.execute(statement, params, execution_options={BINARY_ROWS: True})
     rows = result.cursor.fetchall()
     result.close()
     return rows
