@@ -68,12 +68,11 @@ def seed_study(grid: dict, name: str, epochs: int = 50) -> int:
 
 
 def bench_analysis(repeats: int) -> None:
-    from backend.responses import dumps
-
     from backend.analysis import service
     from backend.analysis.dense import read_dense
     from backend.db import get_engine, session_scope
     from backend.experiments.models import Experiment
+    from backend.responses import dumps  # as the endpoint renders it
     from backend.runs.models import Run
 
     grid = {"regularization.kernel_l2": [0, 1e-4, 1e-3, 1e-2], "regularization.dropout": [0, 0.1, 0.2, 0.3],

@@ -83,3 +83,27 @@ def test_one_row_per_series_and_one_query_for_the_analysis(engine):
         dense = read_dense(conn, runs)
     assert len(statements) == 1
     assert dense.values.shape == (3, 2, 50) and dense.values[2, dense.names.index("loss"), 49] == 4.9
+
+
+def test_the_analysis_array_of_a_study_with_runs_of_different_lengths(engine):
+    # Runs stopped early, an epoch skipped and a logged infinity: each series' epochs
+    # placed among the study's, NaN where a run has no value (read by experiment too).
+    runs = [new_run(engine) for _ in range(3)]
+    epochs = {runs[0]: range(5), runs[1]: range(3), runs[2]: [0, 2, 4]}
+    with engine.begin() as conn:
+        for run_id, xs in epochs.items():
+            write_points(conn, run_id, [{"name": m, "x": e, "value": run_id + e / 10} for e in xs for m in ("loss", "acc")])
+        write_points(conn, runs[1], [{"name": "acc", "x": 1, "value": math.inf}])
+        experiment_id = conn.scalar(sa.text("SELECT experiment_id FROM runs WHERE id = :r"), {"r": runs[0]})
+    with engine.connect() as conn:
+        by_ids = read_dense(conn, runs)
+        by_experiment = read_dense(conn, runs, experiment_id=experiment_id, names=["loss", "acc"])
+    for dense in (by_ids, by_experiment):
+        assert dense.x.tolist() == [0, 1, 2, 3, 4] and dense.names == ["acc", "loss"]
+        for row, run_id in enumerate(runs):
+            for name in ("acc", "loss"):
+                expected = [run_id + e / 10 if e in epochs[run_id] else math.nan for e in range(5)]
+                if run_id == runs[1] and name == "acc":
+                    expected[1] = math.nan  # infinity counts as no value
+                got = dense.values[row, dense.names.index(name)].tolist()
+                assert all(same(a, b) for a, b in zip(got, expected, strict=True)), (run_id, name, got)
