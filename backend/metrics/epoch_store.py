@@ -38,21 +38,60 @@ def _store(session: Session | Connection, run_id: int, merged: dict[str, E.Serie
         session.execute(delete(TABLE).where(TABLE.c.run_id == run_id, TABLE.c.name.in_(gone)))
 
 
+_COLUMNS = ("run_id", "name", "n", "last_x", *E.BLOBS)
+
+
+@lru_cache(maxsize=64)
+def _append(dialect: str, paramstyle: str, rows: int) -> str:
+    """An upsert of ``rows`` rows that appends each row's new points to the stored blobs in SQL, without reading
+    them, when they all come after the stored ones (the new points of a row are consecutive epochs); returns the
+    names it wrote. A row whose stored series reaches its first new epoch is left as it is and not returned.
+
+    Driver SQL, built once per row count: compiling an insert of many rows costs more than running it.
+    """
+    mark = "?" if paramstyle == "qmark" else "%s"
+    values = ", ".join(["(" + ", ".join([mark] * len(_COLUMNS)) + ")"] * rows)
+    # SQLite's || makes text of two blobs, byte for byte; the cast makes it a blob again.
+    concat = "metric_series.{0} || excluded.{0}" if dialect == "postgresql" else "CAST(metric_series.{0} || excluded.{0} AS BLOB)"
+    blobs = ", ".join(f"{c} = {concat.format(c)}" for c in E.BLOBS)
+    return (f"INSERT INTO metric_series ({', '.join(_COLUMNS)}) VALUES {values} ON CONFLICT (run_id, name) DO UPDATE "
+            f"SET n = metric_series.n + excluded.n, last_x = excluded.last_x, {blobs} "
+            "WHERE metric_series.last_x < excluded.last_x - excluded.n + 1 RETURNING name")
+
+
 # Plain SQL, built once: building a select per write costs more than running it on a few points.
 _STORED = text(f"SELECT name, n, last_x, {', '.join(E.BLOBS)} FROM metric_series WHERE run_id = :run_id "
                "AND name IN :names").bindparams(bindparam("names", expanding=True))  # fmt: skip
 
 
 def write_epochs(session: Session | Connection, run_id: int, points: Iterable[tuple[str, int, Any, Any]]) -> None:
-    """Merge ``(name, x, value, t)`` points into their series: one SELECT of the touched rows, one upsert.
+    """Merge ``(name, x, value, t)`` points into their series.
 
-    A point sent again overwrites itself; within one batch the last of an x wins.
+    Training sends the next epoch of each series: one statement appends it in SQL. Anything
+    else (a repeat, an earlier epoch, a gap inside the batch) is merged: one SELECT of the touched
+    rows and one upsert. A point sent again overwrites itself; within one batch the last of an x wins.
     """
     by_name: dict[str, list[tuple[int, Any, Any]]] = {}
     for name, x, value, t in points:
         by_name.setdefault(name, []).append((x, value, t))
     if not by_name:
         return
+    appended = []
+    for name, new in by_name.items():
+        row = E.append(None, new)  # None unless the batch's points of this name are in order, without repeats
+        if row is not None and row["last_x"] - new[0][0] == len(new) - 1:
+            appended.extend((run_id, name, *(row[c] for c in _COLUMNS[2:])))
+    if appended:
+        connection = session.connection() if isinstance(session, Session) else session
+        if connection.dialect.name == "postgresql":
+            # A merge of the same series reads and rewrites whole rows: one writer of the run at a time. SQLite's
+            # writers are one at a time already, and a merge takes the write lock before it reads.
+            lock_run(connection, run_id)
+        sql = _append(connection.dialect.name, connection.dialect.paramstyle, len(appended) // len(_COLUMNS))
+        for (name,) in connection.exec_driver_sql(sql, tuple(appended)):
+            del by_name[name]
+        if not by_name:
+            return
     lock_run(session, run_id)
     stored = {row[0]: row[1:] for row in session.execute(_STORED, {"run_id": run_id, "names": list(by_name)})}
     rows = []

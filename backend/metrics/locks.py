@@ -1,13 +1,13 @@
 """One writer of a run's metric rows at a time: writes read stored rows, merge, and write them back."""
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 # A lock namespace for pg_advisory_xact_lock(namespace, run_id).
 LOCK_NAMESPACE = 13
-# Built once: they run on every write.
-_ADVISORY = text("SELECT pg_advisory_xact_lock(:ns, :run_id)")
-_SQLITE_WRITE_LOCK = text("DELETE FROM metric_series WHERE 0 = 1")
+# Driver SQL: they run on every write, and a compiled statement costs more than the lock.
+_ADVISORY = "SELECT pg_advisory_xact_lock(%s, %s)"
+_SQLITE_WRITE_LOCK = "DELETE FROM metric_series WHERE 0 = 1"
 
 
 def dialect_of(session: Session | Connection) -> str:
@@ -24,7 +24,8 @@ def lock_run(session: Session | Connection, run_id: int) -> None:
     a write that touches nothing takes the database's write lock first.
     Re-entrant within a transaction on both.
     """
-    if dialect_of(session) == "postgresql":
-        session.execute(_ADVISORY, {"ns": LOCK_NAMESPACE, "run_id": run_id})
+    connection = session.connection() if isinstance(session, Session) else session
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(_ADVISORY, (LOCK_NAMESPACE, run_id))
     else:
-        session.execute(_SQLITE_WRITE_LOCK)
+        connection.exec_driver_sql(_SQLITE_WRITE_LOCK)

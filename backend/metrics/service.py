@@ -3,12 +3,13 @@
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.db import get_engine
 from backend.errors import NotFound
+from backend.metrics.batch import Batch
 from backend.metrics.epoch_store import read_epochs, write_epochs
 from backend.metrics.step_store import read_steps, write_steps
 from backend.runs.models import Run
@@ -16,23 +17,19 @@ from backend.runs.models import Run
 AXES = ("epoch", "step")
 
 
-def write_points(session: Session | Connection, run_id: int, points: Iterable[Mapping[str, Any]]) -> int:
-    """Upsert ``points`` (dicts with name, axis, x, value and optional t) for one run.
+def write_points(session: Session | Connection, run_id: int, points: Iterable[Mapping[str, Any]] | Batch) -> int:
+    """Upsert ``points`` (dicts with name, axis, x, value and optional t, or a Batch) for one run.
 
     Epoch points are merged into their series' rows, step points into their blocks.
     A point already stored at the same (run, name, axis, x) is overwritten, so
     retrying a batch never duplicates. Returns the number of points written.
     """
-    points = points if isinstance(points, list) else list(points)
-    steps = [p for p in points if p.get("axis") == "step"]
-    epochs = [(p["name"], int(p["x"]), p.get("value"), p.get("t")) for p in points if p.get("axis", "epoch") != "step"]
-    if epochs:
-        write_epochs(session, run_id, epochs)
-    if steps:
-        # Columns for numpy (None becomes NaN there): a comprehension per column beats a loop per point.
-        write_steps(session, run_id, [p["name"] for p in steps], [p["x"] for p in steps],
-                    [p.get("value") for p in steps], [p.get("t") for p in steps])  # fmt: skip
-    return len(epochs) + len(steps)
+    batch = points if isinstance(points, Batch) else Batch.of(points)
+    if batch.epochs:
+        write_epochs(session, run_id, batch.epochs)
+    if batch.step_names:
+        write_steps(session, run_id, batch.step_names, batch.step_x, batch.step_values, batch.step_t)
+    return len(batch)
 
 
 def read_series(
@@ -78,7 +75,7 @@ def run_series(run_id: int, names: list[str] | None = None, **window: Any) -> di
         return read_series(connection, [run_id], names, **window)[run_id]
 
 
-def ingest(run_id: int, points: Iterable[Mapping[str, Any]]) -> int:
+def ingest(run_id: int, points: Iterable[Mapping[str, Any]] | Batch) -> int:
     """Store a batch for ``run_id`` in one transaction; NotFound if the run does not exist.
 
     The run's existence is left to the foreign key, so a batch costs one
@@ -90,7 +87,7 @@ def ingest(run_id: int, points: Iterable[Mapping[str, Any]]) -> int:
             if connection.dialect.name == "postgresql":
                 # Points are idempotent and re-sendable: a crash may lose the last instant of
                 # them, never corrupt anything, and each batch stops waiting for a disk flush.
-                connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             return write_points(connection, run_id, points)
     except IntegrityError:
         with engine.connect() as connection:

@@ -14,7 +14,7 @@ from itertools import groupby
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, and_, delete, or_, select, text
+from sqlalchemy import Connection, bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -37,13 +37,18 @@ def _upsert(dialect: str):
     )
 
 
+# Plain SQL, built once: building a select per write costs more than running it. Every wanted name with every
+# wanted block: a superset of the wanted pairs (a batch touches one or two blocks of a few names), filtered after.
+_STORED = text("SELECT name, block, vals, ts, present FROM metric_blocks WHERE run_id = :run_id AND axis = 'step' "
+               "AND name IN :names AND block IN :blocks").bindparams(bindparam("names", expanding=True),
+                                                                     bindparam("blocks", expanding=True))  # fmt: skip
+
+
 def _blobs(session: Session | Connection, run_id: int, wanted: dict[str, list[int]]) -> dict[tuple[str, int], tuple]:
     """The stored (vals, ts, present) of the ``wanted`` blocks of one run, by (name, block)."""
-    where = or_(*(and_(TABLE.c.name == name, TABLE.c.block.in_(ids)) for name, ids in wanted.items()))
-    statement = select(TABLE.c.name, TABLE.c.block, TABLE.c.vals, TABLE.c.ts, TABLE.c.present).where(
-        TABLE.c.run_id == run_id, TABLE.c.axis == STEP, where
-    )
-    return {(name, block): (vals, ts, present) for name, block, vals, ts, present in session.execute(statement)}
+    blocks = sorted({block for ids in wanted.values() for block in ids})
+    rows = session.execute(_STORED, {"run_id": run_id, "names": list(wanted), "blocks": blocks})
+    return {(name, block): (vals, ts, present) for name, block, vals, ts, present in rows}
 
 
 def _store(session: Session | Connection, run_id: int, names: list[str], rows: list[dict[str, Any]]) -> None:

@@ -7,12 +7,19 @@ it held the database (see :mod:`backend.trainer.service`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import FileResponse
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from backend.deps import RunId
 from backend.errors import Conflict, NotFound, error_responses
+from backend.hot_routes import HotCall
+from backend.metrics.batch import KEYS, checked
 from backend.timeutil import utcnow
 from backend.storage import checkpoint_key, get_storage, latest_checkpoint, model_key
 from backend.trainer import service
@@ -66,11 +73,41 @@ def epoch(run_id: RunId, body: EpochIn, background: BackgroundTasks) -> EpochOut
     points = [p.model_dump() for p in body.points]
     drop = (body.drop_from.epoch, body.drop_from.step) if body.drop_from is not None else None
     progress = body.progress.model_dump(exclude_none=True)
-    written = service.record_epoch(run_id, body.attempt, points, progress, drop_from=drop)
-    # After the answer: the pruner's check (~10 ms, bench/search_overhead.py) does not slow the worker's
-    # epoch; a prune reaches it with its next heartbeat.
-    background.add_task(epoch_recorded, run_id, points)
-    return EpochOut(run_id=run_id, written=written)
+    recorded = service.record_epoch(run_id, body.attempt, points, progress, drop_from=drop)
+    if recorded.prunes:
+        # After the answer: the pruner's check (~10 ms, bench/search_overhead.py) does not slow the worker's
+        # epoch; a prune reaches it with its next heartbeat.
+        background.add_task(epoch_recorded, run_id, points)
+    return EpochOut(run_id=run_id, written=recorded.written)
+
+
+def epoch_fast(run_id: int, body: Any) -> HotCall | None:
+    """:func:`epoch` for backend/hot_routes.py: the blocking call storing a well-formed body, else None.
+
+    The envelope (attempt, progress, drop_from) goes through EpochIn itself, the points
+    through the bulk check; a body either refuses goes to :func:`epoch` for its 422.
+    """
+    if type(body) is not dict or "points" not in body:
+        return None
+    batch = checked(body["points"])
+    if batch is None:
+        return None
+    try:
+        envelope = EpochIn.model_validate({**body, "points": []})
+    except ValidationError:
+        return None
+    points = body["points"]
+    if not all(len(p) == len(KEYS) for p in points):  # live charts read every field of a point
+        points = [{"axis": "epoch", "value": None, "t": None, **p} for p in points]
+    drop = (envelope.drop_from.epoch, envelope.drop_from.step) if envelope.drop_from is not None else None
+    progress = envelope.progress.model_dump(exclude_none=True)
+
+    def call() -> tuple[dict[str, Any], Callable[[], None] | None]:
+        recorded = service.record_epoch(run_id, envelope.attempt, points, progress, drop_from=drop, batch=batch)
+        after = partial(epoch_recorded, run_id, points) if recorded.prunes else None
+        return {"run_id": run_id, "written": recorded.written}, after
+
+    return call
 
 
 @router.post("/finish", response_model=FinishOut, responses=ERRORS)

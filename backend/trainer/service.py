@@ -18,17 +18,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 import redis
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
 from backend import events
 from backend.artifacts import remove_checkpoints
 from backend.channels import PRUNE_PREFIX, REQUEUE, cancel_key
-from backend.db import session_scope
+from backend.db import get_engine, session_scope
 from backend.errors import Conflict, NotFound
 from backend.experiments.models import Experiment
+from backend.metrics.batch import Batch
 from backend.metrics.epoch_store import drop_epochs_from, read_epochs
 from backend.metrics.step_store import drop_steps_from
 from backend.metrics.service import write_points
@@ -200,38 +202,59 @@ def heartbeat(run_id: int, attempt: int) -> str | None:
     return cancel_request(run_id)
 
 
+class EpochRecorded(NamedTuple):
+    written: int
+    prunes: bool  # the run's study has a pruner to ask about the new epoch
+
+
+@lru_cache(maxsize=16)
+def _epoch_update(progress_keys: frozenset[str]):
+    """The attempt-guarded UPDATE of a run's heartbeat and progress, built once per set of progress fields.
+
+    It returns the planned epochs and the study's pruner, so the epoch costs no other read.
+    """
+    runs = Run.__table__
+    pruner = select(Experiment.__table__.c.pruner).where(Experiment.__table__.c.id == runs.c.experiment_id)
+    return (
+        update(runs)
+        .where(runs.c.id == bindparam("run_id"), runs.c.state == RUNNING, runs.c.attempts == bindparam("attempt"))
+        .values(heartbeat_at=bindparam("now"), **{key: bindparam(key) for key in sorted(progress_keys)})
+        .returning(runs.c.epochs, pruner.scalar_subquery())
+    )
+
+
 def record_epoch(
     run_id: int,
     attempt: int,
     points: list[dict[str, Any]],
     progress: dict[str, Any],
     drop_from: tuple[int, int | None] | None = None,
-) -> int:
+    batch: Batch | None = None,
+) -> EpochRecorded:
     """One transaction per epoch: the epoch's points (idempotent upsert), progress and heartbeat.
 
     ``drop_from=(epoch, step)`` first deletes the points an interrupted attempt
     stored at or after that epoch and step (step None: epoch points only).
     Raises :class:`ClaimLost` and writes nothing once the run is no longer
     that attempt's; the run's row is updated first, so its lock keeps a
-    reaper from re-queuing it while the points go in.
+    reaper from re-queuing it while the points go in. ``batch``: ``points``
+    as columns, when the caller has them.
     """
-    with session_scope() as session:
-        epochs = session.execute(
-            update(Run)
-            .where(*_ours(run_id, attempt))
-            .values(heartbeat_at=utcnow(), **progress)
-            .returning(Run.epochs)
-            .execution_options(synchronize_session=False)
-        ).scalar()
-        if epochs is None:
-            _raise_missing_or_lost(session, run_id, attempt)
+    # Core statements on a connection: an ORM session adds more than the statements cost.
+    with get_engine().begin() as connection:
+        row = connection.execute(
+            _epoch_update(frozenset(progress)), {"run_id": run_id, "attempt": attempt, "now": utcnow(), **progress}
+        ).first()
+        if row is None:
+            _raise_missing_or_lost(connection, run_id, attempt)
+        epochs, pruner = row
         if drop_from is not None:
-            _drop_points_from(session, run_id, *drop_from)
-        written = write_points(session, run_id, points)
+            _drop_points_from(connection, run_id, *drop_from)
+        written = write_points(connection, run_id, points if batch is None else batch)
     state = {"type": "state", "run_id": run_id, "state": RUNNING, "epoch": progress["epoch"], "epochs": epochs,
              "error": None} if "epoch" in progress else None  # fmt: skip
     publish_points(run_id, points, state)
-    return written
+    return EpochRecorded(written, bool(pruner) and pruner.get("name") != "none")
 
 
 def _drop_points_from(session, run_id: int, epoch: int, step: int | None) -> None:

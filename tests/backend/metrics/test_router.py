@@ -1,5 +1,7 @@
 """Writing and reading a run's series through the real app."""
 
+import orjson
+
 from tests.backend.helpers import errors_by_field, make_experiment
 
 
@@ -107,3 +109,17 @@ def test_a_window_ending_before_it_starts_is_a_422_naming_x_max(client):
     for url in (f"/api/runs/{run_id}/metrics?x_min=50&x_max=10", f"/api/compare?run_ids={run_id}&x_min=50&x_max=10"):
         assert "[50, 2147483647]" in errors_by_field(client.get(url))["x_max"]
     assert "≥ 0" in errors_by_field(client.get(f"/api/runs/{run_id}/metrics?x_min=-1"))["x_min"]
+
+
+def test_the_fast_path_answers_as_the_declared_route(client):
+    # A content type with a charset is left to the declared route; the plain one takes the fast path.
+    run_id = make_experiment(client)["runs"][0]["id"]
+    answers = []
+    for content_type in ("application/json", "application/json; charset=utf-8"):
+        headers = {"content-type": content_type}
+        for url, points in ((f"/api/runs/{run_id}/metrics", _points(range(2))), ("/api/runs/777/metrics", _points([0]))):
+            response = client.post(url, content=orjson.dumps({"points": points}), headers=headers)
+            answers.append((response.status_code, response.json()))
+
+    fast, declared = answers[:2], answers[2:]
+    assert fast == declared == [(200, {"run_id": run_id, "written": 4}), (404, {"detail": "run 777 not found"})]

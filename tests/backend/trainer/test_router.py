@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+import orjson
+
 from sqlalchemy import update
 
 from backend.db import session_scope
@@ -112,3 +114,21 @@ def test_a_silent_external_run_fails_at_once_instead_of_going_to_a_worker(client
         session.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow() - timedelta(hours=1)))
     assert reap_stale_runs() == {run_id: "failed"}
     assert claim(client, run_id).status_code == 409
+
+
+def test_the_epoch_fast_path_answers_as_the_declared_route(client):
+    # A content type with a charset is left to the declared route; the plain one takes the fast path.
+    run_id = make_run(client)
+    claim(client, run_id)
+    answers = []
+    for content_type in ("application/json", "application/json; charset=utf-8"):
+        for target, attempt in ((run_id, 1), (run_id, 2), (999999, 1)):
+            body = {"attempt": attempt, "points": [{"name": "loss", "x": 0, "value": 1.0}], "progress": {"epoch": 1}}
+            response = client.post(f"/api/trainer/runs/{target}/epoch", content=orjson.dumps(body),
+                                   headers={"content-type": content_type})  # fmt: skip
+            answers.append((response.status_code, response.json()))
+
+    fast, declared = answers[:3], answers[3:]
+    assert fast == declared
+    assert [status for status, _ in fast] == [200, 409, 404] and fast[0][1] == {"run_id": run_id, "written": 1}
+    assert client.get(f"/api/runs/{run_id}/metrics").json()["series"]["loss"]["y"] == [1.0]

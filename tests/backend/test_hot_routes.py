@@ -1,0 +1,82 @@
+"""HotRoutes answers a well-formed body itself and hands anything else, body intact, to the app inside it."""
+
+import warnings
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from backend.errors import NotFound
+from backend.hot_routes import HotRoutes
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+
+async def inner(scope, receive, send):
+    """The declared routes' stand-in: echoes what reached it."""
+    request = Request(scope, receive)
+    response = JSONResponse({"inner": True, "path": scope["path"], "body": (await request.body()).decode()})
+    await response(scope, receive, send)
+
+
+@pytest.fixture
+def seen():
+    return []
+
+
+@pytest.fixture
+def client(seen):
+    def handler(run_id, body):
+        if body.get("refuse"):
+            return None
+        if body.get("missing"):
+
+            def missing():
+                raise NotFound(f"run {run_id} not found")
+
+            return missing
+        return lambda: ({"run_id": run_id, "got": body}, lambda: seen.append(run_id))
+
+    return TestClient(HotRoutes(inner, {r"/api/runs/(?P<run_id>[0-9]{1,10})/metrics": handler}))
+
+
+def test_a_body_the_handler_takes_is_answered_without_the_app_and_its_after_work_runs(client, seen):
+    response = client.post("/api/runs/7/metrics", json={"points": [1]})
+
+    assert response.status_code == 200 and response.json() == {"run_id": 7, "got": {"points": [1]}}
+    assert response.headers["content-type"] == "application/json"
+    assert seen == [7]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"refuse": true}', b'{"points": [{"value": NaN}]}', b"not json"],
+)
+def test_a_body_it_does_not_take_reaches_the_app_intact(client, body):
+    response = client.post("/api/runs/7/metrics", content=body, headers={"content-type": "application/json"})
+
+    assert response.json() == {"inner": True, "path": "/api/runs/7/metrics", "body": body.decode()}
+
+
+def test_api_errors_answer_as_the_app_would(client):
+    response = client.post("/api/runs/7/metrics", json={"missing": True})
+
+    assert response.status_code == 404 and response.json() == {"detail": "run 7 not found"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content_type"),
+    [
+        ("GET", "/api/runs/7/metrics", "application/json"),
+        ("POST", "/api/runs/7/other", "application/json"),
+        ("POST", "/api/runs/0/metrics", "application/json"),  # below the smallest id: the route's 422
+        ("POST", "/api/runs/99999999999/metrics", "application/json"),
+        ("POST", "/api/runs/7/metrics", "text/plain"),
+    ],
+)
+def test_other_requests_go_to_the_app(client, method, path, content_type):
+    response = client.request(method, path, content=b"{}", headers={"content-type": content_type})
+
+    assert response.json()["inner"] is True
