@@ -189,7 +189,7 @@ def reap_stale_runs(now: datetime | None = None) -> dict[int, str]:
 def dispatch_pass() -> dict[str, int]:
     """One pass of the background loop: reap silent runs, then send runs the broker missed (re-queued ones too)."""
     reaped = reap_stale_runs()
-    search_pass()  # its new runs are pending: sent just below
+    search_pass(send=dispatch_runs)
     pending = pending_run_ids()
     sent = dispatch_runs(pending) if pending else 0
     return {"reaped": len(reaped), "pending": len(pending), "dispatched": sent}
