@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from backend import sender
 from backend.api import api_router
 from backend.datasets import catalog
 from backend.auth.access import AccessMiddleware
@@ -46,6 +47,8 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        # Send the clones answered a moment ago; any still unsent go with the next start's dispatcher pass.
+        await asyncio.to_thread(sender.flush)
 
 
 def create_app() -> FastAPI:
