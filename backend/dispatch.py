@@ -9,6 +9,7 @@ with ``dispatched_at`` NULL, and :func:`dispatch_pass` sends it later.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -33,6 +34,11 @@ log = logging.getLogger(__name__)
 TRAIN_TASK = "reglab.train_run"
 # Runs sent per pass; the rest wait for the next pass.
 PASS_BATCH = 500
+# How long a broker that answered is taken to still answer: a PING per send was a third of a
+# single clone's server time (bench/clone_runs.py). A broker lost meanwhile fails the send itself,
+# within the broker timeout, and the runs stay pending.
+BROKER_CHECK_TTL_S = 1.0
+_answered_at: dict[str, float] = {}
 
 
 @lru_cache(maxsize=4)
@@ -62,11 +68,19 @@ def celery_app() -> Celery:
 
 
 def broker_answers() -> bool:
-    """Whether Redis answers a PING within the broker timeout."""
+    """Whether Redis answers a PING within the broker timeout (an answer is trusted for BROKER_CHECK_TTL_S)."""
+    url = get_settings().REDIS_URL
+    if time.monotonic() - _answered_at.get(url, float("-inf")) < BROKER_CHECK_TTL_S:
+        return True
     try:
-        return bool(events.redis_client().ping())
+        answered = bool(events.redis_client().ping())
     except (redis.RedisError, OSError):
-        return False
+        answered = False
+    if answered:
+        _answered_at[url] = time.monotonic()
+    else:
+        _answered_at.pop(url, None)
+    return answered
 
 
 def _send_batch(run_ids: list[int]) -> tuple[int, Exception | None]:
@@ -77,7 +91,7 @@ def _send_batch(run_ids: list[int]) -> tuple[int, Exception | None]:
     commits nothing: its runs keep ``dispatched_at`` NULL and the next pass
     sends them again. A task sent twice is harmless, since a worker claims a
     run only while it is queued. Returns (runs sent, the broker error if one
-    stopped the batch; those not sent are released).
+    stopped the batch; then the whole batch is released).
     """
     settings = get_settings()
     app = celery_app()
@@ -91,9 +105,9 @@ def _send_batch(run_ids: list[int]) -> tuple[int, Exception | None]:
             ).all()
         )
         claimed = [run_id for run_id, _ in claimed_rows]
-        done = 0
         try:
-            with app.producer_or_acquire() as producer:
+            # One pipeline for the whole batch: the tasks reach Redis together when the batch closes.
+            with app.producer_or_acquire() as producer, producer.batch():
                 for run_id in claimed:
                     app.send_task(
                         TRAIN_TASK,
@@ -103,14 +117,15 @@ def _send_batch(run_ids: list[int]) -> tuple[int, Exception | None]:
                         ignore_result=True,
                         producer=producer,
                     )
-                    done += 1
         except Exception as exc:  # kombu and redis raise many types; the answer is the same: try later
-            if claimed[done:]:
-                session.execute(update(Run).where(Run.id.in_(claimed[done:])).values(dispatched_at=None))
-            return done, exc  # the broker is failing: no announcement either
+            _answered_at.pop(settings.REDIS_URL, None)
+            # Some may have reached the broker before the failure: sending them again is harmless.
+            if claimed:
+                session.execute(update(Run).where(Run.id.in_(claimed)).values(dispatched_at=None))
+            return 0, exc  # the broker is failing: no announcement either
     if claimed_rows:  # after the commit, so a page that reloads on it sees the runs
         events.publish_queued([run_id for run_id, _ in claimed_rows], sorted({e for _, e in claimed_rows}))
-    return done, None
+    return len(claimed), None
 
 
 def dispatch_runs(run_ids: Iterable[int]) -> int:
@@ -189,7 +204,7 @@ def reap_stale_runs(now: datetime | None = None) -> dict[int, str]:
 def dispatch_pass() -> dict[str, int]:
     """One pass of the background loop: reap silent runs, then send runs the broker missed (re-queued ones too)."""
     reaped = reap_stale_runs()
-    search_pass()  # its new runs are pending: sent just below
+    search_pass(send=dispatch_runs)
     pending = pending_run_ids()
     sent = dispatch_runs(pending) if pending else 0
     return {"reaped": len(reaped), "pending": len(pending), "dispatched": sent}

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from backend import sender
 from backend.api import api_router
 from backend.datasets import catalog
 from backend.auth.access import AccessMiddleware
@@ -55,6 +56,8 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        # Send the clones answered a moment ago; any still unsent go with the next start's dispatcher pass.
+        await asyncio.to_thread(sender.flush)
         gc.unfreeze()  # an app made and stopped again (tests) leaves nothing uncollectable
 
 

@@ -1,12 +1,12 @@
 """Experiment endpoints: thin wrappers over the service."""
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, BackgroundTasks, Response
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from backend.deps import ExperimentDep, SessionDep
 from backend.dispatch import dispatch_runs
 from backend.experiments import service
-from backend.search.coordinator import step_study
+from backend.search.coordinator import settle_study, start_trials
 from backend.search.importance import importance
 from backend.search.schemas import ImportanceMethod, ImportanceMetric, ImportanceOut
 from backend.errors import error_responses
@@ -29,12 +29,13 @@ register_url_convertor("experiment_id", ExperimentIdConvertor())
 @router.post(
     "", status_code=201, response_class=OrjsonResponse, response_model=ExperimentDetail, responses=error_responses(422)
 )
-def create_experiment(body: ExperimentCreate, session: SessionDep) -> OrjsonResponse:
+def create_experiment(body: ExperimentCreate, session: SessionDep, background: BackgroundTasks) -> OrjsonResponse:
     """Create an experiment and queue one run per grid combination."""
     experiment, warnings = service.create_experiment(session, body)
     # After the commit, so a worker that picks the task up at once finds the row.
     if experiment.search is not None:
-        dispatch_runs(step_study(experiment.id))  # the first `parallel` trials
+        dispatch_runs(start_trials(experiment.id))  # the first `parallel` trials
+        background.add_task(settle_study, experiment.id)  # the next trial, asked ahead after the answer
     else:
         dispatch_runs(service.run_ids_of(session, experiment.id))
     return OrjsonResponse(service.experiment_detail(session, experiment, warnings), status_code=201)

@@ -30,6 +30,7 @@ from backend.runs.schemas import (
     TextFilter,
 )
 from backend.runs.sorting import SortParam
+from backend.sender import send_soon
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -94,8 +95,14 @@ def cancel_run(run: RunDep, session: SessionDep) -> OrjsonResponse:
     responses=error_responses(404, 409, 422),
 )
 def clone_run(run: RunDep, session: SessionDep, overrides: Overrides = {}) -> OrjsonResponse:  # noqa: B006
-    """A new queued run in the same experiment, with ``overrides`` merged over this run's spec."""
-    return OrjsonResponse(clone_and_send(session, [(run, overrides)])[0], status_code=201)
+    """A new queued run in the same experiment, with ``overrides`` merged over this run's spec.
+
+    It is sent to the workers just after the answer, together with other clones of the same
+    moment (so ``dispatched_at`` is null in the answer)."""
+    clones = service.clone_runs(session, [(run, overrides)])
+    detail = service.run_details(session, clones)[0]
+    send_soon([clone.id for clone, _ in clones])
+    return OrjsonResponse(detail, status_code=201)
 
 
 @router.post(

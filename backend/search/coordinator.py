@@ -1,12 +1,15 @@
 """The small coordinator of search studies: ask Optuna for trials as slots free, tell it how they ended.
 
 It runs inside the API: on every pass of the dispatcher loop and as soon as a
-study's run finishes. Each step of a study holds the experiment's row lock
-(PostgreSQL; a SQLite stack has one API process), so two API processes never
-ask for the same slot. Restart-safe by construction: a trial's number is
-stored on its runs, a trial Optuna handed out whose runs were never stored
-(the API died in between) gets its runs on the next step instead of a new
-trial, and a tell only touches trials Optuna still has running.
+study's run finishes. A step first starts runs in the free slots, then (after
+they were sent) tells Optuna the finished trials and asks the next trial ahead,
+so a run's start waits for neither the tell nor the sampler. Each part holds
+the experiment's row lock (PostgreSQL; a SQLite stack has one API process), so
+two API processes never fill the same slot. Restart-safe by construction: a
+trial's number is stored on its runs, a trial Optuna handed out without runs
+(asked ahead, or the API died before storing them) gets its runs in the next
+free slot instead of a new trial, and a tell only touches trials Optuna still
+has running.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,64 +134,123 @@ def _locked_experiment(session: Session, experiment_id: int, wait: bool) -> Expe
     return session.scalars(query).first()
 
 
-def step_study(experiment_id: int, wait: bool = True) -> list[int]:
-    """Tell the study's finished trials, ask new ones up to ``parallel`` in flight; the new runs' ids.
+@dataclass
+class _Slots:
+    """Where a study stands: Optuna's trials against the runs stored for them."""
 
-    ``wait``: wait for another process's step of the same study to end (else skip the study).
+    study: Any
+    search: SearchIn
+    trials: list  # Optuna's FrozenTrials, by number
+    by_trial: dict[int, list[tuple[str, dict]]]
+
+    @property
+    def spares(self) -> list:
+        """Trials Optuna handed out that have no runs yet: asked ahead, or asked just before the API stopped."""
+        return [t for t in self.trials if t.state.name == "RUNNING" and t.number not in self.by_trial]
+
+    @property
+    def in_flight(self) -> int:
+        return sum(any(state not in FINAL_STATES for state, _ in runs) for runs in self.by_trial.values())
+
+    def tell_finished(self) -> None:
+        for trial in self.trials:
+            runs = self.by_trial.get(trial.number)
+            if trial.state.name == "RUNNING" and runs and all(state in FINAL_STATES for state, _ in runs):
+                tell(self.study, trial.number, outcome(runs, self.search.objective.metric))
+
+    def ask(self, experiment_id: int):
+        self.study.sampler = make_sampler(self.search, experiment_id, len(self.trials))
+        trial = self.study.ask(space.distributions(self.search))
+        self.trials.append(trial)
+        return trial
+
+
+def _slots(session: Session, experiment: Experiment) -> _Slots:
+    rows = session.execute(select(Run.trial, Run.state, Run.summary).where(Run.experiment_id == experiment.id)).all()
+    by_trial: dict[int, list[tuple[str, dict]]] = {}
+    for trial, state, summary in rows:
+        if trial is not None:
+            by_trial.setdefault(trial, []).append((state, summary or {}))
+    study = load_study(experiment.id)
+    return _Slots(study, SearchIn.model_validate(experiment.search), study.get_trials(deepcopy=False), by_trial)
+
+
+def _locked_slots(session: Session, experiment_id: int, wait: bool) -> tuple[Experiment, _Slots] | None:
+    experiment = _locked_experiment(session, experiment_id, wait)
+    if experiment is None or experiment.search is None or experiment.study_done_at is not None:
+        return None
+    return experiment, _slots(session, experiment)
+
+
+def start_trials(experiment_id: int, wait: bool = True) -> list[int]:
+    """Give the study's free slots (``parallel`` minus the trials in flight) their runs; the new runs' ids.
+
+    A trial asked ahead takes a slot as is, so a run's start does not wait for the sampler (tens of ms
+    on the RDB storage, bench/search_overhead.py). Only when none is left are finished trials told and
+    new ones asked here. ``wait``: wait for another process's step of the same study (else skip it).
     """
     if not _STEP_LOCK.acquire(blocking=wait):
         return []
     try:
-        return _step(experiment_id, wait)
+        with session_scope() as session:
+            located = _locked_slots(session, experiment_id, wait)
+            if located is None:
+                return []
+            experiment, slots = located
+            free = slots.search.parallel - slots.in_flight
+            numbers = [trial.number for trial in slots.spares[: max(free, 0)]]
+            trials = {trial.number: trial for trial in slots.trials}
+            missing = min(free - len(numbers), slots.search.trials - len(slots.trials))
+            if missing > 0:
+                slots.tell_finished()  # first, so the new asks see every result
+                for _ in range(missing):
+                    trial = slots.ask(experiment_id)
+                    trials[trial.number] = trial
+                    numbers.append(trial.number)
+            new = [run for number in numbers for run in _new_runs(experiment, slots.search, number, trials[number].params)]
+            session.add_all(new)
+            session.flush()
+            return [run.id for run in new]
     finally:
         _STEP_LOCK.release()
 
 
-def _step(experiment_id: int, wait: bool) -> list[int]:
-    from optuna.trial import TrialState
+def settle_study(experiment_id: int, wait: bool = True) -> None:
+    """Tell Optuna how finished trials ended, ask the next trial ahead, and mark a study that is done.
 
-    with session_scope() as session:
-        experiment = _locked_experiment(session, experiment_id, wait)
-        if experiment is None or experiment.search is None or experiment.study_done_at is not None:
-            return []
-        search = SearchIn.model_validate(experiment.search)
-        rows = session.execute(select(Run.trial, Run.state, Run.summary).where(Run.experiment_id == experiment_id)).all()
-        by_trial: dict[int, list[tuple[str, dict]]] = {}
-        for trial, state, summary in rows:
-            if trial is not None:
-                by_trial.setdefault(trial, []).append((state, summary or {}))
-        study = load_study(experiment_id)
-        trials = study.get_trials(deepcopy=False)
-        new: list[Run] = []
-        running = 0
-        for trial in trials:
-            if trial.state != TrialState.RUNNING:
-                continue
-            runs = by_trial.get(trial.number)
-            if not runs:  # asked, but the API stopped before its runs were stored
-                new.extend(_new_runs(experiment, search, trial.number, trial.params))
-                running += 1
-            elif all(state in FINAL_STATES for state, _ in runs):
-                tell(study, trial.number, outcome(runs, search.objective.metric))
-            else:
-                running += 1
-        asked = len(trials)
-        distributions = space.distributions(search)
-        while asked < search.trials and running < search.parallel:
-            study.sampler = make_sampler(search, experiment_id, asked)
-            trial = study.ask(distributions)
-            new.extend(_new_runs(experiment, search, trial.number, trial.params))
-            asked += 1
-            running += 1
-        if asked >= search.trials and running == 0:
-            experiment.study_done_at = utcnow()
-        session.add_all(new)
-        session.flush()
-        return [run.id for run in new]
+    Runs after the new runs were sent. The trial asked ahead has no runs until a slot frees; if the API
+    stops first, it is still a trial Optuna handed out without runs, which the next start gives its runs:
+    a restart neither loses nor repeats it. It is sampled while the slots are busy, as if ``parallel``
+    were one more (TPE's constant liar counts it as in flight).
+    """
+    if not _STEP_LOCK.acquire(blocking=wait):
+        return
+    try:
+        with session_scope() as session:
+            located = _locked_slots(session, experiment_id, wait)
+            if located is None:
+                return
+            experiment, slots = located
+            slots.tell_finished()
+            if not slots.spares and len(slots.trials) < slots.search.trials:
+                slots.ask(experiment_id)
+            elif not slots.spares and slots.in_flight == 0:
+                experiment.study_done_at = utcnow()
+    finally:
+        _STEP_LOCK.release()
 
 
-def search_pass() -> list[int]:
-    """Step every unfinished search study; the ids of the runs it queued (the dispatcher sends them)."""
+def step_study(experiment_id: int, wait: bool = True, send: Callable[[list[int]], Any] | None = None) -> list[int]:
+    """Start runs in the study's free slots, ``send`` them to the workers, then settle the study; the new runs' ids."""
+    created = start_trials(experiment_id, wait)
+    if send is not None and created:
+        send(created)
+    settle_study(experiment_id, wait)
+    return created
+
+
+def search_pass(send: Callable[[list[int]], Any]) -> list[int]:
+    """Step every unfinished search study, ``send`` its new runs; the ids of the runs it queued."""
     with session_scope() as session:
         ids = list(session.scalars(
             select(Experiment.id).where(Experiment.search.is_not(None), Experiment.study_done_at.is_(None))
@@ -195,13 +258,13 @@ def search_pass() -> list[int]:
     created: list[int] = []
     for experiment_id in ids:
         try:
-            created.extend(step_study(experiment_id, wait=False))
+            created.extend(step_study(experiment_id, wait=False, send=send))
         except Exception:  # one broken study must not stop the others
             log.exception("search study of experiment %s: step failed", experiment_id)
     return created
 
 
-def on_run_final(run_id: int) -> list[int]:
+def on_run_final(run_id: int, send: Callable[[list[int]], Any]) -> list[int]:
     """Step the study of a run that just ended, so its slot is refilled at once; new run ids."""
     with session_scope() as session:
         row = session.execute(
@@ -209,4 +272,4 @@ def on_run_final(run_id: int) -> list[int]:
         ).one_or_none()
     if row is None or row.search is None:
         return []
-    return step_study(row.experiment_id)
+    return step_study(row.experiment_id, send=send)

@@ -16,7 +16,7 @@ def run_ended(run_id: int) -> None:
     """Tell the finished run's trial and queue the next ones; best effort (the dispatcher pass retries)."""
     try:
         tell_grid_run(run_id)
-        dispatch_runs(on_run_final(run_id))
+        on_run_final(run_id, send=dispatch_runs)
     except Exception:  # the run's own outcome is stored; the study catches up on the next pass
         log.exception("run %s: its study was not told how it ended", run_id)
 

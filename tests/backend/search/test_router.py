@@ -3,6 +3,7 @@
 from sqlalchemy import select
 
 from backend.db import session_scope
+from backend.experiments.models import Experiment
 from backend.runs.models import Run
 from backend.search.coordinator import load_study, step_study
 from tests.backend.helpers import errors_by_field, make_experiment, set_run
@@ -40,6 +41,11 @@ def test_bad_spaces_are_422s_naming_the_field(client, monkeypatch):
         get_settings.cache_clear()
 
 
+def stored_trials(experiment_id: int) -> list[int]:
+    with session_scope() as session:
+        return sorted(session.scalars(select(Run.trial).where(Run.experiment_id == experiment_id)))
+
+
 def test_a_search_queues_parallel_trials_then_tells_and_refills(client):
     experiment = make_experiment(client, search=SEARCH)
     runs = experiment["runs"]
@@ -49,7 +55,11 @@ def test_a_search_queues_parallel_trials_then_tells_and_refills(client):
     for spec in specs:
         assert 1e-6 <= spec["regularization"]["kernel_l2"] <= 1e-1
         assert 0 <= spec["regularization"]["dropout"] <= 0.6
+    # After the answer, the next trial was asked ahead: Optuna has it, no run yet.
+    assert [t.state.name for t in load_study(experiment["id"]).get_trials()] == ["RUNNING"] * 3
+    assert stored_trials(experiment["id"]) == [0, 1]
     assert step_study(experiment["id"]) == [], "no slot is free while both run"
+    assert len(load_study(experiment["id"]).get_trials()) == 3, "one trial ahead, not more"
 
     set_run(runs[0]["id"], state="completed", summary={"best_val_accuracy": 0.8})
     set_run(runs[1]["id"], state="diverged", summary={})
@@ -57,20 +67,22 @@ def test_a_search_queues_parallel_trials_then_tells_and_refills(client):
     assert len(added) == 2
     study = load_study(experiment["id"])
     states = [t.state.name for t in study.get_trials()]
-    assert states == ["COMPLETE", "FAIL", "RUNNING", "RUNNING"]
+    # Trial 2 (asked ahead) and trial 3 got the slots; trial 4 is the next one, asked ahead.
+    assert states == ["COMPLETE", "FAIL", "RUNNING", "RUNNING", "RUNNING"]
     assert study.get_trials()[0].value == 0.8
-    # A second step tells nothing twice and asks nothing new.
+    assert stored_trials(experiment["id"]) == [0, 1, 2, 3]
+    # A second step tells nothing twice and asks nothing new: 5 trials is the study's budget.
     assert step_study(experiment["id"]) == []
-    assert len(load_study(experiment["id"]).get_trials()) == 4
+    assert len(load_study(experiment["id"]).get_trials()) == 5
 
 
-def test_a_trial_asked_before_a_crash_gets_its_runs_not_a_new_trial(client):
+def test_a_trial_without_runs_gets_them_in_the_next_slot_not_a_new_trial(client):
     experiment = make_experiment(client, search={**SEARCH, "parallel": 1, "replicates": 2})
     first = experiment["runs"]
     assert len(first) == 2 and {r["name"].rsplit("seed=", 1)[1] for r in first} == {"42", "43"}
     for run in first:
         set_run(run["id"], state="completed", summary={"best_val_accuracy": 0.5 if run is first[0] else 0.7})
-    # The API asked Optuna for trial 1, then died before storing its runs.
+    # Trial 1 was asked ahead; the API then asked Optuna for trial 2 and died before storing its runs.
     study = load_study(experiment["id"])
     from backend.search.space import distributions
     from backend.search.schemas import SearchIn
@@ -81,8 +93,28 @@ def test_a_trial_asked_before_a_crash_gets_its_runs_not_a_new_trial(client):
         trials = session.scalars(select(Run.trial).where(Run.id.in_(added))).all()
     assert trials == [1, 1]
     study = load_study(experiment["id"])
-    assert [t.state.name for t in study.get_trials()] == ["COMPLETE", "RUNNING"]
+    assert [t.state.name for t in study.get_trials()] == ["COMPLETE", "RUNNING", "RUNNING"], "nothing asked"
     assert study.get_trials()[0].value == 0.6
+    for run_id in added:
+        set_run(run_id, state="completed", summary={"best_val_accuracy": 0.9})
+    added = step_study(experiment["id"])
+    with session_scope() as session:
+        assert session.scalars(select(Run.trial).where(Run.id.in_(added))).all() == [2, 2]
+    assert len(load_study(experiment["id"]).get_trials()) == 4, "trial 3 asked ahead once trial 2 took the slot"
+
+
+def test_a_study_asks_nothing_past_its_trials_and_ends(client):
+    experiment = make_experiment(client, search={**SEARCH, "trials": 2, "parallel": 1})
+    assert len(load_study(experiment["id"]).get_trials()) == 2
+    for trial in (0, 1):
+        with session_scope() as session:
+            run_id = session.scalar(select(Run.id).where(Run.experiment_id == experiment["id"], Run.trial == trial))
+        set_run(run_id, state="completed", summary={"best_val_accuracy": 0.5})
+        step_study(experiment["id"])
+    study = load_study(experiment["id"])
+    assert [t.state.name for t in study.get_trials()] == ["COMPLETE", "COMPLETE"]
+    with session_scope() as session:
+        assert session.get(Experiment, experiment["id"]).study_done_at is not None
 
 
 def test_a_pruner_on_a_metric_no_run_records_is_a_422(client):
