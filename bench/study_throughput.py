@@ -11,7 +11,7 @@ real Fashion-MNIST (Debian's files). It is trained, back to back:
   the API (uvicorn), a real Redis and PostgreSQL, and one ``reglab worker``
   with ``REGLAB_WORKER_CONCURRENCY`` 1, then 2, started, ready and idle
   beforehand (a worker is a long-lived service); the study is submitted over REST and
-  timed from the POST until all 9 runs are final.
+  timed from the POST to the last of the 9 runs' ``finished_at``.
 
 It prints each wall time, stack ÷ plain (target ≤ 1.05), and where the stack's
 time went: the runs' own training time (``train_seconds``), the time from the
@@ -23,7 +23,7 @@ the same ``fit`` calls: what is left is the stack's own cost.
     .venv/bin/python bench/study_throughput.py [--repeats 2] [--concurrency 1 2]
 
 Needs PostgreSQL and Redis as ``bench/chaos.py`` does (a database and queue of
-its own). About 5 minutes on 2 cores with the defaults.
+its own). 5 to 10 minutes a round on the shared 2 cores with the defaults.
 """
 
 from __future__ import annotations
