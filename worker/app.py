@@ -7,9 +7,10 @@ imports this package or TensorFlow.
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 from backend.settings import get_settings
+from worker.warmup import warm_up
 
 # TensorFlow takes a whole GPU at its first op unless told to grow its memory as
 # needed; with growth, REGLAB_WORKER_CONCURRENCY runs can share one GPU. Set
@@ -22,6 +23,9 @@ os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 SOFT_TIME_LIMIT_S = 24 * 3600
 TIME_LIMIT_S = SOFT_TIME_LIMIT_S + 300
 VISIBILITY_TIMEOUT_S = TIME_LIMIT_S + 3600
+# A prefork child counts as started once worker_process_init returns, and the
+# warm-up loads TensorFlow there: give it longer than Celery's 4 s.
+PROCESS_START_TIMEOUT_S = 300.0
 
 
 def create_application() -> Celery:
@@ -34,6 +38,7 @@ def create_application() -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         worker_concurrency=settings.WORKER_CONCURRENCY,
+        worker_proc_alive_timeout=PROCESS_START_TIMEOUT_S,
         task_default_queue=settings.TRAIN_QUEUE,
         task_routes={"reglab.train_run": {"queue": settings.TRAIN_QUEUE}},
         task_soft_time_limit=SOFT_TIME_LIMIT_S,
@@ -51,3 +56,5 @@ def create_application() -> Celery:
 
 
 app = create_application()
+# In the process that trains (solo: the worker itself; prefork: each child), before it takes a task.
+signals.worker_process_init.connect(warm_up, weak=False)

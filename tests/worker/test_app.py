@@ -3,6 +3,8 @@
 import os
 import subprocess
 import sys
+import time
+import uuid
 
 
 def test_app_configuration(reglab_env):
@@ -40,3 +42,33 @@ def test_backend_never_imports_the_worker():
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _maps_tensorflow(pid: int) -> bool:
+    import psutil
+
+    return any("tensorflow" in region.path for region in psutil.Process(pid).memory_maps())
+
+
+def test_each_pool_process_loads_tensorflow_before_its_first_task_and_the_parent_never(redis_url, tmp_path):
+    from backend.cli.processes import Child, worker_argv
+
+    queue = f"train-warmup-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "REGLAB_REDIS_URL": redis_url, "REGLAB_TRAIN_QUEUE": queue,
+           "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}  # fmt: skip
+    child = Child("worker", worker_argv(queue, 2, f"warmup-{uuid.uuid4().hex[:6]}@%h"), env, tmp_path / "worker.log")
+    child.start()
+    try:
+        # Longer than Celery's default 4 s for a pool process to start: loading TensorFlow takes that.
+        deadline = time.monotonic() + 240
+        while child.log_tail(200).count("training code loaded") < 2:
+            assert child.alive() and time.monotonic() < deadline, child.log_tail(60)
+            time.sleep(0.5)
+        log = child.log_tail(200)
+        assert "Timed out waiting for UP message" not in log and "exited with" not in log, log
+        parent, *pool = child.tree_pids()
+        assert len(pool) == 2
+        assert all(_maps_tensorflow(pid) for pid in pool)
+        assert not _maps_tensorflow(parent)
+    finally:
+        child.stop()

@@ -125,7 +125,7 @@ def load(path: Path) -> keras.Model:
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """Saves a resume checkpoint after complete epochs, at most one per ``interval_s``.
+    """Saves a resume checkpoint after complete epochs but the last, at most one per ``interval_s``.
 
     Must come after the metrics tracker, so an epoch is checkpointed only once
     its points are stored: a resumed run never lacks an epoch's points.
@@ -150,6 +150,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         now = time.monotonic()
         if now - self.saved_at < self.interval_s or not self.complete(epoch):
+            return
+        if epoch + 1 >= self.params.get("epochs", float("inf")):
+            # The run ends now: its model is uploaded in a moment and the API deletes
+            # checkpoints at the finish, so saving this one would only cost time.
             return
         self.store.save(self.model, epoch + 1)
         self.saved_at = time.monotonic()

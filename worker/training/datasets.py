@@ -1,9 +1,9 @@
 """Datasets of the run spec, through the real Keras loaders (digits: scikit-learn).
 
 ``load(dataset_spec)`` returns the training part, the validation head and the
-loader's own test set, preprocessed as the spec says. The raw arrays are
-cached per process, so a worker training many runs on one dataset reads it
-once.
+loader's own test set, preprocessed as the spec says. The raw arrays and the
+last preprocessed splits are cached per process, so a worker training many
+runs on one dataset reads and preprocesses it once.
 
 Offline use: Keras looks in ``$KERAS_HOME/datasets`` (default
 ``~/.keras/datasets``) before downloading. For Fashion-MNIST the worker
@@ -83,8 +83,25 @@ def load(spec: Any) -> Dataset:
     """The preprocessed splits for a spec's ``dataset`` section.
 
     Validation is the head of the loader's training set
-    (``validation_samples``); ``train_samples`` caps what follows it.
+    (``validation_samples``); ``train_samples`` caps what follows it. The last
+    section loaded is kept, so a worker training a study's runs one after the
+    other preprocesses the data once (0.4 s for 25,000 Fashion-MNIST images
+    on a busy 2-core machine, 1.6 s for all of them: more than a small run's
+    epoch). Training never writes to the arrays.
     """
+    global _last
+    key = spec.model_dump_json()
+    if _last is None or _last[0] != key:
+        _last = None  # one dataset in memory at a time: drop the old one before building the next
+        _last = (key, _prepare(spec))
+    return _last[1]
+
+
+# (the dataset section as JSON, its splits): the last one :func:`load` built in this process.
+_last: tuple[str, Dataset] | None = None
+
+
+def _prepare(spec: Any) -> Dataset:
     if spec.name.startswith(UPLOAD_PREFIX):
         from worker.training import uploaded
 

@@ -17,6 +17,7 @@ def keras_home(tmp_path, monkeypatch):
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path))
+    monkeypatch.setattr(datasets, "_last", None)
     datasets.raw.cache_clear()
     yield tmp_path
     datasets.raw.cache_clear()
@@ -56,6 +57,16 @@ def test_standardize_uses_the_training_part_statistics():
     std[std == 0] = 1
     raw_val = datasets.raw("digits")[0][0][:300].reshape(300, -1)
     np.testing.assert_allclose(data.x_val.reshape(300, -1), (raw_val - mean) / std, rtol=1e-4, atol=1e-5)
+
+
+def test_the_last_dataset_loaded_is_kept_for_the_next_run():
+    spec = DatasetSpec(name="digits", validation_samples=300)
+    first = datasets.load(spec)
+    assert datasets.load(DatasetSpec(name="digits", validation_samples=300)) is first  # an equal section: kept
+    other = datasets.load(DatasetSpec(name="digits", validation_samples=200))
+    assert other is not first and len(other.x_val) == 200
+    again = datasets.load(spec)  # only the last one is kept
+    assert again is not first and len(again.x_val) == 300
 
 
 def test_none_keeps_raw_values():

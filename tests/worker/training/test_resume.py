@@ -80,14 +80,15 @@ def test_resumed_run_follows_the_planned_rates_and_continues_its_steps(name, tmp
     assert result.history[:2] == first.history
     assert summary["best_val_accuracy"] == max(val_accuracy)
     assert summary["best_epoch"] == val_accuracy.index(max(val_accuracy))
-    assert store.latest() == (EPOCHS, store.model_path(EPOCHS))
+    # Every epoch but the last: a run that ends uploads its model instead.
+    assert store.latest() == (EPOCHS - 1, store.model_path(EPOCHS - 1))
 
 
 def test_checkpoint_files_are_replaced_and_deleted(tmp_path):
     store = CheckpointStore(3, tmp_path)
     assert store.latest() is None
-    fit({"training": {"epochs": 2}}, checkpoint=store)
-    assert store.latest() == (2, store.model_path(2))
+    fit({"training": {"epochs": 3}}, checkpoint=store)
+    assert store.latest() == (2, store.model_path(2))  # not after the last epoch, which ends the run
     # One model file at a time, no temporary left behind.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run-3.checkpoint-e2.keras", "run-3.checkpoint.json"]
     store.delete()
