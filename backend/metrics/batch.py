@@ -19,11 +19,14 @@ from backend.metrics.blocks import X_LIMIT
 
 KEYS = ("name", "axis", "x", "value", "t")
 AXES = frozenset({"epoch", "step"})
-MAX_POINTS = 100_000  # PointsIn.points' max_length
-T_MAX = 1e9  # PointIn.t's bound
+# The bounds of a point, which backend/metrics/schemas.py's PointIn and PointsIn declare from here.
+MAX_POINTS = 100_000
+T_MAX = 1e9
+NAME_CHARS = r"[A-Za-z0-9_.:/@+-]"
+NAME_MAX = 64
 NUMBERS = frozenset({float, int, type(None)})
-# PointIn's name: MetricName's pattern and length (fullmatch: no trailing newline slips through).
-NAME = re.compile(r"[A-Za-z0-9_.:/@+-]{1,64}")
+# fullmatch: no trailing newline slips through.
+NAME = re.compile(f"{NAME_CHARS}{{1,{NAME_MAX}}}")
 _ABSENT = object()
 _NUMBERS_OR_ABSENT = NUMBERS | {object}
 # Names seen valid: a batch repeats a few names many times.

@@ -6,10 +6,11 @@ from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.errors import InvalidInput, field_error
+from backend.metrics.batch import MAX_POINTS, NAME_CHARS, NAME_MAX, T_MAX
 from backend.metrics.blocks import X_LIMIT
 from backend.spec import Int
 
-MetricName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/@+-]+$")]
+MetricName = Annotated[str, Field(min_length=1, max_length=NAME_MAX, pattern=f"^{NAME_CHARS}+$")]
 
 MaxPoints = Annotated[int, Query(ge=10, le=100_000, description="Step series longer than this are downsampled")]
 XMin = Annotated[
@@ -47,7 +48,7 @@ class PointIn(BaseModel):
     axis: Literal["epoch", "step"] = "epoch"
     x: Int = Field(ge=0, le=X_LIMIT, description="Epoch or step index")
     value: float | None = Field(None, description="null (or NaN) for a missing or diverged value")
-    t: float | None = Field(None, ge=0, le=1e9, description="Seconds since the run started")
+    t: float | None = Field(None, ge=0, le=T_MAX, description="Seconds since the run started")
 
 
 class PointsIn(BaseModel):
@@ -55,7 +56,7 @@ class PointsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    points: list[PointIn] = Field(max_length=100_000)
+    points: list[PointIn] = Field(max_length=MAX_POINTS)
 
 
 def parse_names(names: str | None) -> list[str] | None:

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from backend.deps import RunId
 from backend.errors import Conflict, NotFound, error_responses
 from backend.hot_routes import HotCall
-from backend.metrics.batch import KEYS, checked
+from backend.metrics.batch import KEYS, Batch, checked
 from backend.timeutil import utcnow
 from backend.storage import checkpoint_key, get_storage, latest_checkpoint, model_key
 from backend.trainer import service
@@ -67,13 +67,18 @@ def progress(run_id: RunId, body: ProgressIn) -> OkOut:
     return OkOut(run_id=run_id)
 
 
+def record(run_id: int, body: EpochIn, points: list[dict[str, Any]], batch: Batch | None = None) -> service.EpochRecorded:
+    """Store an epoch's points with the body's attempt, progress and resume point (both epoch handlers)."""
+    drop = (body.drop_from.epoch, body.drop_from.step) if body.drop_from is not None else None
+    progress = body.progress.model_dump(exclude_none=True)
+    return service.record_epoch(run_id, body.attempt, points, progress, drop_from=drop, batch=batch)
+
+
 @router.post("/epoch", response_model=EpochOut, responses=ERRORS)
 def epoch(run_id: RunId, body: EpochIn, background: BackgroundTasks) -> EpochOut:
     """Store one epoch's points with the progress (idempotent) and publish them live."""
     points = [p.model_dump() for p in body.points]
-    drop = (body.drop_from.epoch, body.drop_from.step) if body.drop_from is not None else None
-    progress = body.progress.model_dump(exclude_none=True)
-    recorded = service.record_epoch(run_id, body.attempt, points, progress, drop_from=drop)
+    recorded = record(run_id, body, points)
     if recorded.prunes:
         # After the answer: the pruner's check (~10 ms, bench/search_overhead.py) does not slow the worker's
         # epoch; a prune reaches it with its next heartbeat.
@@ -99,11 +104,9 @@ def epoch_fast(run_id: int, body: Any) -> HotCall | None:
     points = body["points"]
     if not all(len(p) == len(KEYS) for p in points):  # live charts read every field of a point
         points = [{"axis": "epoch", "value": None, "t": None, **p} for p in points]
-    drop = (envelope.drop_from.epoch, envelope.drop_from.step) if envelope.drop_from is not None else None
-    progress = envelope.progress.model_dump(exclude_none=True)
 
     def call() -> tuple[dict[str, Any], Callable[[], None] | None]:
-        recorded = service.record_epoch(run_id, envelope.attempt, points, progress, drop_from=drop, batch=batch)
+        recorded = record(run_id, envelope, points, batch)
         after = partial(epoch_recorded, run_id, points) if recorded.prunes else None
         return {"run_id": run_id, "written": recorded.written}, after
 

@@ -58,3 +58,9 @@ def test_a_bool_where_a_number_goes_is_left_to_the_route():
     assert checked([{"name": "loss", "x": True}]) is None
     assert checked([{"name": "loss", "x": 1, "value": False}]) is None
     assert checked([{"name": "loss", "x": 1, "unknown": 1}]) is None
+
+
+@pytest.mark.parametrize("t", [-0.5, 1e9 + 1, float("inf")])
+def test_a_time_out_of_pointin_range_is_left_to_the_route(t):
+    assert checked([{"name": "loss", "x": 1, "t": t}]) is None
+    assert pydantic_columns([{"name": "loss", "x": 1, "t": t}]) is None
