@@ -108,7 +108,7 @@ def _send_batch(run_ids: list[int]) -> tuple[int, Exception | None]:
         try:
             # One pipeline for the whole batch: the tasks reach Redis together when the batch closes.
             with app.producer_or_acquire() as producer, producer.batch():
-                for run_id in claimed:
+                for index, run_id in enumerate(claimed):
                     app.send_task(
                         TRAIN_TASK,
                         args=[run_id],
@@ -116,6 +116,8 @@ def _send_batch(run_ids: list[int]) -> tuple[int, Exception | None]:
                         retry=False,
                         ignore_result=True,
                         producer=producer,
+                        # The first task declares the queue; declaring it again per task was a sixth of a send.
+                        **({} if index == 0 else {"declare": []}),
                     )
         except Exception as exc:  # kombu and redis raise many types; the answer is the same: try later
             _answered_at.pop(settings.REDIS_URL, None)

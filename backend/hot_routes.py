@@ -1,13 +1,16 @@
-"""The ingest routes every trainer calls per epoch, answered without FastAPI's per-request stack.
+"""The routes called once per epoch or per run, answered without FastAPI's per-request stack.
 
 ``POST /api/runs/{id}/metrics`` and ``POST /api/trainer/runs/{id}/epoch`` with a
 well-formed JSON body are parsed with orjson, checked in bulk
 (backend/metrics/batch.py) and handed to the routes' own service calls in one hop
 to a thread: routing through every route, solving dependencies, a model per point
 and the response model cost more than the database work of a 6-point batch
-(bench/trainer_ingest.py). Every other request, and any body a route's ``*_fast``
-handler does not certainly accept (it returns None), goes on to the declared
-routes, which stay the reference: their OpenAPI entries and their 422s.
+(bench/trainer_ingest.py). ``POST /api/runs/{id}/clone`` likewise, one hop to a
+thread instead of one per dependency and the handler (bench/clone_runs.py).
+Every other request (one with a query string included, which the routes refuse
+or read), and any body a route's ``*_fast`` handler does not certainly accept
+(it returns None), goes on to the declared routes, which stay the reference:
+their OpenAPI entries and their 422s.
 
 Added before the access check, so it runs inside it, inside the security headers
 and inside the app's body-size limit.
@@ -17,17 +20,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.errors import ApiError
+from backend.responses import dumps
 from backend.run_ids import MAX_ID
 
-# A blocking call that does the route's work: the JSON answer, and what to run once it is sent (or None).
-HotCall = Callable[[], tuple[dict[str, Any], Callable[[], None] | None]]
+
+class HotAnswer(NamedTuple):
+    """What a hot call answers: the JSON body, what to run once it is sent, and the status."""
+
+    body: dict[str, Any]
+    after: Callable[[], None] | None = None
+    status: int = 200
+
+
+# A blocking call that does the route's work and returns its answer.
+HotCall = Callable[[], HotAnswer]
 # A route's fast handler: (run id, parsed body) -> the call, or None to leave the request to the route.
 Handler = Callable[[int, Any], HotCall | None]
 JSON = (b"content-type", b"application/json")
@@ -51,7 +64,11 @@ class HotRoutes:
             await self.app(scope, receive, send)
             return
         run_id = int(match["run_id"])
-        if not 1 <= run_id <= MAX_ID or dict(scope["headers"]).get(b"content-type") != b"application/json":
+        if (
+            not 1 <= run_id <= MAX_ID
+            or scope.get("query_string")
+            or dict(scope["headers"]).get(b"content-type") != b"application/json"
+        ):
             await self.app(scope, receive, send)
             return
         body = await read_body(receive)
@@ -65,13 +82,13 @@ class HotRoutes:
             await self.app(scope, replay(body, receive), send)
             return
         try:
-            answer, after = await run_in_threadpool(call)
+            answer = await run_in_threadpool(call)
         except ApiError as exc:  # as backend.errors' handler answers it
             await respond(send, exc.status_code, {"detail": exc.detail})
             return
-        await respond(send, 200, answer)
-        if after is not None:
-            await run_in_threadpool(after)
+        await respond(send, answer.status, answer.body)
+        if answer.after is not None:
+            await run_in_threadpool(answer.after)
 
 
 async def read_body(receive: Receive) -> bytes | None:
@@ -100,7 +117,7 @@ def replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def respond(send: Send, status: int, content: dict[str, Any]) -> None:
-    body = orjson.dumps(content)
+    body = dumps(content)  # as the routes' OrjsonResponse writes it
     headers = [JSON, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

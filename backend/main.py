@@ -22,6 +22,7 @@ from backend.metrics.router import post_metrics_fast
 from backend.migrate import upgrade_head
 from backend.openapi import install_openapi
 from backend.pages import install_frontend
+from backend.runs.router import clone_run_fast
 from backend.settings import get_settings
 from backend.trainer.router import epoch_fast
 
@@ -83,6 +84,7 @@ def create_app() -> FastAPI:
     app.add_middleware(HotRoutes, routes={
         rf"/api/runs/(?P<run_id>{RUN_ID})/metrics": post_metrics_fast,
         rf"/api/trainer/runs/(?P<run_id>{RUN_ID})/epoch": epoch_fast,
+        rf"/api/runs/(?P<run_id>{RUN_ID})/clone": clone_run_fast,
     })  # fmt: skip
     app.add_middleware(AccessMiddleware, mode=get_settings().AUTH, cache_s=get_settings().AUTH_CACHE_S)
     app.add_middleware(SecurityHeadersMiddleware)

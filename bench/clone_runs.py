@@ -95,7 +95,7 @@ def main() -> None:
             proc.terminate()
             proc.wait(10)
             client = redis.Redis.from_url(redis_url)
-            client.delete(queue, f"_kombu.binding.{queue}")
+            client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
             client.close()
 
 

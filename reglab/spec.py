@@ -491,17 +491,36 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     the new schedule replaces the old one whole, so no parameter of the old
     kind leaks into it.
     """
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        current = merged.get(key)
+    merged = {}
+    for key, current in base.items():
+        if key not in override:
+            merged[key] = _copy(current)
+            continue
+        value = override[key]
         if isinstance(value, dict) and isinstance(current, dict):
             if "name" in value and current.get("name") != value["name"] and key == "schedule":
-                merged[key] = copy.deepcopy(value)
+                merged[key] = _copy(value)
             else:
                 merged[key] = deep_merge(current, value)
         else:
-            merged[key] = copy.deepcopy(value)
+            merged[key] = _copy(value)
+    for key, value in override.items():
+        if key not in base:
+            merged[key] = _copy(value)
     return merged
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON data, a few times faster than copy.deepcopy (each clone merges a whole spec)."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy(item) for item in value]
+    return value if kind in _SCALARS else copy.deepcopy(value)
 
 
 def build_spec(partial: dict[str, Any] | None = None, base: dict[str, Any] | None = None) -> RunSpec:

@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.deps import RunId
 from backend.errors import error_responses
-from backend.hot_routes import HotCall
+from backend.hot_routes import HotAnswer, HotCall
 from backend.metrics.batch import checked
 from backend.metrics.schemas import MaxPoints, MetricsOut, Names, PointsIn, WrittenOut, XWindow, parse_names
 from backend.metrics.service import ingest, run_series
@@ -48,4 +48,4 @@ def post_metrics_fast(run_id: int, body: Any) -> HotCall | None:
     """:func:`post_metrics` for backend/hot_routes.py: the blocking call storing a well-formed body, else None."""
     if type(body) is not dict or body.keys() != {"points"} or (batch := checked(body["points"])) is None:
         return None
-    return lambda: ({"run_id": run_id, "written": ingest(run_id, batch)}, None)
+    return lambda: HotAnswer({"run_id": run_id, "written": ingest(run_id, batch)})

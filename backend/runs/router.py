@@ -8,13 +8,13 @@ from sqlalchemy.orm import Session
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from backend.artifacts import artifact_file
-from backend.bounds import PartialSpec
+from backend.bounds import PartialSpec, shallow
 from backend.deps import RunDep, SessionDep
 from backend.dispatch import dispatch_runs
 from backend.errors import NotFound, error_responses
+from backend.hot_routes import HotAnswer, HotCall
 from backend.responses import OrjsonResponse
 from backend.runs import service
-from backend.runs.models import Run
 from backend.runs.schemas import (
     CancelOut,
     CloneBatch,
@@ -94,15 +94,31 @@ def cancel_run(run: RunDep, session: SessionDep) -> OrjsonResponse:
     response_model=RunDetail,
     responses=error_responses(404, 409, 422),
 )
-def clone_run(run: RunDep, session: SessionDep, overrides: Overrides = {}) -> OrjsonResponse:  # noqa: B006
+def clone_run(run: RunDep, overrides: Overrides = {}) -> OrjsonResponse:  # noqa: B006
     """A new queued run in the same experiment, with ``overrides`` merged over this run's spec.
 
     It is sent to the workers just after the answer, together with other clones of the same
     moment (so ``dispatched_at`` is null in the answer)."""
-    clones = service.clone_runs(session, [(run, overrides)])
-    detail = service.run_details(session, clones)[0]
-    send_soon([clone.id for clone, _ in clones])
-    return OrjsonResponse(detail, status_code=201)
+    return OrjsonResponse(clone_and_send_soon(run.id, overrides), status_code=201)
+
+
+def clone_run_fast(run_id: int, body: Any) -> HotCall | None:
+    """:func:`clone_run` for backend/hot_routes.py: the blocking call cloning for an overrides object
+    the route would take, else None (the route then answers, its 422 included)."""
+    if type(body) is not dict:
+        return None
+    try:
+        shallow(body)
+    except ValueError:
+        return None
+
+    return lambda: HotAnswer(clone_and_send_soon(run_id, body), status=201)
+
+
+def clone_and_send_soon(run_id: int, overrides: dict[str, Any]) -> dict[str, Any]:
+    detail = service.clone_run(run_id, overrides)
+    send_soon([detail["id"]])
+    return detail
 
 
 @router.post(
@@ -115,16 +131,16 @@ def clone_run(run: RunDep, session: SessionDep, overrides: Overrides = {}) -> Or
 def clone_many(batch: CloneBatch, session: SessionDep) -> OrjsonResponse:
     """Several clones at once (each a source run and its overrides): one transaction, one send to the
     workers, one announcement. Nothing is created unless every clone is valid."""
-    sources = service.source_runs(session, [clone.run_id for clone in batch.clones])
+    sources = service.source_runs(session.connection(), [clone.run_id for clone in batch.clones])
     details = clone_and_send(session, [(sources[clone.run_id], clone.overrides) for clone in batch.clones])
     return OrjsonResponse({"runs": details}, status_code=201)
 
 
-def clone_and_send(session: Session, requests: list[tuple[Run, dict[str, Any]]]) -> list[dict[str, Any]]:
-    clones = service.clone_runs(session, requests)
-    dispatch_runs([clone.id for clone, _ in clones])
-    # run_details reads the rows' columns afresh (dispatched_at included): no refresh needed.
-    return service.run_details(session, clones)
+def clone_and_send(session: Session, requests: list[tuple[service.Source, dict[str, Any]]]) -> list[dict[str, Any]]:
+    clones = service.clone_runs(session.connection(), requests)
+    session.commit()  # before the send: the dispatcher claims them in its own transaction
+    dispatch_runs([clone.row["id"] for clone in clones])
+    return service.clone_details(session, clones)  # dispatched_at as the send left it
 
 
 @router.delete("/{run_id:run_id}", status_code=204, response_class=Response, responses=error_responses(404, 422))

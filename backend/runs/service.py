@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, NamedTuple
 
 import redis
 from pydantic import ValidationError
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from backend import events
+from backend.db import get_engine
 from backend.artifacts import artifact_file, remove_artifact, remove_checkpoints
 from backend.errors import Conflict, InvalidInput, NotFound, Unavailable, spec_errors
 from backend.experiments.grid import format_value
@@ -47,6 +49,22 @@ ITEM_COLUMNS = (
     Run.attempt_errors,
 )
 MAX_NAME = 500
+# A run just inserted, as a row of ITEM_COLUMNS: what the insert does not set is NULL.
+NEW_ROW = dict.fromkeys(column.key for column in ITEM_COLUMNS)
+# A clone's statements, built once and run as Core on a connection: building them, the ORM's execution path
+# and a session cost more than running them (bench/clone_runs.py).
+SOURCES = (
+    select(Run.id, Run.experiment_id, Experiment.name, Run.name, Run.spec)
+    .join(Experiment, Experiment.id == Run.experiment_id)
+    .where(Run.id.in_(bindparam("run_ids", expanding=True)))
+)
+RUN_COUNTS = (
+    select(Run.experiment_id, func.count())
+    .where(Run.experiment_id.in_(bindparam("experiment_ids", expanding=True)))
+    .group_by(Run.experiment_id)
+)
+# The ids and the database's created_at come back, so the answer needs no second read.
+INSERT_RUNS = insert(Run.__table__).returning(Run.id, Run.created_at, sort_by_parameter_order=True)
 
 
 def item_from_row(row: Any) -> dict[str, Any]:
@@ -119,31 +137,20 @@ def list_runs(
 
 def run_detail(session: Session, run: Run) -> dict[str, Any]:
     """A run with its spec, warnings and what the worker left (model, summary)."""
-    return run_details(session, [(run, None)])[0]
-
-
-def run_details(session: Session, runs: list[tuple[Run, RunSpec | None]]) -> list[dict[str, Any]]:
-    """:func:`run_detail` of several runs with one query; a run's spec, when given, is
-    the one already validated (clones just built it), so it is not validated twice."""
-    items = {item["id"]: item for item in run_items(session, [run.id for run, _ in runs])}
-    return [detail(run, items[run.id], spec) for run, spec in runs]
-
-
-def detail(run: Run, item: dict[str, Any], spec: RunSpec | None) -> dict[str, Any]:
+    item = run_items(session, [run.id])[0]
     try:
-        if spec is not None:
-            warnings = spec_warnings(spec)
-        else:
-            warnings = [] if is_external(run.spec) else spec_warnings(RunSpec.model_validate(run.spec))
+        warnings = [] if is_external(run.spec) else spec_warnings(RunSpec.model_validate(run.spec))
     except ValidationError:
         warnings = ["the stored spec no longer validates against this version of the run spec"]
-    return {
-        **item,
-        "spec": run.spec,
-        "warnings": warnings,
-        "has_model": artifact_file(run.artifact_path) is not None,
-        "has_model_summary": run.model_summary is not None,
-    }
+    has_model = artifact_file(run.artifact_path) is not None
+    return with_spec(item, run.spec, warnings, has_model=has_model, has_model_summary=run.model_summary is not None)
+
+
+def with_spec(
+    item: dict[str, Any], spec: dict[str, Any], warnings: list[str], *, has_model: bool, has_model_summary: bool
+) -> dict[str, Any]:
+    """A run's detail: its list item with its spec, the spec's warnings and what the worker left."""
+    return {**item, "spec": spec, "warnings": warnings, "has_model": has_model, "has_model_summary": has_model_summary}
 
 
 def cancel_run(session: Session, run: Run) -> dict[str, Any]:
@@ -169,10 +176,27 @@ def cancel_run(session: Session, run: Run) -> dict[str, Any]:
     return {**run_detail(session, run), "cancel_requested": True}
 
 
-def clone_runs(session: Session, requests: list[tuple[Run, dict[str, Any]]]) -> list[tuple[Run, RunSpec]]:
+class Source(NamedTuple):
+    """What a clone takes from its source run."""
+
+    id: int
+    experiment_id: int
+    experiment_name: str
+    name: str
+    spec: dict[str, Any]
+
+
+class Clone(NamedTuple):
+    """A run just inserted by :func:`clone_runs`: its row (ITEM_COLUMNS and the spec) as stored, and its spec."""
+
+    row: dict[str, Any]
+    spec: RunSpec
+
+
+def clone_runs(connection: Connection, requests: list[tuple[Source, dict[str, Any]]]) -> list[Clone]:
     """New queued runs, one per ``(source run, overrides)``: the overrides merged over the source's spec,
-    each in its source's experiment. Validated first, then inserted together in one transaction;
-    returns each run with its spec, in request order.
+    each in its source's experiment. Validated first, then inserted together in the connection's
+    transaction, which the caller commits; returned in request order.
 
     Not announced here: sending them to the workers announces them (one ``runs``
     message), as for a new experiment's runs, and nobody follows the channel of
@@ -182,12 +206,12 @@ def clone_runs(session: Session, requests: list[tuple[Run, dict[str, Any]]]) -> 
     settings = get_settings()
     errors: list[dict[str, Any]] = []
     specs: list[RunSpec] = []
-    for index, (run, overrides) in enumerate(requests):
+    for index, (source, overrides) in enumerate(requests):
         prefix = f"clones.{index}." if len(requests) > 1 else ""
-        if is_external(run.spec):
-            raise Conflict(f"run {run.id} was trained outside RegLab: it has no spec to train a clone from")
+        if is_external(source.spec):
+            raise Conflict(f"run {source.id} was trained outside RegLab: it has no spec to train a clone from")
         try:
-            spec = build_spec(overrides, base=run.spec)
+            spec = build_spec(overrides, base=source.spec)
         except ValidationError as exc:
             errors += spec_errors(exc, prefix)
             continue
@@ -196,13 +220,9 @@ def clone_runs(session: Session, requests: list[tuple[Run, dict[str, Any]]]) -> 
     if errors:
         raise InvalidInput(errors)
     adding: dict[int, int] = {}
-    for run, _ in requests:
-        adding[run.experiment_id] = adding.get(run.experiment_id, 0) + 1
-    counts = dict(
-        session.execute(
-            select(Run.experiment_id, func.count()).where(Run.experiment_id.in_(adding)).group_by(Run.experiment_id)
-        ).all()
-    )
+    for source, _ in requests:
+        adding[source.experiment_id] = adding.get(source.experiment_id, 0) + 1
+    counts = dict(connection.execute(RUN_COUNTS, {"experiment_ids": list(adding)}).all())
     for experiment_id, added in adding.items():
         count = counts.get(experiment_id, 0)
         if count + added > settings.MAX_RUNS_PER_EXPERIMENT:
@@ -210,28 +230,55 @@ def clone_runs(session: Session, requests: list[tuple[Run, dict[str, Any]]]) -> 
                 f"experiment {experiment_id} already has {count} runs; {added} more would pass "
                 f"the limit of {settings.MAX_RUNS_PER_EXPERIMENT} per experiment"
             )
-    clones = []
-    for (run, _), spec in zip(requests, specs, strict=True):
+    rows = []
+    for (source, _), spec in zip(requests, specs, strict=True):
         data = spec.model_dump(mode="json")
-        clones.append(
-            Run(
-                experiment_id=run.experiment_id,
-                name=clone_name(run.name, run.spec, data),
-                spec=data,
-                state=QUEUED,
-                epoch=0,
-                epochs=spec.training.epochs,
-                summary={},
-            )
+        rows.append(
+            {
+                "experiment_id": source.experiment_id,
+                "name": clone_name(source.name, source.spec, data),
+                "spec": data,
+                "state": QUEUED,
+                "epoch": 0,
+                "epochs": spec.training.epochs,
+                "summary": {},
+                "attempts": 0,
+                "attempt_errors": [],
+            }
         )
-    session.add_all(clones)
-    session.commit()
-    return list(zip(clones, specs, strict=True))
+    stored = connection.execute(INSERT_RUNS, rows).all()
+    return [
+        Clone({**NEW_ROW, **row, "id": run_id, "created_at": created_at, "experiment_name": source.experiment_name}, spec)
+        for (source, _), row, (run_id, created_at), spec in zip(requests, rows, stored, specs, strict=True)
+    ]
 
 
-def source_runs(session: Session, run_ids: list[int]) -> dict[int, Run]:
+def new_run_detail(clone: Clone) -> dict[str, Any]:
+    """The detail of a run just cloned, from the values inserted (``dispatched_at`` is still null)."""
+    item = item_from_row(SimpleNamespace(**clone.row))
+    return with_spec(item, clone.row["spec"], spec_warnings(clone.spec), has_model=False, has_model_summary=False)
+
+
+def clone_details(session: Session, clones: list[Clone]) -> list[dict[str, Any]]:
+    """The details of runs just cloned, their columns read afresh (after a send set ``dispatched_at``)."""
+    items = {item["id"]: item for item in run_items(session, [clone.row["id"] for clone in clones])}
+    return [
+        with_spec(items[c.row["id"]], c.row["spec"], spec_warnings(c.spec), has_model=False, has_model_summary=False)
+        for c in clones
+    ]
+
+
+def clone_run(run_id: int, overrides: dict[str, Any]) -> dict[str, Any]:
+    """One clone of run ``run_id`` (404 if there is none), committed, and its detail, without a read of the new run."""
+    with get_engine().begin() as connection:
+        source = source_runs(connection, [run_id])[run_id]
+        clone = clone_runs(connection, [(source, overrides)])[0]
+    return new_run_detail(clone)
+
+
+def source_runs(connection: Connection, run_ids: list[int]) -> dict[int, Source]:
     """The runs of ``run_ids`` by id, in one query; 404 naming the first that does not exist."""
-    runs = {run.id: run for run in session.scalars(select(Run).where(Run.id.in_(set(run_ids))))}
+    runs = {row[0]: Source(*row) for row in connection.execute(SOURCES, {"run_ids": list(set(run_ids))})}
     if missing := [run_id for run_id in run_ids if run_id not in runs]:
         raise NotFound(f"run {missing[0]} not found")
     return runs

@@ -7,7 +7,6 @@ it held the database (see :mod:`backend.trainer.service`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -18,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.deps import RunId
 from backend.errors import Conflict, NotFound, error_responses
-from backend.hot_routes import HotCall
+from backend.hot_routes import HotAnswer, HotCall
 from backend.metrics.batch import KEYS, Batch, checked
 from backend.timeutil import utcnow
 from backend.storage import checkpoint_key, get_storage, latest_checkpoint, model_key
@@ -105,10 +104,10 @@ def epoch_fast(run_id: int, body: Any) -> HotCall | None:
     if not all(len(p) == len(KEYS) for p in points):  # live charts read every field of a point
         points = [{"axis": "epoch", "value": None, "t": None, **p} for p in points]
 
-    def call() -> tuple[dict[str, Any], Callable[[], None] | None]:
+    def call() -> HotAnswer:
         recorded = record(run_id, envelope, points, batch)
         after = partial(epoch_recorded, run_id, points) if recorded.prunes else None
-        return {"run_id": run_id, "written": recorded.written}, after
+        return HotAnswer({"run_id": run_id, "written": recorded.written}, after)
 
     return call
 

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from backend.errors import NotFound
-from backend.hot_routes import HotRoutes
+from backend.hot_routes import HotAnswer, HotRoutes
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -37,9 +37,20 @@ def client(seen):
                 raise NotFound(f"run {run_id} not found")
 
             return missing
-        return lambda: ({"run_id": run_id, "got": body}, lambda: seen.append(run_id))
+        return lambda: HotAnswer({"run_id": run_id, "got": body}, lambda: seen.append(run_id))
 
-    return TestClient(HotRoutes(inner, {r"/api/runs/(?P<run_id>[0-9]{1,10})/metrics": handler}))
+    def created(run_id, body):
+        return lambda: HotAnswer({"run_id": run_id}, status=201)
+
+    return TestClient(
+        HotRoutes(
+            inner,
+            {
+                r"/api/runs/(?P<run_id>[0-9]{1,10})/metrics": handler,
+                r"/api/runs/(?P<run_id>[0-9]{1,10})/clone": created,
+            },
+        )
+    )
 
 
 def test_a_body_the_handler_takes_is_answered_without_the_app_and_its_after_work_runs(client, seen):
@@ -60,6 +71,12 @@ def test_a_body_it_does_not_take_reaches_the_app_intact(client, body):
     assert response.json() == {"inner": True, "path": "/api/runs/7/metrics", "body": body.decode()}
 
 
+def test_the_answer_has_the_status_the_call_gives(client):
+    response = client.post("/api/runs/7/clone", json={})
+
+    assert response.status_code == 201 and response.json() == {"run_id": 7}
+
+
 def test_api_errors_answer_as_the_app_would(client):
     response = client.post("/api/runs/7/metrics", json={"missing": True})
 
@@ -74,6 +91,7 @@ def test_api_errors_answer_as_the_app_would(client):
         ("POST", "/api/runs/0/metrics", "application/json"),  # below the smallest id: the route's 422
         ("POST", "/api/runs/99999999999/metrics", "application/json"),
         ("POST", "/api/runs/7/metrics", "text/plain"),
+        ("POST", "/api/runs/7/metrics?unknown=1", "application/json"),  # the routes' 422 for unknown parameters
     ],
 )
 def test_other_requests_go_to_the_app(client, method, path, content_type):

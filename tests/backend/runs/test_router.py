@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import redis
 
 from backend.channels import cancel_key, run_channel
@@ -88,6 +89,88 @@ def test_clone_merges_overrides_into_a_new_queued_run(client):
     assert clone["name"] == "base | dropout=0.3"
     bad = client.post(f"/api/runs/{source['id']}/clone", json={"optimizer": {"learning_rate": 0}})
     assert errors_by_field(bad) == {"optimizer.learning_rate": "must be > 0 and ≤ 10, got 0"}
+
+
+# The clone route's fast path (backend/hot_routes.py) takes exactly this content type; any other goes to
+# the declared route, which both must answer alike.
+FAST = {"content-type": "application/json"}
+ROUTE = {"content-type": "application/json; charset=utf-8"}
+
+
+def test_a_clone_answers_what_a_read_of_the_new_run_gives(client):
+    source = make_experiment(client, name="base", base={"training": {"epochs": 4}})["runs"][0]
+    # alpha dropout on a ReLU network: a spec with a warning.
+    overrides = {"regularization": {"dropout": 0.2, "dropout_kind": "alpha"}}
+
+    clone = client.post(f"/api/runs/{source['id']}/clone", json=overrides).json()
+
+    read = client.get(f"/api/runs/{clone['id']}").json()
+    assert clone["dispatched_at"] is None and clone["warnings"] and clone["created_at"] is not None
+    # The sender may have sent the run since the answer; nothing else differs.
+    assert {**clone, "dispatched_at": None} == {**read, "dispatched_at": None}
+
+
+def test_the_fast_path_and_the_route_clone_alike(client):
+    source = make_experiment(client, name="base")["runs"][0]
+    body = json.dumps({"training": {"seed": 3}})
+
+    fast = client.post(f"/api/runs/{source['id']}/clone", content=body, headers=FAST)
+    route = client.post(f"/api/runs/{source['id']}/clone", content=body, headers=ROUTE)
+
+    assert fast.status_code == route.status_code == 201
+    assert fast.headers["content-type"] == route.headers["content-type"]
+    different = {"id", "created_at", "dispatched_at"}
+    assert {k: v for k, v in fast.json().items() if k not in different} == {
+        k: v for k, v in route.json().items() if k not in different
+    }
+    assert fast.json()["name"] == "base | seed=3"
+
+
+@pytest.mark.parametrize(
+    ("run", "body", "status"),
+    [
+        ("missing", {}, 404),
+        ("source", {"optimizer": {"learning_rate": 0}}, 422),
+        ("source", {"training": {"epochs": 1_000_000}}, 422),
+        ("source", {"model": {"hidden_layers": [4096] * 16}}, 422),
+        ("source", {"no_such_section": {}}, 422),
+        ("source", [1], 422),
+        ("source", {"a": [[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}, 422),
+    ],
+    ids=["missing run", "out of range", "over the epoch limit", "too many parameters", "unknown field",
+         "not an object", "too deep"],
+)  # fmt: skip
+def test_bad_clones_answer_alike_on_either_path(client, run, body, status):
+    source = make_experiment(client, name="base")["runs"][0]
+    run_id = source["id"] if run == "source" else 999_999
+    total = client.get("/api/runs").json()["total"]
+
+    fast = client.post(f"/api/runs/{run_id}/clone", content=json.dumps(body), headers=FAST)
+    route = client.post(f"/api/runs/{run_id}/clone", content=json.dumps(body), headers=ROUTE)
+
+    assert fast.status_code == route.status_code == status, fast.text
+    assert fast.json() == route.json()
+    assert client.get("/api/runs").json()["total"] == total
+
+
+def test_a_clone_past_the_per_experiment_cap_is_refused_on_either_path(client, monkeypatch):
+    from backend.settings import get_settings as settings
+
+    made = make_experiment(client, name="full", grid={"training.seed": [1, 2]})
+    monkeypatch.setenv("REGLAB_MAX_RUNS_PER_EXPERIMENT", "3")
+    settings.cache_clear()
+    source = made["runs"][0]["id"]
+    body = json.dumps({"training": {"seed": 9}})
+
+    assert client.post(f"/api/runs/{source}/clone", content=body, headers=FAST).status_code == 201
+    for headers in (FAST, ROUTE):
+        refused = client.post(f"/api/runs/{source}/clone", content=body, headers=headers)
+        assert refused.status_code == 409
+        assert refused.json() == {
+            "detail": f"experiment {made['id']} already has 3 runs; 1 more would pass the limit of 3 per experiment"
+        }
+    monkeypatch.undo()
+    settings.cache_clear()
 
 
 def test_delete_removes_the_run_its_points_and_its_model_file(client):
