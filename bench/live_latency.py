@@ -4,13 +4,14 @@ The worker publishes a ``points`` message on the run's Redis channel at the
 end of every epoch; this benchmark publishes the same messages itself (12
 epoch metrics plus 50 steps of 2 per-step series each, as a real epoch sends)
 and measures, in a real Chromium showing the Compare page, the time until
-``Plotly.extendTraces`` has appended them to the Loss chart (scrolled into
-view, as a person watching it would) and the next frame has been drawn. The
-charts beside it on screen are drawn in the frames around it; those off
-screen wait until they are seen. Both clocks are this machine's wall clock.
+the board has drawn them on the Loss chart (``Plotly.extendTraces``, or past
+20 runs its joined traces rebuilt; scrolled into view, as a person would)
+and the next frame has been drawn. The charts beside it on screen are drawn
+in the frames around it; those off screen wait until they are seen. Both
+clocks are this machine's wall clock.
 
 Path measured: Redis pub/sub -> /api/stream (SSE) -> EventSource -> JSON ->
-the board's store -> extendTraces on the charts in view, one per frame ->
+the board's store -> a redraw of the charts in view, one per frame ->
 requestAnimationFrame.
 
     .venv/bin/python bench/live_latency.py [--runs 5 50] [--messages 200] [--interval-ms 50]
@@ -47,7 +48,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 EPOCH_NAMES = ["loss", "val_loss", "accuracy", "val_accuracy", "learning_rate", "epoch_time", "reg_loss", "data_loss", "val_data_loss", "weight_l2", "sparsity", "max_col_norm"]
 STEPS_PER_EPOCH = 50
 
-# The board calls onFlush after extendTraces has drawn a batch; the next frame puts it on screen.
+# The board calls onFlush after a chart's redraw has drawn a batch; the next frame puts it on screen.
 HOOK = """() => {
   window.__landed = [];
   const board = window.reglabBoard;

@@ -1,9 +1,11 @@
 // Overlaid run charts shared by the Compare and Run pages.
 // One trace per (chart, run, series), created up front even when empty, so a
 // live point always has a trace to extend (Plotly.extendTraces, never a full
-// redraw). Raw points stay in `board.store`; traces show them smoothed (EMA)
-// against epoch or wall time, and the last x of every series makes merging a
-// REST refetch with live points free of duplicates.
+// redraw). Past MERGE_RUN_THRESHOLD runs an epoch chart draws one trace per
+// colour and series instead, its runs joined with gaps (see buildMergedTraces).
+// Raw points stay in `board.store`; traces show them smoothed (EMA) against
+// epoch or wall time, and the last x of every series makes merging a REST
+// refetch with live points free of duplicates.
 // Zooming the step chart on x asks the page's `fetchRange` for that range at
 // full resolution (x_min / x_max on the metrics and compare endpoints) and
 // draws it; a reset (double-click, autorange) draws the store again.
@@ -29,6 +31,13 @@ export const WEBGL_RUN_THRESHOLD = 20;
 // costs ~0.5 s without a GPU, which a live page of short series would pay on
 // its first epoch, and SVG draws a few thousand points as fast.
 export const WEBGL_POINT_THRESHOLD = 50_000;
+// Plotly redraws every trace of a chart on each update, ~0.5 ms a trace without
+// a GPU: past this many runs (with the charts' own legends off) an epoch chart
+// joins the runs that share a colour into one trace per series, and runs take
+// MERGED_COLORS colours in turn, so 100 runs redraw 48 traces, not 200. Hover
+// still names the run of each point; the runs table stays the legend.
+export const MERGE_RUN_THRESHOLD = 20;
+export const MERGED_COLORS = 24;
 // The main thread rests this share of a redraw's time before the next one
 // (a whole share, as before, left 100 runs at p95 ~0.7 s; see scheduleFlush).
 const FLUSH_REST_SHARE = 0.34;
@@ -58,6 +67,7 @@ export function fitLogTicks(div) {
     for (const trace of div.data) {
       if ((trace.yaxis || "y") !== ref) continue;
       for (const y of trace.y) {
+        if (y == null) continue; // the gaps between joined runs
         if (y > 0 && y < low) low = y;
         if (y > high) high = y;
       }
@@ -76,6 +86,11 @@ export function fitLogTicks(div) {
 // grouped chart's first draw). Automargin stays on for unusually long labels.
 export function chartMargin(logY, legend) {
   return { l: logY ? 60 : 48, r: 12, t: legend ? 30 : 10, b: 42 };
+}
+
+// A run's colour on the charts and in the runs table; past MERGE_RUN_THRESHOLD runs the colours repeat.
+export function runColor(index, runCount) {
+  return pickColor(runCount > MERGE_RUN_THRESHOLD ? index % MERGED_COLORS : index);
 }
 
 export function pickColor(index) {
@@ -120,7 +135,7 @@ export class ChartBoard {
     this.runs = runs;
     this.settings = settings;
     this.store = new Map(runs.map((run) => [run.id, {}]));
-    this.colorOf = new Map(runs.map((run, index) => [run.id, pickColor(index)]));
+    this.colorOf = new Map(runs.map((run, index) => [run.id, runColor(index, runs.length)]));
     this.charts = [];
     this.onLegendToggle = null;
     this.flushScheduled = false;
@@ -199,7 +214,8 @@ export class ChartBoard {
     this.container.append(figure);
     // pending: (run, series) -> first store index not yet on this chart; see extendCharts.
     // zoom: the x range drawn at full resolution, or null; zoomTicket drops answers a newer zoom superseded.
-    const chart = { definition, div, index: new Map(), pending: new Map(), pendingSince: 0, inView: true, zoom: null, zoomTicket: 0 };
+    // merged: runs joined into one trace per colour and series; members[trace] = {runs, name} then.
+    const chart = { definition, div, index: new Map(), pending: new Map(), pendingSince: 0, inView: true, zoom: null, zoomTicket: 0, merged: false, members: [] };
     const traces = this.buildTraces(chart);
     Plotly.newPlot(div, traces, this.buildLayout(definition), { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] });
     fitLogTicks(div);
@@ -216,6 +232,8 @@ export class ChartBoard {
 
   buildTraces(chart) {
     const { definition } = chart;
+    chart.merged = this.mergesRuns(definition);
+    if (chart.merged) return this.buildMergedTraces(chart);
     const type = this.usesWebGL(definition) ? "scattergl" : "scatter";
     const traces = [];
     for (const run of this.runs) {
@@ -241,6 +259,42 @@ export class ChartBoard {
       });
     }
     return traces;
+  }
+
+  // The step chart keeps a trace per run: its traces are bounded by maxPoints and zoom per run.
+  mergesRuns(definition) {
+    return !definition.step && this.runs.length > MERGE_RUN_THRESHOLD && !this.settings.legend;
+  }
+
+  // One trace per colour and series: the shown runs of that colour, joined with gaps,
+  // each point's text naming its run for the hover. Hidden runs are left out.
+  buildMergedTraces(chart) {
+    const { definition } = chart;
+    const type = this.usesWebGL(definition) ? "scattergl" : "scatter";
+    const traces = [];
+    chart.members = [];
+    for (let colour = 0; colour < Math.min(MERGED_COLORS, this.runs.length); colour++) {
+      const runs = this.runs.filter((run, index) => index % MERGED_COLORS === colour && !this.settings.hidden.has(run.id));
+      for (const name of definition.series) {
+        for (const run of runs) chart.index.set(`${run.id}:${name}`, traces.length);
+        chart.members.push({ runs, name });
+        traces.push({
+          type,
+          mode: "lines",
+          ...this.mergedData(runs, name, definition),
+          name,
+          showlegend: false,
+          line: { color: pickColor(colour), dash: dashOf(name), width: VALIDATION.has(name) ? 2 : 1.6 },
+          meta: { runIds: runs.map((run) => run.id), series: name },
+          hovertemplate: `%{text}<br>${name}: %{y:.4g}<br>x: %{x}<extra></extra>`,
+        });
+      }
+    }
+    return traces;
+  }
+
+  mergedData(runs, name, definition) {
+    return joinRuns(runs.map((run) => ({ ...this.traceData(run.id, name, definition), label: escapePlotlyText(run.name) })));
   }
 
   usesWebGL(definition) {
@@ -370,6 +424,32 @@ export class ChartBoard {
     if (!chart) return;
     const entries = [...chart.pending.values()];
     chart.pending.clear();
+    if (chart.merged) this.redrawMembers(chart, entries);
+    else this.extendTraces(chart, entries);
+    this.lastFlushEnd = performance.now();
+    this.lastFlushCost = this.lastFlushEnd - started;
+    if (this.charts.some((other) => other.pending.size && other.inView)) this.scheduleFlush();
+    this.onFlush?.(entries.map((entry) => ({ ...entry, chart: chart.definition.id })));
+  }
+
+  // A joined trace takes a run's new points in its middle: its data is built again
+  // from the store (a few thousand numbers), and Plotly draws once either way.
+  redrawMembers(chart, entries) {
+    const indices = [...new Set(entries.map(({ runId, name }) => chart.index.get(`${runId}:${name}`)))].filter((index) => index !== undefined);
+    if (!indices.length) return;
+    const update = { x: [], y: [], text: [] };
+    for (const index of indices) {
+      const { runs, name } = chart.members[index];
+      const data = this.mergedData(runs, name, chart.definition);
+      update.x.push(data.x);
+      update.y.push(data.y);
+      update.text.push(data.text);
+    }
+    Plotly.restyle(chart.div, update, indices);
+    fitLogTicks(chart.div);
+  }
+
+  extendTraces(chart, entries) {
     const update = { x: [], y: [] };
     const indices = [];
     for (const { runId, name, from } of entries) {
@@ -383,15 +463,10 @@ export class ChartBoard {
       update.y.push(smoothSeries(series.y.slice(from), weight, previous));
       indices.push(index);
     }
-    if (indices.length) {
-      if (chart.definition.step) Plotly.extendTraces(chart.div, update, indices, LIVE_STEP_MAX_POINTS);
-      else Plotly.extendTraces(chart.div, update, indices);
-      fitLogTicks(chart.div);
-    }
-    this.lastFlushEnd = performance.now();
-    this.lastFlushCost = this.lastFlushEnd - started;
-    if (this.charts.some((other) => other.pending.size && other.inView)) this.scheduleFlush();
-    this.onFlush?.(entries.map((entry) => ({ ...entry, chart: chart.definition.id })));
+    if (!indices.length) return;
+    if (chart.definition.step) Plotly.extendTraces(chart.div, update, indices, LIVE_STEP_MAX_POINTS);
+    else Plotly.extendTraces(chart.div, update, indices);
+    fitLogTicks(chart.div);
   }
 
   // Only the step chart is downsampled, and only its x (the step) is what x_min / x_max select.
@@ -439,6 +514,7 @@ export class ChartBoard {
     delete chart.div.dataset.zoom;
     chart.pending.clear();
     chart.index.clear();
+    chart.members = [];
     Plotly.react(chart.div, this.buildTraces(chart), this.buildLayout(chart.definition));
     fitLogTicks(chart.div);
   }
@@ -446,6 +522,11 @@ export class ChartBoard {
   setHidden(hidden) {
     this.settings.hidden = hidden;
     for (const chart of this.charts) {
+      // Joined traces leave hidden runs out of their data.
+      if (chart.merged) {
+        this.redraw(chart);
+        continue;
+      }
       const visible = chart.div.data.map((trace) => (hidden.has(trace.meta.runId) ? "legendonly" : true));
       Plotly.restyle(chart.div, { visible });
     }
@@ -455,6 +536,28 @@ export class ChartBoard {
   refresh() {
     for (const chart of this.charts) this.redraw(chart);
   }
+}
+
+// Runs' series ({x, y, label}) as one trace's data: a gap (null) between two runs,
+// and each point's text its run's label, which the hover shows.
+export function joinRuns(parts) {
+  const x = [];
+  const y = [];
+  const text = [];
+  for (const part of parts) {
+    if (!part.x.length) continue;
+    if (x.length) {
+      x.push(null);
+      y.push(null);
+      text.push("");
+    }
+    for (let i = 0; i < part.x.length; i++) {
+      x.push(part.x[i]);
+      y.push(part.y[i]);
+      text.push(part.label);
+    }
+  }
+  return { x, y, text };
 }
 
 // Keeps the lowest and highest value of each of `buckets` equal runs of points (in x order).

@@ -120,6 +120,39 @@ def test_compare_extends_traces_live_without_duplicates(live_server, page, regla
     assert page.evaluate("document.getElementById('chart-loss').layout.yaxis.type") == "log"
 
 
+def test_many_runs_share_a_trace_per_colour_and_hover_names_the_run(live_server, page, reglab_env):
+    """Past 20 runs an epoch chart joins the runs of a colour into one trace: live points land in it, hover names the run."""
+    study = create_study(live_server, "crowd", {"training.seed": list(range(1, 27))})
+    runs = study["runs"]
+    first, again = runs[0], runs[24]  # 26 runs in 24 colours: the 1st and the 25th share the first
+    page.goto(f"{live_server}/compare?run_ids={','.join(str(run['id']) for run in runs)}")
+    wait_ready(page)
+    page.wait_for_selector("#live[data-state='live']")
+    assert page.evaluate("document.getElementById('chart-loss').data.length") == 48  # 24 colours x (loss, val_loss)
+    swatch = "(id) => document.querySelector(`#diff-table tr[data-run-id='${id}'] .swatch`).style.background"
+    assert page.evaluate(swatch, first["id"]) == page.evaluate(swatch, again["id"])
+    assert page.evaluate(swatch, runs[1]["id"]) != page.evaluate(swatch, first["id"])
+    for run, values in ((again, (0.8, 0.4)), (first, (0.9, 0.6))):
+        points = [{"name": "loss", "axis": "epoch", "x": x, "value": value, "t": float(x)} for x, value in enumerate(values)]
+        publish(reglab_env, run["id"], {"type": "points", "points": points})
+    shared = "() => { const t = document.getElementById('chart-loss').data.find(t => t.meta.series === 'loss'); return [t.x, t.y, t.text]; }"
+    page.wait_for_function(f"({shared})()[0].length === 5")
+    assert page.evaluate(shared) == [[0, 1, None, 0, 1], [0.9, 0.6, None, 0.8, 0.4], [first["name"]] * 2 + [""] + [again["name"]] * 2]
+    # The mouse on the 25th run's last point: the hover names that run.
+    where = """() => { const d = document.getElementById('chart-loss'), l = d._fullLayout, r = d.getBoundingClientRect();
+        return [r.left + l.xaxis._offset + l.xaxis.l2p(1), r.top + l.yaxis._offset + l.yaxis.l2p(0.4)]; }"""
+    page.mouse.move(*page.evaluate(where))
+    page.wait_for_selector("#chart-loss .hoverlayer .hovertext")
+    hover = page.text_content("#chart-loss .hoverlayer .hovertext")
+    assert again["name"] in hover and "loss: 0.4" in hover
+    # A hidden run leaves its colour's trace.
+    page.uncheck(f"#diff-table tr[data-run-id='{again['id']}'] input.show-run")
+    page.wait_for_function(f"({shared})()[0].length === 2")
+    # With the charts' own legends, each run has its traces again (the legend names runs).
+    page.check("#legend")
+    page.wait_for_function("document.getElementById('chart-loss').data.length === 52")
+
+
 def test_runs_page_follows_state_and_progress(live_server, page, reglab_env):
     study = create_study(live_server, "states", {"training.seed": [1, 2]})
     run_id = study["runs"][0]["id"]
