@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, case, func, null, select
 from sqlalchemy.orm import Session
 
 from backend.db import BINARY_ROWS
@@ -20,6 +20,11 @@ from backend.runs.models import Run
 
 TABLE = MetricSeries.__table__
 RUNS = Run.__table__  # Core tables: the query's rows come straight from the driver
+# A series' epochs, or NULL when they are 0..n-1 (n epochs, the first 0, the last n-1: x is sorted
+# and unique), as nearly every series of a study: a third less to read, and fewer blobs to key on.
+_SPARSE_XS = case(
+    (and_(TABLE.c.n == TABLE.c.last_x + 1, func.substr(TABLE.c.xs, 1, 4) == bytes(4)), null()), else_=TABLE.c.xs
+)
 
 
 @dataclass
@@ -99,7 +104,7 @@ def read_dense(
         where = TABLE.c.run_id.in_(runs)
     else:
         where = TABLE.c.run_id.in_(list(run_ids))
-    statement = select(TABLE.c.run_id, TABLE.c.name, TABLE.c.xs, TABLE.c.vals).where(where)
+    statement = select(TABLE.c.run_id, TABLE.c.name, TABLE.c.n, _SPARSE_XS, TABLE.c.vals).where(where)
     if names:
         statement = statement.where(TABLE.c.name.in_(list(names)))
     # Plain tuples from the driver: the blobs need no type processing (and, on
@@ -112,17 +117,17 @@ def read_dense(
         fetched = [row for row in fetched if row[0] in position]
     if not fetched:
         return _empty(run_ids)
-    rid_, names_, xs, vals = zip(*fetched, strict=True)
+    rid_, names_, counts_, xs, vals = zip(*fetched, strict=True)
     names = sorted(set(names_))
     lookup = {name: i for i, name in enumerate(names)}
     rows = np.array([position[run_id] for run_id in rid_], dtype=np.int64)
     codes = np.array([lookup[name] for name in names_], dtype=np.int64)
     # Series of a study mostly share their epochs (0..49): each distinct set of
     # epochs is placed once, its series as one (series, epochs) block, instead of
-    # placing every point on its own.
-    layouts: dict[bytes, int] = {}
-    layout = np.array([layouts.setdefault(x, len(layouts)) for x in xs], dtype=np.int64)
-    epochs_of = [np.frombuffer(x, "<i4").astype(np.int64) for x in layouts]
+    # placing every point on its own. A series over 0..n-1 is keyed by n.
+    layouts: dict[bytes | int, int] = {}
+    layout = np.array([layouts.setdefault(n if x is None else x, len(layouts)) for n, x in zip(counts_, xs)], np.int64)
+    epochs_of = [np.arange(x) if isinstance(x, int) else np.frombuffer(x, "<i4").astype(np.int64) for x in layouts]
     epochs, _ = _columns(np.concatenate(epochs_of))
     values = np.full((len(run_ids), len(names), epochs.size), np.nan)
     flat = np.frombuffer(b"".join(vals), "<f8")
