@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, and_, case, func, null, select
+from sqlalchemy import Connection, Engine, and_, case, func, null, select
 from sqlalchemy.orm import Session
 
 from backend.db import BINARY_ROWS
@@ -86,19 +86,7 @@ def _empty(run_ids: list[int]) -> Dense:
     return _build(run_ids, np.zeros(0, np.int64), np.zeros(0, np.int64), [], np.zeros(0, np.int64), np.zeros(0))
 
 
-def read_dense(
-    session: Session | Connection, run_ids: list[int], experiment_id: int | None = None, names: list[str] | None = None
-) -> Dense:
-    """Every epoch point of ``run_ids`` in ONE query: a row per (run, metric), its blobs read with np.frombuffer.
-
-    A study's 166,000 points arrive as 3,300 rows; missing values are NaN in the
-    stored values already (epoch_series), so the flags need not be read.
-    ``experiment_id``: ``run_ids`` are that experiment's runs, selected by it (a
-    thousand ids bound one by one cost more than the query); rows of runs not in
-    ``run_ids`` (created since) are left out. ``names``: only these metrics.
-    """
-    if not run_ids:
-        return _empty([])
+def _statement(run_ids: list[int], experiment_id: int | None, names: list[str] | None):
     if experiment_id is not None:
         runs = select(RUNS.c.id).where(RUNS.c.experiment_id == experiment_id).scalar_subquery()
         where = TABLE.c.run_id.in_(runs)
@@ -107,11 +95,45 @@ def read_dense(
     statement = select(TABLE.c.run_id, TABLE.c.name, TABLE.c.n, _SPARSE_XS, TABLE.c.vals).where(where)
     if names:
         statement = statement.where(TABLE.c.name.in_(list(names)))
+    return statement
+
+
+def _fetch(session: Session | Connection, statement) -> list[tuple]:
     # Plain tuples from the driver: the blobs need no type processing (and, on
     # PostgreSQL, arrive in the binary format: see backend.db.BINARY_ROWS).
     result = session.execute(statement, execution_options={BINARY_ROWS: True})
     fetched = result.cursor.fetchall()
     result.close()
+    return fetched
+
+
+def experiment_rows(engine: Engine, experiment_id: int) -> list[tuple]:
+    """The rows :func:`read_dense` reads for an experiment's runs, on a connection of its own, so the
+    read can run beside another (pass them to it as ``fetched``)."""
+    with engine.connect() as connection:
+        return _fetch(connection, _statement([], experiment_id, None))
+
+
+def read_dense(
+    session: Session | Connection,
+    run_ids: list[int],
+    experiment_id: int | None = None,
+    names: list[str] | None = None,
+    fetched: list[tuple] | None = None,
+) -> Dense:
+    """Every epoch point of ``run_ids`` in ONE query: a row per (run, metric), its blobs read with np.frombuffer.
+
+    A study's 166,000 points arrive as 3,300 rows; missing values are NaN in the
+    stored values already (epoch_series), so the flags need not be read.
+    ``experiment_id``: ``run_ids`` are that experiment's runs, selected by it (a
+    thousand ids bound one by one cost more than the query); rows of runs not in
+    ``run_ids`` (created since) are left out. ``names``: only these metrics.
+    ``fetched``: that experiment's rows, read already by :func:`experiment_rows`.
+    """
+    if not run_ids:
+        return _empty([])
+    if fetched is None:
+        fetched = _fetch(session, _statement(run_ids, experiment_id, names))
     position = {run_id: i for i, run_id in enumerate(run_ids)}
     if experiment_id is not None:
         fetched = [row for row in fetched if row[0] in position]
