@@ -172,6 +172,7 @@ class Units:
 
     @classmethod
     def concat(cls, parts: list["Units"]) -> "Units":
+        # A series drawn from one kind of unit (its summaries, say) keeps them as they are: no copy.
         parts = [p for p in parts if len(p.start)] or parts[:1]
         if len(parts) == 1:
             return parts[0]

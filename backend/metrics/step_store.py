@@ -195,7 +195,8 @@ def _summaries(session: Session | Connection, wanted: dict[tuple[int, str], tupl
     if not rows:
         return {}
     run_ids, names, block_ids, blobs = zip(*rows)
-    bounds = [0, *(i for i in range(1, len(rows)) if run_ids[i] != run_ids[i - 1] or names[i] != names[i - 1]), len(rows)]
+    starts = [i for i in range(1, len(rows)) if run_ids[i] != run_ids[i - 1] or names[i] != names[i - 1]]
+    bounds = [0, *starts, len(rows)]
     units = B.series_summary_units(block_ids, blobs, bounds)
     return {(run_ids[a], names[a]): u for a, u in zip(bounds, units)}
 
