@@ -193,10 +193,12 @@ def experiment_analysis(
         {"id": run_id, "name": name, "state": state, "spec": spec, "summary": summary or {}, "epoch_seconds": seconds}
         for run_id, name, state, spec, summary, seconds in rows
     ]
+    # What needs only the runs, while the series are still coming.
+    diff = params_diff({run["id"]: run["spec"] for run in runs})
     dense = read_dense(session, [run["id"] for run in runs], experiment.id,
                        fetched=series.result() if series is not None else None)
     result = analyse(runs, dense, replicate_fields=replicates_of(experiment.replicates), metric=metric,
-                     baseline=baseline, band=band)
+                     baseline=baseline, band=band, diff=diff)
     return {"experiment_id": experiment.id, "experiment_name": experiment.name, **result}
 
 
