@@ -56,11 +56,16 @@ def _reduce_groups(values: np.ndarray, sizes: np.ndarray, band: str):
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     present = ~np.isnan(values)
     n = np.add.reduceat(present, starts, axis=0)
+    # A finished study has every value: no masking then (each pass is the whole array).
+    complete = bool(present.all())
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.add.reduceat(np.where(present, values, 0.0), starts, axis=0) / n
+        mean = np.add.reduceat(values if complete else np.where(present, values, 0.0), starts, axis=0) / n
         # Two passes, as np.nanstd does: squared deviations from each group's mean.
-        deviation = np.where(present, values - np.repeat(mean, sizes, axis=0), 0.0)
-        std = np.sqrt(np.add.reduceat(deviation * deviation, starts, axis=0) / (n - 1))
+        deviation = values - np.repeat(mean, sizes, axis=0)
+        if not complete:
+            deviation[~present] = 0.0
+        deviation *= deviation
+        std = np.sqrt(np.add.reduceat(deviation, starts, axis=0) / (n - 1))
     half = _half(std, n, band)
     return mean, mean - half, mean + half, n
 
@@ -82,7 +87,10 @@ def groups_bands(dense: Dense, members: list[np.ndarray], band: str) -> list[dic
     if not dense.names or not filled:
         return out
     sizes = np.array([members[g].size for g in filled], dtype=np.int64)
-    mean, lo, hi, n = _reduce_groups(dense.values[np.concatenate([members[g] for g in filled])], sizes, band)
+    rows = np.concatenate([members[g] for g in filled])
+    # A grid's runs come condition by condition: groups already in row order need no copy of the array.
+    in_order = rows.size == len(dense.values) and bool((rows == np.arange(rows.size)).all())
+    mean, lo, hi, n = _reduce_groups(dense.values if in_order else dense.values[rows], sizes, band)
     for g, group in enumerate(filled):
         bands = out[group]
         for i, name in enumerate(dense.names):
@@ -101,8 +109,8 @@ def step_band(
     columns = [c for c in columns if len(c[0])]
     if not columns:
         return {"x": [], "mean": [], "lo": [], "hi": [], "n": []}
-    low = min(int(min(x)) for x, _ in columns)
-    high = max(int(max(x)) for x, _ in columns)
+    low = min(int(np.min(x)) for x, _ in columns)
+    high = max(int(np.max(x)) for x, _ in columns)
     count = max(1, min(buckets, high - low + 1))
     width = (high - low + 1) / count
     matrix = np.full((len(columns), count), np.nan)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, and_, case, func, null, select
 from sqlalchemy.orm import Session
 
 from backend.db import BINARY_ROWS
@@ -20,6 +20,11 @@ from backend.runs.models import Run
 
 TABLE = MetricSeries.__table__
 RUNS = Run.__table__  # Core tables: the query's rows come straight from the driver
+# A series' epochs, or NULL when they are 0..n-1 (n epochs, the first 0, the last n-1: x is sorted
+# and unique), as nearly every series of a study: a third less to read, and fewer blobs to key on.
+_SPARSE_XS = case(
+    (and_(TABLE.c.n == TABLE.c.last_x + 1, func.substr(TABLE.c.xs, 1, 4) == bytes(4)), null()), else_=TABLE.c.xs
+)
 
 
 @dataclass
@@ -81,8 +86,40 @@ def _empty(run_ids: list[int]) -> Dense:
     return _build(run_ids, np.zeros(0, np.int64), np.zeros(0, np.int64), [], np.zeros(0, np.int64), np.zeros(0))
 
 
+def _statement(run_ids: list[int], experiment_id: int | None, names: list[str] | None):
+    if experiment_id is not None:
+        runs = select(RUNS.c.id).where(RUNS.c.experiment_id == experiment_id).scalar_subquery()
+        where = TABLE.c.run_id.in_(runs)
+    else:
+        where = TABLE.c.run_id.in_(list(run_ids))
+    statement = select(TABLE.c.run_id, TABLE.c.name, TABLE.c.n, _SPARSE_XS, TABLE.c.vals).where(where)
+    if names:
+        statement = statement.where(TABLE.c.name.in_(list(names)))
+    return statement
+
+
+def _fetch(session: Session | Connection, statement) -> list[tuple]:
+    # Plain tuples from the driver: the blobs need no type processing (and, on
+    # PostgreSQL, arrive in the binary format: see backend.db.BINARY_ROWS).
+    result = session.execute(statement, execution_options={BINARY_ROWS: True})
+    fetched = result.cursor.fetchall()
+    result.close()
+    return fetched
+
+
+def experiment_rows(engine: Engine, experiment_id: int) -> list[tuple]:
+    """The rows :func:`read_dense` reads for an experiment's runs, on a connection of its own, so the
+    read can run beside another (pass them to it as ``fetched``)."""
+    with engine.connect() as connection:
+        return _fetch(connection, _statement([], experiment_id, None))
+
+
 def read_dense(
-    session: Session | Connection, run_ids: list[int], experiment_id: int | None = None, names: list[str] | None = None
+    session: Session | Connection,
+    run_ids: list[int],
+    experiment_id: int | None = None,
+    names: list[str] | None = None,
+    fetched: list[tuple] | None = None,
 ) -> Dense:
     """Every epoch point of ``run_ids`` in ONE query: a row per (run, metric), its blobs read with np.frombuffer.
 
@@ -91,38 +128,28 @@ def read_dense(
     ``experiment_id``: ``run_ids`` are that experiment's runs, selected by it (a
     thousand ids bound one by one cost more than the query); rows of runs not in
     ``run_ids`` (created since) are left out. ``names``: only these metrics.
+    ``fetched``: that experiment's rows, read already by :func:`experiment_rows`.
     """
     if not run_ids:
         return _empty([])
-    if experiment_id is not None:
-        runs = select(RUNS.c.id).where(RUNS.c.experiment_id == experiment_id).scalar_subquery()
-        where = TABLE.c.run_id.in_(runs)
-    else:
-        where = TABLE.c.run_id.in_(list(run_ids))
-    statement = select(TABLE.c.run_id, TABLE.c.name, TABLE.c.xs, TABLE.c.vals).where(where)
-    if names:
-        statement = statement.where(TABLE.c.name.in_(list(names)))
-    # Plain tuples from the driver: the blobs need no type processing (and, on
-    # PostgreSQL, arrive in the binary format: see backend.db.BINARY_ROWS).
-    result = session.execute(statement, execution_options={BINARY_ROWS: True})
-    fetched = result.cursor.fetchall()
-    result.close()
+    if fetched is None:
+        fetched = _fetch(session, _statement(run_ids, experiment_id, names))
     position = {run_id: i for i, run_id in enumerate(run_ids)}
     if experiment_id is not None:
         fetched = [row for row in fetched if row[0] in position]
     if not fetched:
         return _empty(run_ids)
-    rid_, names_, xs, vals = zip(*fetched, strict=True)
+    rid_, names_, counts_, xs, vals = zip(*fetched, strict=True)
     names = sorted(set(names_))
     lookup = {name: i for i, name in enumerate(names)}
     rows = np.array([position[run_id] for run_id in rid_], dtype=np.int64)
     codes = np.array([lookup[name] for name in names_], dtype=np.int64)
     # Series of a study mostly share their epochs (0..49): each distinct set of
     # epochs is placed once, its series as one (series, epochs) block, instead of
-    # placing every point on its own.
-    layouts: dict[bytes, int] = {}
-    layout = np.array([layouts.setdefault(x, len(layouts)) for x in xs], dtype=np.int64)
-    epochs_of = [np.frombuffer(x, "<i4").astype(np.int64) for x in layouts]
+    # placing every point on its own. A series over 0..n-1 is keyed by n.
+    layouts: dict[bytes | int, int] = {}
+    layout = np.array([layouts.setdefault(n if x is None else x, len(layouts)) for n, x in zip(counts_, xs)], np.int64)
+    epochs_of = [np.arange(x) if isinstance(x, int) else np.frombuffer(x, "<i4").astype(np.int64) for x in layouts]
     epochs, _ = _columns(np.concatenate(epochs_of))
     values = np.full((len(run_ids), len(names), epochs.size), np.nan)
     flat = np.frombuffer(b"".join(vals), "<f8")

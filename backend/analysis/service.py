@@ -6,14 +6,15 @@ it read what it needs from the database, every point in one query.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from backend.analysis import bands, group_stats, grouping
-from backend.analysis.dense import Dense, read_dense
+from backend.analysis.dense import Dense, experiment_rows, read_dense
 from backend.analysis.summaries import SUMMARY_METRICS, run_metrics
 from backend.compare import service as compare_service
 from backend.compare.service import params_diff
@@ -162,11 +163,24 @@ def step_bands(members: list[dict[str, dict[str, Any]]], band: str, step_buckets
     }
 
 
+# Reads beside a request's own session (experiment_analysis).
+_READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="reglab-analysis-read")
+
+
+def _beside(bind: Engine | Connection) -> bool:
+    """Whether a second connection of ``bind`` sees the same database (not one in SQLite's memory)."""
+    return isinstance(bind, Engine) and bind.url.database not in (None, "", ":memory:")
+
+
 def experiment_analysis(
     session: Session, experiment: Experiment, *, metric: str, baseline: str | None, band: str
 ) -> dict[str, Any]:
     """The analysis of an experiment's runs: one query for the runs, one for every epoch point."""
     check_metric(metric)
+    # The epoch series, the larger read (mostly the database's work and the transfer), come on a
+    # connection of their own while this one reads the runs and decodes their specs.
+    bind = session.get_bind()
+    series = _READS.submit(experiment_rows, bind, experiment.id) if _beside(bind) else None
     # Only the columns the analysis reads (a list item's other JSON and timestamps cost a
     # decode per run), as Core columns: plain rows, no ORM entities to resolve.
     table = Run.__table__
@@ -179,9 +193,12 @@ def experiment_analysis(
         {"id": run_id, "name": name, "state": state, "spec": spec, "summary": summary or {}, "epoch_seconds": seconds}
         for run_id, name, state, spec, summary, seconds in rows
     ]
-    dense = read_dense(session, [run["id"] for run in runs], experiment.id)
+    # What needs only the runs, while the series are still coming.
+    diff = params_diff({run["id"]: run["spec"] for run in runs})
+    dense = read_dense(session, [run["id"] for run in runs], experiment.id,
+                       fetched=series.result() if series is not None else None)
     result = analyse(runs, dense, replicate_fields=replicates_of(experiment.replicates), metric=metric,
-                     baseline=baseline, band=band)
+                     baseline=baseline, band=band, diff=diff)
     return {"experiment_id": experiment.id, "experiment_name": experiment.name, **result}
 
 

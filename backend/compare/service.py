@@ -29,7 +29,8 @@ def compare(
     if missing:
         label = "run" if len(missing) == 1 else "runs"
         raise NotFound(f"{label} {', '.join(map(str, missing))} not found")
-    series = read_series(session, run_ids, names, x_min=x_min, x_max=x_max, max_points=max_points)
+    # Numpy columns: the answer goes to orjson (NaN as null, as the lists of read_series render).
+    series = read_series(session, run_ids, names, x_min=x_min, x_max=x_max, max_points=max_points, arrays=True)
     return {
         "runs": [item_from_row(by_id[run_id]) for run_id in run_ids],
         "series": {run_id: series[run_id] for run_id in run_ids},

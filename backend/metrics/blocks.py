@@ -131,11 +131,20 @@ def dense(rows: list[tuple[bytes, bytes, bytes]]) -> tuple[np.ndarray, np.ndarra
 
 def summary_units(block_ids: list[int], blobs: list[bytes]) -> "Units":
     """The filled sub-blocks of some blocks' summaries (in block order) as bucketing units."""
+    return series_summary_units(block_ids, blobs, [0, len(blobs)])[0]
+
+
+def series_summary_units(block_ids: list[int], blobs: list[bytes], bounds: list[int]) -> list["Units"]:
+    """:func:`summary_units` of each series' blocks ``[bounds[i], bounds[i + 1])``, decoded in one call:
+    each series gets slices (views) of the same arrays."""
     s = np.frombuffer(b"".join(blobs), SUMMARY)
     start = (np.asarray(block_ids, np.int64)[:, None] * BLOCK + np.arange(SUBS) * SUB).ravel()
     filled = s["lo_off"] != EMPTY
+    # Where each series' units begin among the filled ones.
+    edges = np.concatenate([[0], np.cumsum(filled)])[np.asarray(bounds) * SUBS].tolist()
     s, start = s[filled], start[filled]
-    return Units(start, start + s["lo_off"], s["lo"], s["lo_t"], start + s["hi_off"], s["hi"], s["hi_t"])
+    units = Units(start, start + s["lo_off"], s["lo"], s["lo_t"], start + s["hi_off"], s["hi"], s["hi_t"])
+    return [units.part(a, b) for a, b in zip(edges, edges[1:])]
 
 
 @dataclass
@@ -158,8 +167,15 @@ class Units:
     def points(cls, x: np.ndarray, y: np.ndarray, t: np.ndarray) -> "Units":
         return cls(x, x, y, t, x, y, t)
 
+    def part(self, a: int, b: int) -> "Units":
+        return Units(*(getattr(self, f)[a:b] for f in self.__dataclass_fields__))
+
     @classmethod
     def concat(cls, parts: list["Units"]) -> "Units":
+        # A series drawn from one kind of unit (its summaries, say) keeps them as they are: no copy.
+        parts = [p for p in parts if len(p.start)] or parts[:1]
+        if len(parts) == 1:
+            return parts[0]
         if not parts:
             empty = np.empty(0)
             return cls(empty.astype(np.int64), empty.astype(np.int64), empty, empty, empty.astype(np.int64), empty, empty)
@@ -193,19 +209,27 @@ def _first_per_bucket(bucket: np.ndarray, key: np.ndarray) -> np.ndarray:
     return order[hits[first]]
 
 
-def columns(x: np.ndarray, y: np.ndarray, t: np.ndarray) -> dict[str, list]:
-    """Points (any order, duplicates allowed) as the sorted JSON-ready columns of a series, NaN as None."""
+def columns(x: np.ndarray, y: np.ndarray, t: np.ndarray, arrays: bool = False) -> dict[str, Any]:
+    """Points (any order, duplicates allowed) as the sorted JSON-ready columns of a series, NaN as None.
+
+    ``arrays``: numpy arrays (NaN kept) instead of lists, for an answer orjson renders (NaN as null).
+    """
     x, index = np.unique(x, return_index=True)
     y = y[index].astype(float)
     t = t[index].astype(float)
+    if arrays:
+        return {"x": x, "y": y, "t": t}
     ys = [None if v != v else v for v in y.tolist()]
     ts = [None if v != v else v for v in t.tolist()]
     return {"x": x.tolist(), "y": ys, "t": ts}
 
 
-def draw_many(series: list[tuple["Units | None", int, np.ndarray, np.ndarray, np.ndarray]]) -> list[dict[str, list]]:
+def draw_many(
+    series: list[tuple["Units | None", int, np.ndarray, np.ndarray, np.ndarray]], arrays: bool = False
+) -> list[dict[str, Any]]:
     """Columns of many series in one pass: per series, each ``width``-step bucket's min and max unit
-    points plus the points given (x, y, t) as they are; ``units`` None draws only those.
+    points plus the points given (x, y, t) as they are; ``units`` None draws only those. ``arrays``: as in
+    :func:`columns`.
 
     One sort for all series: per-series numpy calls would cost more than the points.
     """
@@ -223,6 +247,9 @@ def draw_many(series: list[tuple["Units | None", int, np.ndarray, np.ndarray, np
     x, y, t, sid = (np.concatenate(c) for c in zip(*kept))
     key, index = np.unique((sid << 32) | x.astype(np.int64), return_index=True)
     bounds = np.searchsorted(key >> 32, np.arange(len(series) + 1)).tolist()
+    if arrays:
+        xs, ys, ts = key & 0xFFFFFFFF, y[index].astype(float), t[index].astype(float)
+        return [{"x": xs[a:b], "y": ys[a:b], "t": ts[a:b]} for a, b in zip(bounds, bounds[1:])]
     xs = (key & 0xFFFFFFFF).tolist()
     ys = [None if v != v else v for v in y[index].astype(float).tolist()]
     ts = [None if v != v else v for v in t[index].astype(float).tolist()]

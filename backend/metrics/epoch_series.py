@@ -94,8 +94,14 @@ def decode(xs: bytes, vals: bytes, flags: bytes, ts: bytes) -> Series:
                   np.frombuffer(flags, "u1"))  # fmt: skip
 
 
-def columns(series: Series) -> dict[str, list]:
-    """``{"x", "y", "t"}`` lists, None where missing (a logged NaN stays NaN)."""
+def columns(series: Series, arrays: bool = False) -> dict[str, Any]:
+    """``{"x", "y", "t"}`` lists, None where missing (a logged NaN stays NaN).
+
+    ``arrays``: the numpy arrays as they are, NaN where missing, for an answer orjson
+    renders (NaN, missing and infinity all as null, as the lists render).
+    """
+    if arrays:
+        return {"x": series.x, "y": series.y, "t": series.t}
     y, t = series.y.tolist(), series.t.tolist()
     for i in np.flatnonzero(series.flags & MISSING_Y).tolist():
         y[i] = None

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from backend.db import BINARY_ROWS
 from backend.metrics import epoch_series as E
 from backend.metrics.locks import dialect_of, lock_run
 from backend.metrics.models import MetricSeries
@@ -114,17 +115,22 @@ def drop_epochs_from(session: Session | Connection, run_id: int, epoch: int) -> 
 
 
 def read_epochs(
-    session: Session | Connection, run_ids: Sequence[int], names: Sequence[str] | None = None, before: int | None = None
-) -> dict[tuple[int, str], dict[str, list]]:
+    session: Session | Connection,
+    run_ids: Sequence[int],
+    names: Sequence[str] | None = None,
+    before: int | None = None,
+    arrays: bool = False,
+) -> dict[tuple[int, str], dict[str, Any]]:
     """``{(run_id, name): {"x", "y", "t"}}`` in (run, name) order, one query; ``before``: only epochs below it.
 
     None marks a missing value or t; a logged NaN or infinity reads back as itself.
+    ``arrays``: numpy columns for a JSON answer (see epoch_series.columns).
     """
     statement = select(TABLE.c.run_id, TABLE.c.name, *_BLOB_COLUMNS).where(TABLE.c.run_id.in_(list(run_ids)))
     if names:
         statement = statement.where(TABLE.c.name.in_(list(names)))
-    result = session.execute(statement.order_by(TABLE.c.run_id, TABLE.c.name))
-    # Plain tuples from the driver: a Row per series is not needed.
+    # Plain tuples from the driver, the blobs in PostgreSQL's binary format: a Row per series is not needed.
+    result = session.execute(statement.order_by(TABLE.c.run_id, TABLE.c.name), execution_options={BINARY_ROWS: True})
     rows = result.cursor.fetchall()
     result.close()
     series = {}
@@ -133,5 +139,5 @@ def read_epochs(
         if before is not None:
             s = s.take(s.x < before)
         if len(s.x):
-            series[(run_id, name)] = E.columns(s)
+            series[(run_id, name)] = E.columns(s, arrays)
     return series

@@ -191,11 +191,14 @@ def _summaries(session: Session | Connection, wanted: dict[tuple[int, str], tupl
         .where(*where, clause)
         .order_by(TABLE.c.run_id, TABLE.c.name, TABLE.c.block)
     )
-    units = {}
-    for series, rows in groupby(_fetch(session, statement, params), key=lambda row: (row[0], row[1])):
-        _, _, block_ids, blobs = zip(*rows)
-        units[series] = B.summary_units(block_ids, blobs)
-    return units
+    rows = _fetch(session, statement, params)
+    if not rows:
+        return {}
+    run_ids, names, block_ids, blobs = zip(*rows)
+    starts = [i for i in range(1, len(rows)) if run_ids[i] != run_ids[i - 1] or names[i] != names[i - 1]]
+    bounds = [0, *starts, len(rows)]
+    units = B.series_summary_units(block_ids, blobs, bounds)
+    return {(run_ids[a], names[a]): u for a, u in zip(bounds, units)}
 
 
 class _Plan:
@@ -270,12 +273,13 @@ def read_steps(
     x_min: int | None = None,
     x_max: int | None = None,
     max_points: int | None = None,
-) -> dict[tuple[int, str], dict[str, list]]:
+    arrays: bool = False,
+) -> dict[tuple[int, str], dict[str, Any]]:
     """The step series of ``run_ids`` in ``[x_min, x_max]``, each drawn in at most ``max_points`` points.
 
     Downsampled series keep each bucket's min and max and their first and last
     points; None for ``max_points`` reads every point. Returns ``{(run_id, name): {"x", "y", "t"}}``,
-    without series that have no point in the window.
+    without series that have no point in the window; ``arrays``: numpy columns (see blocks.columns).
     """
     lo = 0 if x_min is None else x_min
     hi = B.X_LIMIT if x_max is None else x_max
@@ -287,7 +291,7 @@ def read_steps(
             first, last = spans.get((run_id, name), (block, block))
             spans[(run_id, name)] = (min(first, block), max(last, block))
         raw = _raw_points(session, spans, where, lo, hi)
-        return {series: B.columns(*points) for series, points in sorted(raw.items()) if len(points[0])}
+        return {series: B.columns(*points, arrays) for series, points in sorted(raw.items()) if len(points[0])}
     statement = (
         select(TABLE.c.run_id, TABLE.c.name, TABLE.c.block, TABLE.c.stats)
         .where(*where)
@@ -299,12 +303,12 @@ def read_steps(
         # Every block's scalars decoded in one call; each series' plan gets slices (views) of them.
         run_ids_, names_, block_ids, stats = zip(*rows)
         decoded = np.frombuffer(b"".join(stats), B.STATS)
-        arrays = {c: decoded[c] for c in B.STATS.names}
-        arrays["block"] = np.array(block_ids, np.int64)
+        scalars = {c: decoded[c] for c in B.STATS.names}
+        scalars["block"] = np.array(block_ids, np.int64)
         runs_, labels = np.array(run_ids_), np.array(names_, dtype=object)
         bounds = [0, *(np.flatnonzero((runs_[1:] != runs_[:-1]) | (labels[1:] != labels[:-1])) + 1).tolist(), len(rows)]
         for start, stop in zip(bounds, bounds[1:]):
-            plans[(run_ids_[start], names_[start])] = _Plan({c: a[start:stop] for c, a in arrays.items()}, lo, hi)
+            plans[(run_ids_[start], names_[start])] = _Plan({c: a[start:stop] for c, a in scalars.items()}, lo, hi)
     cut = _raw_points(session, {k: p.cut for k, p in plans.items() if p.cut}, where, lo, hi)
     for k, plan in plans.items():
         plan.decide(cut.get(k), max_points)
@@ -312,6 +316,6 @@ def read_steps(
     whole_raw = _raw_points(session, whole, where, lo, hi)
     summaries = _summaries(session, {k: p.summary for k, p in plans.items() if p.summary}, where)
     drawings = [p.draw(cut.get(k), whole_raw.get(k), summaries.get(k), max_points) for k, p in plans.items()]
-    drawn = zip(plans, B.draw_many(drawings)) if drawings else ()
+    drawn = zip(plans, B.draw_many(drawings, arrays)) if drawings else ()
     # A block the window cuts through may hold no point inside it: no series, as if nothing was logged there.
-    return {k: columns for k, columns in drawn if columns["x"]}
+    return {k: columns for k, columns in drawn if len(columns["x"])}

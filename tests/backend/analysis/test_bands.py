@@ -6,8 +6,8 @@ import pytest
 
 import numpy as np
 
-from backend.analysis.bands import group_bands, step_band
-from backend.analysis.dense import from_columns
+from backend.analysis.bands import group_bands, groups_bands, step_band
+from backend.analysis.dense import Dense, from_columns
 
 
 def epoch_band(columns, band):
@@ -61,3 +61,21 @@ def test_step_series_share_buckets():
 
 def test_no_series_gives_empty_band():
     assert epoch_band([], "std")["x"] == []
+
+
+def test_a_groups_bands_do_not_depend_on_the_other_groups_or_their_order():
+    # Groups in row order are reduced in place, others gathered first; a study with gaps is masked.
+    rng = np.random.default_rng(3)
+    for gaps in (0.0, 0.2):
+        values = rng.normal(size=(30, 2, 6))
+        values[rng.random(values.shape) < gaps] = np.nan
+        dense = Dense(list(range(30)), ["a", "b"], np.arange(6), values)
+        members = [np.arange(0, 10), np.arange(10, 25), np.arange(25, 30)]
+        together = groups_bands(dense, members, "ci95")
+        shuffled = groups_bands(dense, [members[2], members[0], members[1]], "ci95")
+        for g, alone in enumerate([group_bands(dense, rows, "ci95") for rows in members]):
+            for other in (together[g], shuffled[(g + 1) % 3]):
+                assert alone.keys() == other.keys() == {"a", "b"}
+                for name, band in alone.items():
+                    assert {k: nan_to_none(np.asarray(v, float).tolist()) for k, v in band.items()} == \
+                        {k: nan_to_none(np.asarray(v, float).tolist()) for k, v in other[name].items()}

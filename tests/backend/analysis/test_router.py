@@ -166,3 +166,26 @@ def test_infinite_values_count_as_missing(client):
     assert response.status_code == 200, response.text
     band = response.json()["series"]["all runs"]["val_loss"]
     assert band["x"] == [0, 1] and band["n"] == [1, 1] and band["mean"] == [0.7, 0.5]
+
+
+def test_the_series_read_beside_the_request_answers_as_a_read_on_one_connection(client):
+    # A request reads the epoch series on a connection of its own while its session reads the runs;
+    # a session bound to one connection (a caller's transaction) reads both on it. Same answer.
+    import orjson
+    from sqlalchemy.orm import Session
+
+    from backend.analysis import service
+    from backend.db import get_engine
+    from backend.experiments.models import Experiment
+    from backend.responses import dumps
+
+    study = seed_study(client)
+    over_http = client.get(f"/api/experiments/{study['id']}/analysis?metric=final_sparsity").json()
+    assert service._beside(get_engine())
+    with get_engine().connect() as connection:
+        session = Session(bind=connection)
+        assert not service._beside(session.get_bind())
+        answer = service.experiment_analysis(session, session.get(Experiment, study["id"]), metric="final_sparsity",
+                                             baseline=None, band="ci95")  # fmt: skip
+    assert orjson.loads(dumps(answer)) == over_http
+    assert over_http["series"]["kernel_l1=0.01"]["sparsity"]["n"] == [3, 3, 3]

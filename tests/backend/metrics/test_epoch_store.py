@@ -107,3 +107,18 @@ def test_the_analysis_array_of_a_study_with_runs_of_different_lengths(engine):
                     expected[1] = math.nan  # infinity counts as no value
                 got = dense.values[row, dense.names.index(name)].tolist()
                 assert all(same(a, b) for a, b in zip(got, expected, strict=True)), (run_id, name, got)
+
+
+def test_a_series_of_n_epochs_ending_at_n_minus_1_but_not_from_0_keeps_its_epochs(engine):
+    # Epochs 0..n-1 are not read (n and the last say so), but only when the first is 0: these
+    # three end at 2 and start at -1 (written directly; the API takes no negative epoch).
+    run_id = new_run(engine)
+    with engine.begin() as conn:
+        write_points(conn, run_id, [{"name": "loss", "x": x, "value": x / 2} for x in (-1, 1, 2)])
+        write_points(conn, run_id, [{"name": "acc", "x": x, "value": x / 4} for x in (0, 1, 2)])
+    with engine.connect() as conn:
+        dense = read_dense(conn, [run_id])
+    assert dense.x.tolist() == [-1, 0, 1, 2] and dense.names == ["acc", "loss"]
+    got = dense.values[0].tolist()
+    assert all(same(a, b) for a, b in zip(got[0], [math.nan, 0.0, 0.25, 0.5], strict=True)), got
+    assert all(same(a, b) for a, b in zip(got[1], [-0.5, math.nan, 0.5, 1.0], strict=True)), got
