@@ -11,8 +11,8 @@ from sqlalchemy import Connection, Select, bindparam, delete, func, insert, sele
 from sqlalchemy.orm import Session
 
 from backend import events
-from backend.db import get_engine
 from backend.artifacts import artifact_file, remove_artifact, remove_checkpoints
+from backend.db import get_engine
 from backend.errors import Conflict, InvalidInput, NotFound, Unavailable, spec_errors
 from backend.experiments.grid import format_value
 from backend.limits import spec_limit_errors
