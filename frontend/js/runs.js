@@ -10,7 +10,13 @@ import { isActiveState, openRunStream, openRunsStream } from "./live.js";
 import { PRESETS } from "./presets.js";
 
 const PAGE_SIZE = 200;
-const state = { runs: new Map(), experiments: [], selected: new Set(), stream: null, streamKey: "", runsStream: "connecting" };
+const state = {
+  runs: new Map(), experiments: [], selected: new Set(), stream: null, streamKey: "", runsStream: "connecting",
+  // A REST answer can be older than the live messages that arrived while it was on its way:
+  // liveSeq numbers live state changes and liveAt keeps each run's last, so a reload keeps
+  // what came live after it was asked; loadSeq drops answers overtaken by a newer reload.
+  liveSeq: 0, liveAt: new Map(), loadSeq: 0, loadedSeq: 0,
+};
 
 function readFilters() {
   const params = new URLSearchParams(location.search);
@@ -34,9 +40,12 @@ async function loadRuns() {
   const filters = readFilters();
   const shown = Math.max(PAGE_SIZE, state.runs.size);
   setJsonTwin(`/api/runs${buildQuery({ ...filters, limit: PAGE_SIZE })}`);
+  const asked = { load: ++state.loadSeq, live: state.liveSeq };
   const [experiments, page] = await Promise.all([listExperiments(), listRuns({ ...filters, limit: Math.min(shown, 500) })]);
+  if (asked.load < state.loadedSeq) return;
+  state.loadedSeq = asked.load;
   state.experiments = experiments.items;
-  state.runs = new Map(page.items.map((run) => [run.id, run]));
+  state.runs = new Map(page.items.map((run) => [run.id, keepLiveState(run, asked.live)]));
   state.total = page.total;
   fillExperimentOptions(document.getElementById("filter-experiment"), state.experiments, filters.experiment_id);
   renderExperiments(filters);
@@ -231,10 +240,24 @@ function followActiveRuns() {
   });
 }
 
+// The run as this answer has it, with the state, epoch and error of a live message that
+// arrived after the answer was asked for: that message is at least as new, and any later
+// change is still on its way over the stream.
+function keepLiveState(run, askedAt) {
+  const shown = state.runs.get(run.id);
+  if (!shown || (state.liveAt.get(run.id) ?? 0) <= askedAt) return run;
+  return { ...run, state: shown.state, epoch: shown.epoch, epochs: shown.epochs, error: shown.error };
+}
+
+function markLive(runId) {
+  state.liveAt.set(runId, ++state.liveSeq);
+}
+
 function applyStateMessage(message) {
   const run = state.runs.get(message.run_id);
   if (!run) return;
   const requeued = run.state === "running" && message.state === "queued";
+  markLive(run.id);
   Object.assign(run, { state: message.state, error: message.error ?? run.error });
   if (message.epoch != null) run.epoch = message.epoch;
   if (message.epochs != null) run.epochs = message.epochs;
@@ -256,6 +279,7 @@ function applyPointsMessage(message) {
   const acc = epochs.filter((point) => point.name === "val_accuracy").map((point) => point.value);
   if (acc.length) run.summary = { ...run.summary, best_val_accuracy: Math.max(run.summary.best_val_accuracy ?? 0, ...acc) };
   if (run.state === "queued") run.state = "running";
+  markLive(run.id);
   replaceRunRow(run);
   showLiveStatus();
 }

@@ -62,3 +62,35 @@ def test_runs_page_is_idle_then_shows_runs_submitted_elsewhere_within_a_second(l
     page.wait_for_selector("#live[data-state='idle']")
     client.close()
     assert httpx.get(f"{live_server}/api/health", timeout=5).status_code == 200
+
+
+def test_a_reload_answered_before_a_run_started_does_not_put_its_row_back_to_queued(live_server, page, reglab_env):
+    study = create_study(live_server, "slow answer", {"training.seed": [1]})
+    run_id = study["runs"][0]["id"]
+    page.goto(live_server + "/")
+    wait_ready(page)
+    page.wait_for_selector(f"tr#run-{run_id}[data-state='queued']")
+
+    # The next list answer is read now, while the run is queued, and held back.
+    held = []
+    page.route("**/api/runs?*", lambda route: held.append((route, route.fetch())))
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    deadline = time.monotonic() + 5
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert held, "the page did not reload its runs"
+
+    # The run starts, and the live message arrives before that answer does.
+    from backend import events
+
+    set_run(run_id, state="running", attempts=1)
+    assert events.publish_state(run_id, "running", epoch=0, epochs=3, error=None)
+    page.wait_for_selector(f"tr#run-{run_id}[data-state='running']")
+    page.evaluate(f"document.getElementById('run-{run_id}').dataset.before = '1'")
+
+    route, answer = held[0]
+    assert answer.json()["items"][0]["state"] == "queued"
+    route.fulfill(response=answer)
+    page.wait_for_function(f"!document.getElementById('run-{run_id}').dataset.before")  # drawn from the answer
+    assert page.locator(f"tr#run-{run_id}").get_attribute("data-state") == "running"
+    page.unroute("**/api/runs?*")
