@@ -12,6 +12,7 @@ from sqlalchemy import JSON, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import SingletonThreadPool
 
 from backend.settings import get_settings
 
@@ -53,11 +54,14 @@ def _binary_rows(_conn, cursor, _statement, _parameters, context, _executemany) 
         cursor.format = Format.BINARY
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, wait: bool = True) -> Engine:
+    """The engine of ``url``. ``wait=False`` (SQLite only): one connection per thread that never waits for the
+    write lock and leaves WAL checkpoints to the others' commits, for writes tried on the event loop
+    (backend/loop_writes.py)."""
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, json_deserializer=json_loads
-        )
+        connect_args = {"check_same_thread": False, "timeout": 30 if wait else 0}
+        extra = {} if wait else {"poolclass": SingletonThreadPool}
+        engine = create_engine(url, connect_args=connect_args, json_deserializer=json_loads, **extra)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -66,6 +70,8 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            if not wait:  # a checkpoint flushes to disk for milliseconds: not on the event loop
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
         return engine
@@ -78,6 +84,13 @@ def make_engine(url: str) -> Engine:
 @lru_cache
 def get_engine() -> Engine:
     return make_engine(get_settings().database_url)
+
+
+@lru_cache
+def get_nowait_engine() -> Engine | None:
+    """SQLite: :func:`make_engine` with ``wait=False`` on the settings' database; None on PostgreSQL."""
+    url = get_settings().database_url
+    return make_engine(url, wait=False) if url.startswith("sqlite") else None
 
 
 @lru_cache
@@ -101,7 +114,8 @@ def session_scope() -> Iterator[Session]:
 
 def reset_engine_cache() -> None:
     """Forget the cached engine, e.g. after tests change REGLAB_DATABASE_URL."""
-    if get_engine.cache_info().currsize:
-        get_engine().dispose()
-    get_engine.cache_clear()
+    for cached in (get_engine, get_nowait_engine):
+        if cached.cache_info().currsize and (engine := cached()) is not None:
+            engine.dispose()
+        cached.cache_clear()
     get_sessionmaker.cache_clear()

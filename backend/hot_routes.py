@@ -5,7 +5,8 @@ well-formed JSON body are parsed with orjson, checked in bulk
 (backend/metrics/batch.py) and handed to the routes' own service calls in one hop
 to a thread: routing through every route, solving dependencies, a model per point
 and the response model cost more than the database work of a 6-point batch
-(bench/trainer_ingest.py). ``POST /api/runs/{id}/clone`` likewise, one hop to a
+(bench/trainer_ingest.py); on SQLite, the metrics POST first tries its write on
+the event loop, without a hop (backend/loop_writes.py). ``POST /api/runs/{id}/clone`` likewise, one hop to a
 thread instead of one per dependency and the handler (bench/clone_runs.py).
 Every other request (one with a query string included, which the routes refuse
 or read), and any body a route's ``*_fast`` handler does not certainly accept
@@ -39,8 +40,14 @@ class HotAnswer(NamedTuple):
     status: int = 200
 
 
-# A blocking call that does the route's work and returns its answer.
-HotCall = Callable[[], HotAnswer]
+class HotCall(NamedTuple):
+    """A route's work: ``call`` does it in a thread; ``now``, where a route has one, tries it first on the event
+    loop and returns None when it cannot be done at once (see backend/loop_writes.py), leaving it to ``call``."""
+
+    call: Callable[[], HotAnswer]
+    now: Callable[[], HotAnswer | None] | None = None
+
+
 # A route's fast handler: (run id, parsed body) -> the call, or None to leave the request to the route.
 Handler = Callable[[int, Any], HotCall | None]
 JSON = (b"content-type", b"application/json")
@@ -82,7 +89,9 @@ class HotRoutes:
             await self.app(scope, replay(body, receive), send)
             return
         try:
-            answer = await run_in_threadpool(call)
+            answer = call.now() if call.now is not None else None
+            if answer is None:
+                answer = await run_in_threadpool(call.call)
         except ApiError as exc:  # as backend.errors' handler answers it
             await respond(send, exc.status_code, {"detail": exc.detail})
             return

@@ -10,7 +10,8 @@ from backend.errors import error_responses
 from backend.hot_routes import HotAnswer, HotCall
 from backend.metrics.batch import checked
 from backend.metrics.schemas import MaxPoints, MetricsOut, Names, PointsIn, WrittenOut, XWindow, parse_names
-from backend.metrics.service import ingest, run_series
+from backend.loop_writes import write_now
+from backend.metrics.service import ingest, run_series, write_points
 from backend.responses import OrjsonResponse
 
 router = APIRouter(prefix="/api/runs", tags=["metrics"])
@@ -48,4 +49,9 @@ def post_metrics_fast(run_id: int, body: Any) -> HotCall | None:
     """:func:`post_metrics` for backend/hot_routes.py: the blocking call storing a well-formed body, else None."""
     if type(body) is not dict or body.keys() != {"points"} or (batch := checked(body["points"])) is None:
         return None
-    return lambda: HotAnswer({"run_id": run_id, "written": ingest(run_id, batch)})
+
+    def now() -> HotAnswer | None:
+        done = write_now(lambda connection: write_points(connection, run_id, batch))
+        return None if done is None else HotAnswer({"run_id": run_id, "written": done[0]}, done[1])
+
+    return HotCall(lambda: HotAnswer({"run_id": run_id, "written": ingest(run_id, batch)}), now)

@@ -112,7 +112,7 @@ def clone_run_fast(run_id: int, body: Any) -> HotCall | None:
     except ValueError:
         return None
 
-    return lambda: HotAnswer(clone_and_send_soon(run_id, body), status=201)
+    return HotCall(lambda: HotAnswer(clone_and_send_soon(run_id, body), status=201))
 
 
 def clone_and_send_soon(run_id: int, overrides: dict[str, Any]) -> dict[str, Any]:

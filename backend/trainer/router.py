@@ -109,7 +109,7 @@ def epoch_fast(run_id: int, body: Any) -> HotCall | None:
         after = partial(epoch_recorded, run_id, points) if recorded.prunes else None
         return HotAnswer({"run_id": run_id, "written": recorded.written}, after)
 
-    return call
+    return HotCall(call)
 
 
 @router.post("/finish", response_model=FinishOut, responses=ERRORS)

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from backend.errors import NotFound
-from backend.hot_routes import HotAnswer, HotRoutes
+from backend.hot_routes import HotAnswer, HotCall, HotRoutes
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -36,11 +36,13 @@ def client(seen):
             def missing():
                 raise NotFound(f"run {run_id} not found")
 
-            return missing
-        return lambda: HotAnswer({"run_id": run_id, "got": body}, lambda: seen.append(run_id))
+            return HotCall(missing)
+        if "now" in body:  # answered on the event loop, or (None) left to the call in a thread
+            return HotCall(lambda: HotAnswer({"by": "thread"}), lambda: HotAnswer({"by": "loop"}) if body["now"] else None)
+        return HotCall(lambda: HotAnswer({"run_id": run_id, "got": body}, lambda: seen.append(run_id)))
 
     def created(run_id, body):
-        return lambda: HotAnswer({"run_id": run_id}, status=201)
+        return HotCall(lambda: HotAnswer({"run_id": run_id}, status=201))
 
     return TestClient(
         HotRoutes(
@@ -75,6 +77,11 @@ def test_the_answer_has_the_status_the_call_gives(client):
     response = client.post("/api/runs/7/clone", json={})
 
     assert response.status_code == 201 and response.json() == {"run_id": 7}
+
+
+@pytest.mark.parametrize(("now", "by"), [(True, "loop"), (False, "thread")])
+def test_a_call_done_at_once_on_the_loop_answers_else_its_thread_call_does(client, now, by):
+    assert client.post("/api/runs/7/metrics", json={"now": now}).json() == {"by": by}
 
 
 def test_api_errors_answer_as_the_app_would(client):

@@ -1,6 +1,11 @@
 """Writing and reading a run's series through the real app."""
 
+import sqlite3
+import threading
+import time
+
 import orjson
+import pytest
 
 from tests.backend.helpers import errors_by_field, make_experiment
 
@@ -123,3 +128,21 @@ def test_the_fast_path_answers_as_the_declared_route(client):
 
     fast, declared = answers[:2], answers[2:]
     assert fast == declared == [(200, {"run_id": run_id, "written": 4}), (404, {"detail": "run 777 not found"})]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_batch_sent_while_another_writer_holds_sqlite_waits_for_it_and_is_stored(client, database_url):
+    run_id = make_experiment(client)["runs"][0]["id"]
+    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    release.start()
+    sent = time.monotonic()
+    response = client.post(f"/api/runs/{run_id}/metrics", json={"points": _points(range(3))})
+    waited = time.monotonic() - sent
+    release.join()
+    holder.close()
+
+    assert response.status_code == 200 and response.json() == {"run_id": run_id, "written": 6}
+    assert waited >= 0.4  # not written on the event loop past the lock: in a thread, once it was free
+    assert client.get(f"/api/runs/{run_id}/metrics").json()["series"]["loss"]["x"] == [0, 1, 2]

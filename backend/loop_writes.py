@@ -1,0 +1,60 @@
+"""Short SQLite writes done on the event loop itself, when they can be done at once.
+
+Storing a 6-point metrics batch costs SQLite less than handing it to a thread
+and back (bench/trainer_ingest.py), so the hot routes try it here first, on a
+connection that never waits: when another writer holds the database's write
+lock, or the write fails in any way the database or the route reports, nothing
+is kept and the request goes on to a thread as before, whose connection waits
+and whose errors are the answer. The loop is held for the write alone, never
+for a lock or a disk flush: this connection leaves WAL checkpoints (milliseconds,
+with a flush) to a thread, one passive checkpoint every :data:`CHECKPOINT_EVERY`
+writes, after the answer. PostgreSQL: never (every statement waits on the network).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+
+from backend.db import get_engine, get_nowait_engine
+from backend.errors import ApiError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# About 1,000 WAL pages (SQLite's own checkpoint interval) at a few pages a write.
+CHECKPOINT_EVERY = 250
+_written = 0
+_count_lock = threading.Lock()
+
+
+def write_now(work: Callable[[Connection], T]) -> tuple[T, Callable[[], None] | None] | None:
+    """``work`` in a transaction on SQLite's never-waiting connection: its result and a checkpoint to run in a
+    thread once it is due (else None); None when it could not be done at once (then nothing was written)."""
+    engine = get_nowait_engine()
+    if engine is None:
+        return None
+    try:
+        with engine.begin() as connection:
+            result = work(connection)
+    except (DBAPIError, ApiError):  # locked, missing or refused: the waiting path does it, or says why not
+        return None
+    global _written
+    with _count_lock:
+        _written += 1
+        due = _written % CHECKPOINT_EVERY == 0
+    return result, (checkpoint if due else None)
+
+
+def checkpoint() -> None:
+    """Copy the WAL into the database as far as no reader needs it, without waiting for anyone."""
+    try:
+        with get_engine().connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    except DBAPIError as exc:  # the next one, or another connection's commit, catches up
+        log.warning("WAL checkpoint skipped: %s", exc)
