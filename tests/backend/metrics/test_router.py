@@ -146,3 +146,12 @@ def test_a_batch_sent_while_another_writer_holds_sqlite_waits_for_it_and_is_stor
     assert response.status_code == 200 and response.json() == {"run_id": run_id, "written": 6}
     assert waited >= 0.4  # not written on the event loop past the lock: in a thread, once it was free
     assert client.get(f"/api/runs/{run_id}/metrics").json()["series"]["loss"]["x"] == [0, 1, 2]
+
+
+def test_only_small_batches_are_tried_on_the_event_loop():
+    from backend.metrics.router import LOOP_POINTS, post_metrics_fast
+
+    small = post_metrics_fast(1, {"points": _points(range(3))})
+    large = post_metrics_fast(1, {"points": _points(range(LOOP_POINTS // 2 + 1))})
+
+    assert small.now is not None and large.now is None  # a large one would hold every other request
