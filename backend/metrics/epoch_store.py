@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from backend.db import BINARY_ROWS
 from backend.metrics import epoch_series as E
-from backend.metrics.locks import dialect_of, lock_run
+from backend.locks import dialect_of, lock_run
 from backend.metrics.models import MetricSeries
 
 TABLE = MetricSeries.__table__

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from backend.db import BINARY_ROWS
 from backend.metrics import blocks as B
-from backend.metrics.locks import dialect_of as _dialect
-from backend.metrics.locks import lock_run as _lock
+from backend.locks import dialect_of as _dialect
+from backend.locks import lock_run as _lock
 from backend.metrics.models import MetricBlock
 
 STEP = "step"

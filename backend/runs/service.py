@@ -16,6 +16,7 @@ from backend.db import get_engine
 from backend.errors import Conflict, InvalidInput, NotFound, Unavailable, spec_errors
 from backend.experiments.grid import format_value
 from backend.limits import spec_limit_errors
+from backend.locks import lock_experiments
 from backend.experiments.models import Experiment, ExperimentTag
 from backend.runs import sorting
 from backend.runs.models import Run
@@ -222,6 +223,7 @@ def clone_runs(connection: Connection, requests: list[tuple[Source, dict[str, An
     adding: dict[int, int] = {}
     for source, _ in requests:
         adding[source.experiment_id] = adding.get(source.experiment_id, 0) + 1
+    lock_experiments(connection, list(adding))
     counts = dict(connection.execute(RUN_COUNTS, {"experiment_ids": list(adding)}).all())
     for experiment_id, added in adding.items():
         count = counts.get(experiment_id, 0)

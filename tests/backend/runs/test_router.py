@@ -173,6 +173,37 @@ def test_a_clone_past_the_per_experiment_cap_is_refused_on_either_path(client, m
     settings.cache_clear()
 
 
+def test_clones_racing_for_the_last_places_of_an_experiment_never_pass_its_cap(client, monkeypatch):
+    import threading
+
+    from backend.errors import Conflict
+    from backend.runs.service import clone_run
+    from backend.settings import get_settings as settings
+
+    made = make_experiment(client, name="racing", grid={"training.seed": [1, 2]})
+    monkeypatch.setenv("REGLAB_MAX_RUNS_PER_EXPERIMENT", "5")
+    settings.cache_clear()
+    barrier, outcomes = threading.Barrier(8), []
+
+    def clone(seed):
+        barrier.wait()
+        try:
+            outcomes.append(clone_run(made["runs"][0]["id"], {"training": {"seed": seed}})["id"])
+        except Conflict:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=clone, args=(seed,)) for seed in range(10, 18)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    monkeypatch.undo()
+    settings.cache_clear()
+
+    assert outcomes.count("refused") == 5, outcomes  # 2 runs + 3 clones fill it
+    assert client.get(f"/api/runs?experiment_id={made['id']}").json()["total"] == 5
+
+
 def test_delete_removes_the_run_its_points_and_its_model_file(client):
     run_id = make_experiment(client)["runs"][0]["id"]
     artifact = get_settings().artifacts_dir / f"run-{run_id}.keras"

@@ -1,10 +1,12 @@
-"""One writer of a run's metric rows at a time: writes read stored rows, merge, and write them back."""
+"""Transaction locks for writes that read before they write: one writer of a run's metric rows at a time (they
+read stored rows, merge and write them back), one adder of runs to an experiment at a time (it counts them first)."""
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-# A lock namespace for pg_advisory_xact_lock(namespace, run_id).
+# Lock namespaces for pg_advisory_xact_lock(namespace, id).
 LOCK_NAMESPACE = 13
+EXPERIMENT_NAMESPACE = 14
 # Driver SQL: they run on every write, and a compiled statement costs more than the lock.
 _ADVISORY = "SELECT pg_advisory_xact_lock(%s, %s)"
 _SQLITE_WRITE_LOCK = "DELETE FROM metric_series WHERE 0 = 1"
@@ -29,3 +31,16 @@ def lock_run(session: Session | Connection, run_id: int) -> None:
         connection.exec_driver_sql(_ADVISORY, (LOCK_NAMESPACE, run_id))
     else:
         connection.exec_driver_sql(_SQLITE_WRITE_LOCK)
+
+
+def lock_experiments(connection: Connection, experiment_ids: list[int]) -> None:
+    """Serialise writers adding runs to these experiments until the transaction ends; call before counting
+    their runs, so that the count stays true until the insert (two clones racing past the cap otherwise).
+
+    Locked in id order, so two writers of the same experiments cannot deadlock. SQLite: the database's write lock.
+    """
+    if connection.dialect.name != "postgresql":
+        connection.exec_driver_sql(_SQLITE_WRITE_LOCK)
+        return
+    for experiment_id in sorted(set(experiment_ids)):
+        connection.exec_driver_sql(_ADVISORY, (EXPERIMENT_NAMESPACE, experiment_id))
