@@ -5,9 +5,10 @@ well-formed JSON body are parsed with orjson, checked in bulk
 (backend/metrics/batch.py) and handed to the routes' own service calls in one hop
 to a thread: routing through every route, solving dependencies, a model per point
 and the response model cost more than the database work of a 6-point batch
-(bench/trainer_ingest.py); on SQLite, the metrics POST first tries its write on
-the event loop, without a hop (backend/loop_writes.py). ``POST /api/runs/{id}/clone`` likewise, one hop to a
-thread instead of one per dependency and the handler (bench/clone_runs.py).
+(bench/trainer_ingest.py); on SQLite, the metrics POST first tries a small
+batch's write on the event loop itself, without the hop (backend/loop_writes.py).
+``POST /api/runs/{id}/clone`` likewise, one hop to a thread instead of one per
+dependency and the handler (bench/clone_runs.py).
 Every other request (one with a query string included, which the routes refuse
 or read), and any body a route's ``*_fast`` handler does not certainly accept
 (it returns None), goes on to the declared routes, which stay the reference:
