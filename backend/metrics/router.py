@@ -8,9 +8,9 @@ from starlette.concurrency import run_in_threadpool
 from backend.deps import RunId
 from backend.errors import error_responses
 from backend.hot_routes import HotAnswer, HotCall
+from backend.loop_writes import write_now
 from backend.metrics.batch import checked
 from backend.metrics.schemas import MaxPoints, MetricsOut, Names, PointsIn, WrittenOut, XWindow, parse_names
-from backend.loop_writes import write_now
 from backend.metrics.service import ingest, run_series, write_points
 from backend.responses import OrjsonResponse
 
