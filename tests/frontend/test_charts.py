@@ -1,30 +1,15 @@
 """The pure helpers of frontend/js/charts.js, run in node: joining runs into one trace, and run colours."""
 
 import json
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
-CHARTS_JS = Path(__file__).resolve().parents[2] / "frontend" / "js" / "charts.js"
+from tests.frontend.node import evaluator
 
 
 @pytest.fixture(scope="module")
 def run_js(tmp_path_factory):
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
-    # A copy with the .mjs suffix, so node loads it as an ES module without a package.json.
-    module = tmp_path_factory.mktemp("charts") / "charts.mjs"
-    module.write_text(CHARTS_JS.read_text())
-
-    def run(expression: str):
-        script = f"import * as charts from {json.dumps(module.as_uri())}; console.log(JSON.stringify({expression}));"
-        out = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, check=True)
-        return json.loads(out.stdout)
-
-    return run
+    return evaluator(tmp_path_factory.mktemp("charts"), "charts")
 
 
 def test_joined_runs_are_separated_by_a_gap_and_each_point_names_its_run(run_js):

@@ -1,28 +1,15 @@
 """Every preset of the New study page is a study the server accepts, run for run."""
 
-import json
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 
 from backend.experiments.grid import expand
-
-PRESETS_JS = Path(__file__).resolve().parents[2] / "frontend" / "js" / "presets.js"
+from tests.frontend.node import evaluator
 
 
 @pytest.fixture(scope="module")
 def presets(tmp_path_factory):
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
-    # A copy with the .mjs suffix, so node loads it as an ES module without a package.json.
-    module = tmp_path_factory.mktemp("presets") / "presets.mjs"
-    module.write_text(PRESETS_JS.read_text())
-    script = f"import {{ PRESETS }} from {json.dumps(module.as_uri())}; console.log(JSON.stringify(PRESETS));"
-    out = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, check=True)
-    return {preset["id"]: preset for preset in json.loads(out.stdout)}
+    run = evaluator(tmp_path_factory.mktemp("presets"), "presets")
+    return {preset["id"]: preset for preset in run("presets.PRESETS")}
 
 
 def test_every_preset_expands_to_valid_runs(presets):
