@@ -181,6 +181,12 @@ def _raw_points(
     return points
 
 
+def _series_bounds(run_ids: Sequence[int], names: Sequence[str]) -> list[int]:
+    """Where each series begins in rows ordered by (run, name), and their end: ``[0, ..., len(rows)]``."""
+    runs, labels = np.asarray(run_ids), np.asarray(names, dtype=object)
+    return [0, *(np.flatnonzero((runs[1:] != runs[:-1]) | (labels[1:] != labels[:-1])) + 1).tolist(), len(runs)]
+
+
 def _summaries(session: Session | Connection, wanted: dict[tuple[int, str], tuple[int, int]], where: list) -> dict:
     """Each series' sub-block units of the wanted block range."""
     if not wanted:
@@ -195,8 +201,7 @@ def _summaries(session: Session | Connection, wanted: dict[tuple[int, str], tupl
     if not rows:
         return {}
     run_ids, names, block_ids, blobs = zip(*rows)
-    starts = [i for i in range(1, len(rows)) if run_ids[i] != run_ids[i - 1] or names[i] != names[i - 1]]
-    bounds = [0, *starts, len(rows)]
+    bounds = _series_bounds(run_ids, names)
     units = B.series_summary_units(block_ids, blobs, bounds)
     return {(run_ids[a], names[a]): u for a, u in zip(bounds, units)}
 
@@ -305,8 +310,7 @@ def read_steps(
         decoded = np.frombuffer(b"".join(stats), B.STATS)
         scalars = {c: decoded[c] for c in B.STATS.names}
         scalars["block"] = np.array(block_ids, np.int64)
-        runs_, labels = np.array(run_ids_), np.array(names_, dtype=object)
-        bounds = [0, *(np.flatnonzero((runs_[1:] != runs_[:-1]) | (labels[1:] != labels[:-1])) + 1).tolist(), len(rows)]
+        bounds = _series_bounds(run_ids_, names_)
         for start, stop in zip(bounds, bounds[1:]):
             plans[(run_ids_[start], names_[start])] = _Plan({c: a[start:stop] for c, a in scalars.items()}, lo, hi)
     cut = _raw_points(session, {k: p.cut for k, p in plans.items() if p.cut}, where, lo, hi)
