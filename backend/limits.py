@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from backend.model_size import param_count, too_large_message
 from backend.settings import get_settings
-from backend.spec import RunSpec
+from reglab.spec import RunSpec
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from backend.spec import RunSpec, dataset_info
+from reglab.spec import RunSpec, dataset_info
 
 # BatchNormalization keeps gamma, beta, and the moving mean and variance per feature.
 BATCH_NORM_PER_UNIT = 4

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from backend.errors import ERROR_DESCRIPTIONS, ErrorBody, ValidationErrorBody
-from backend.spec import RunSpec
+from reglab.spec import RunSpec
 
 COMPONENTS = "#/components/schemas/"
 PARTIAL_PREFIX = "PartialRunSpec."

@@ -1,6 +1,6 @@
 """The API's lookup of uploaded datasets for spec validation.
 
-``backend.spec`` knows the built-in datasets; for ``upload:<id>`` and for an
+``reglab.spec`` knows the built-in datasets; for ``upload:<id>`` and for an
 uploaded dataset's unique name it asks the lookup installed here, which reads
 the ``datasets`` table. Lookups are cached for a few seconds, since a 256-run
 grid validates the same name 256 times.
@@ -13,7 +13,7 @@ import time
 
 from sqlalchemy import select
 
-from backend import spec
+from reglab import spec
 from backend.datasets.models import Dataset
 
 CACHE_SECONDS = 5.0

@@ -7,7 +7,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from backend.bounds import PartialSpec, shallow
 from backend.runs.schemas import RunItem
 from backend.search.schemas import PrunerIn, SearchIn
-from backend.spec import RunSpec
+from reglab.spec import RunSpec
 from backend.spec_fields import object_paths
 
 
@@ -81,7 +81,7 @@ class ExperimentDetail(ExperimentOut):
 
 
 class PlannedRates(BaseModel):
-    """The planned learning rate of one run, downsampled for a chart (backend/schedule_math.py)."""
+    """The planned learning rate of one run, downsampled for a chart (reglab/schedule_math.py)."""
 
     axis: Literal["step", "epoch"] = Field(description="Whether x counts global steps or epochs")
     steps_per_epoch: int

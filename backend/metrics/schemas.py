@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.errors import InvalidInput, field_error
 from backend.metrics.batch import MAX_POINTS, NAME_CHARS, NAME_MAX, T_MAX
 from backend.metrics.blocks import X_LIMIT
-from backend.spec import Int
+from reglab.spec import Int
 
 MetricName = Annotated[str, Field(min_length=1, max_length=NAME_MAX, pattern=f"^{NAME_CHARS}+$")]
 

@@ -85,7 +85,7 @@ function resetGrid(grid) {
   for (const [path, values] of Object.entries(grid)) addGridRow(path, values.map((value) => JSON.stringify(value)).join(",\n"));
 }
 
-// One trace per planned run, in epochs on x; the rates are the server's (backend/schedule_math.py).
+// One trace per planned run, in epochs on x; the rates are the server's (reglab/schedule_math.py).
 function buildPreviewTrace(run, index) {
   const rates = run.planned_rates;
   const perStep = rates.axis === "step";

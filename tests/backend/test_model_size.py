@@ -2,7 +2,7 @@
 
 from backend.model_size import param_count
 from backend.settings import get_settings
-from backend.spec import build_spec
+from reglab.spec import build_spec
 from tests.backend.helpers import errors_by_field, make_experiment
 
 HUGE = {"model": {"hidden_layers": [4096] * 16}}

@@ -34,7 +34,7 @@ def spec_client():
 
 def _schedule_fields() -> dict[str, tuple[str, FieldBounds]]:
     """``schedule.<field>`` bounds of every schedule kind, keyed ``kind:path``."""
-    from backend import spec
+    from reglab import spec
 
     fields = {}
     for model in (

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from backend.spec import deep_merge
+from reglab.spec import deep_merge
 from tests.worker.helpers import TINY
 
 pytestmark = pytest.mark.slow

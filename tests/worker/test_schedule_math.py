@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from backend import schedule_math
+from reglab import schedule_math
 from reglab.spec import build_spec
 
 

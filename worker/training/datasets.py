@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from backend.spec import UPLOAD_PREFIX
+from reglab.spec import UPLOAD_PREFIX
 
 log = logging.getLogger(__name__)
 

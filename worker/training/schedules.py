@@ -25,7 +25,7 @@ from typing import Any, Callable
 import keras
 from keras import ops
 
-from backend import schedule_math
+from reglab import schedule_math
 
 
 @dataclasses.dataclass

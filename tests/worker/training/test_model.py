@@ -201,7 +201,7 @@ LOADER_SHAPES = {"fashion_mnist": (28, 28), "mnist": (28, 28), "cifar10": (32, 3
 )
 def test_param_count_from_the_spec_matches_keras(overrides):
     from backend.model_size import param_count
-    from backend.spec import DATASET_CLASSES, build_spec
+    from reglab.spec import DATASET_CLASSES, build_spec
 
     spec = build_spec(overrides)
     shape = (spec.dataset.num_words,) if spec.dataset.name == "imdb" else LOADER_SHAPES[spec.dataset.name]

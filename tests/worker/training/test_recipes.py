@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from backend import schedule_math
-from backend.spec import DatasetSpec, build_spec
+from reglab import schedule_math
+from reglab.spec import DatasetSpec, build_spec
 from tests.worker.helpers import TINY_STEPS_PER_EPOCH, fit, tiny_spec
 from tests.worker.training.test_schedules import RateProbe
 from worker.training import datasets

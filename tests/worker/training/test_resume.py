@@ -4,7 +4,7 @@ step counter, the ``t`` offsets and the summary continue as if it had never stop
 import keras
 import pytest
 
-from backend import schedule_math
+from reglab import schedule_math
 from tests.worker.helpers import TINY_STEPS_PER_EPOCH, fit, tiny_spec
 from worker.training.checkpoint import CheckpointStore, Resume
 from worker.training.layers import MCDropout

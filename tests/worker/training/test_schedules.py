@@ -4,7 +4,7 @@ equal reglab.schedule_math; a schedule that does not drive the optimizer fails t
 import keras
 import pytest
 
-from backend import schedule_math
+from reglab import schedule_math
 from tests.worker.helpers import TINY_STEPS_PER_EPOCH, fit, tiny_spec
 from worker.training import schedules
 from worker.training.callbacks import LearningRateMismatch
