@@ -23,11 +23,11 @@ from backend.artifacts import remove_checkpoints
 from backend.db import session_scope
 from backend.runs.attempts import lose_attempt
 from backend.runs.models import Run
-from backend.runs.states import FAILED, QUEUED, RUNNING
 from backend.search.coordinator import search_pass
 from backend.settings import get_settings
 from backend.timeutil import as_utc, utcnow
 from backend.trainer.external import is_external
+from reglab.states import FAILED, QUEUED, RUNNING
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Settings shared by the API, the worker and the CLI.
+"""Settings of the API server: the client's and worker's (:mod:`reglab.settings`) and the server's own.
 
 Every field is read from a ``REGLAB_*`` environment variable; nothing else
 configures RegLab, so the same code runs embedded (`make run`) and in the
@@ -10,18 +10,16 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from reglab.settings import ClientSettings, get_client_settings
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REGLAB_", extra="ignore")
-
-    DATA_DIR: Path = Field(Path("data"), description="SQLite database, model artifacts and logs")
+class Settings(ClientSettings):
+    # URL, TOKEN, DATA_DIR, REDIS_URL, TRAIN_QUEUE, WORKER_CONCURRENCY, HEARTBEAT_TIMEOUT_S
+    # and CHECKPOINT_INTERVAL_S come from ClientSettings.
     DATABASE_URL: str | None = Field(
         None, description="SQLAlchemy URL; defaults to SQLite under DATA_DIR"
     )
-    REDIS_URL: str = Field("redis://127.0.0.1:6379/0", description="Celery broker and live updates")
-    URL: str = Field("http://127.0.0.1:8000", description="Where the CLI finds the API")
 
     MAX_RUNS_PER_EXPERIMENT: int = Field(256, ge=1, le=10_000)
     # Trials a search study may ask for (each trial trains `replicates` runs).
@@ -29,19 +27,12 @@ class Settings(BaseSettings):
     MAX_EPOCHS: int = Field(1000, ge=1, le=100_000)
     # Largest model (parameters, counted from the spec) a run may train; bigger ones would exhaust a worker's memory.
     MAX_PARAMS: int = Field(20_000_000, ge=1)
-    TRAIN_QUEUE: str = "train"
     # Prefix of every Redis key and channel RegLab uses, so deployments (or test
     # sessions) can share one Redis without hearing each other.
     CHANNEL_PREFIX: str = "reglab"
-    WORKER_CONCURRENCY: int = Field(1, ge=1, le=64)
-    # A running run whose heartbeat is older than this is taken to have lost its worker.
-    HEARTBEAT_TIMEOUT_S: float = Field(120.0, gt=0)
     # Attempts a run gets when its workers die: a lost attempt is re-queued to resume
     # from its checkpoint until this many were lost, then the run is failed.
     MAX_ATTEMPTS: int = Field(3, ge=1, le=100)
-    # Least seconds between two resume checkpoints of a run: saving after every tiny
-    # epoch would cost more than the 2% tracking budget; 0 saves after every epoch.
-    CHECKPOINT_INTERVAL_S: float = Field(10.0, ge=0)
     # How often the API retries dispatching runs that were queued while the broker was away.
     DISPATCH_INTERVAL_S: float = Field(5.0, gt=0)
     BROKER_TIMEOUT_S: float = Field(1.0, gt=0)
@@ -53,8 +44,6 @@ class Settings(BaseSettings):
     # Who may do what: off (no tokens; `make run` binds 127.0.0.1), write (reads open,
     # writes need a token), all (every route but health needs one; the compose stack).
     AUTH: Literal["off", "write", "all"] = "off"
-    # The token clients (the CLI, a worker) send when none is passed explicitly.
-    TOKEN: str | None = Field(None, repr=False)
     AUTH_FAILURES_PER_MINUTE: int = Field(10, ge=1, le=100_000)
     # How long an API process trusts a token it has checked, i.e. how long a revoked token may still work.
     AUTH_CACHE_S: float = Field(5.0, ge=0, le=3600)
@@ -88,3 +77,14 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def _clear_both() -> None:
+    # One switch for tests that change REGLAB_* variables: the server's settings and
+    # the client settings the worker code reads in the same process are re-read together.
+    _cached_settings_clear()
+    get_client_settings.cache_clear()
+
+
+_cached_settings_clear = get_settings.cache_clear
+get_settings.cache_clear = _clear_both  # type: ignore[method-assign]

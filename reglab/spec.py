@@ -33,6 +33,9 @@ DATASET_CLASSES = {"fashion_mnist": 10, "mnist": 10, "cifar10": 10, "imdb": 2, "
 IMAGE_SHAPES = {"fashion_mnist": (28, 28), "mnist": (28, 28), "cifar10": (32, 32, 3), "digits": (8, 8)}
 UPLOAD_PREFIX = "upload:"
 UPLOAD_PATTERN = r"^upload:[1-9][0-9]{0,9}$"
+# The key of an LR finder run's settings in its stored spec, next to the RunSpec fields
+# (the API writes it, the worker reads it).
+LR_FINDER = "lr_finder"
 
 
 @dataclasses.dataclass(frozen=True)

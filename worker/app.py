@@ -9,7 +9,7 @@ import os
 
 from celery import Celery, signals
 
-from backend.settings import get_settings
+from reglab.settings import get_client_settings
 from worker.warmup import warm_up
 
 # TensorFlow takes a whole GPU at its first op unless told to grow its memory as
@@ -29,7 +29,7 @@ PROCESS_START_TIMEOUT_S = 300.0
 
 
 def create_application() -> Celery:
-    settings = get_settings()
+    settings = get_client_settings()
     application = Celery("reglab", broker=settings.REDIS_URL, backend=settings.REDIS_URL, include=["worker.tasks"])
     application.conf.update(
         task_acks_late=True,

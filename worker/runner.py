@@ -20,11 +20,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from backend.lr_finder.schemas import LR_FINDER
-from backend.runs.states import CANCELLED, COMPLETED, FAILED
-from backend.settings import get_settings
-from reglab.spec import RunSpec
-from reglab.client import ApiError, Client, ClaimInfo, Heartbeat, RunClient
+from reglab.client import ApiError, ClaimInfo, Client, Heartbeat, RunClient
+from reglab.settings import get_client_settings
+from reglab.spec import LR_FINDER, RunSpec
+from reglab.states import CANCELLED, COMPLETED, FAILED
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +38,11 @@ def worker_host() -> str:
 
 def api_client() -> Client:
     """The API at REGLAB_URL, with REGLAB_TOKEN."""
-    return Client(get_settings().URL)
+    return Client(get_client_settings().URL)
 
 
 def heartbeat_interval_s() -> float:
-    # Often enough that a cancel is heard within a second, and a few beats per
-    # timeout so one slow request never looks like death.
-    return min(1.0, get_settings().HEARTBEAT_TIMEOUT_S / 4)
+    return get_client_settings().heartbeat_interval_s
 
 
 def failure_message(error: BaseException) -> str:
@@ -126,7 +123,7 @@ def _train(run: RunClient, claim: ClaimInfo, spec: RunSpec, scratch: Path) -> tu
         EpochRecorder(run),
         cancel=run.cancel,
         checkpoint=UploadedCheckpoints(run, scratch / "checkpoints"),
-        checkpoint_interval_s=get_settings().CHECKPOINT_INTERVAL_S,
+        checkpoint_interval_s=get_client_settings().CHECKPOINT_INTERVAL_S,
         resume=resume,
     )
     values: dict = {"summary": result.summary, "model_summary": model_module.describe(result.model)}

@@ -22,8 +22,8 @@ from backend.db import session_scope
 from backend.errors import InvalidInput, field_error, shown
 from backend.experiments.models import Experiment
 from backend.runs.models import Run
-from backend.runs.states import QUEUED, RUNNING
 from backend.spec_fields import object_paths
+from reglab.states import QUEUED, RUNNING
 
 DEFAULT_METRIC = "best_val_accuracy"
 STEP_BUCKETS = 300

@@ -28,7 +28,7 @@ from typing import Any
 from backend.cli.client import ApiClient, ApiError
 from backend.cli.progress import ProgressBoard, all_final
 from backend.cli.tokens import add_token_commands
-from backend.runs.states import COMPLETED
+from reglab.states import COMPLETED
 
 STUDY_KEYS = {"name", "description", "tags", "base", "grid"}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from backend.runs.states import FINAL_STATES
+from reglab.states import FINAL_STATES
 
 BAR_WIDTH = 24
 

@@ -29,7 +29,7 @@ def recover_runs(
 
     from backend.db import make_engine
     from backend.models import Run
-    from backend.runs.states import QUEUED, RUNNING
+    from reglab.states import QUEUED, RUNNING
 
     engine = make_engine(database_url)
     try:
@@ -73,7 +73,7 @@ def requeue_runs(conn, run_ids: list[int]) -> None:
     from sqlalchemy import update
 
     from backend.models import Run
-    from backend.runs.states import QUEUED
+    from reglab.states import QUEUED
 
     conn.execute(
         update(Run)
@@ -94,8 +94,8 @@ def lose_attempts(conn, run_ids: list[int], reason: str, max_attempts: int) -> i
 
     from backend.models import Run
     from backend.runs.attempts import lose_attempt
-    from backend.runs.states import QUEUED
     from backend.timeutil import utcnow
+    from reglab.states import QUEUED
 
     if not run_ids:
         return 0
@@ -123,7 +123,7 @@ def running_ids(conn, worker_hosts: set[str] | None) -> list[int]:
     from sqlalchemy import select
 
     from backend.models import Run
-    from backend.runs.states import RUNNING
+    from reglab.states import RUNNING
 
     query = select(Run.id).where(Run.state == RUNNING)
     if worker_hosts is not None:
@@ -137,7 +137,7 @@ def running_run_ids(database_url: str, worker_hosts: set[str] | None = None) -> 
 
     from backend.db import make_engine
     from backend.models import Run
-    from backend.runs.states import RUNNING
+    from reglab.states import RUNNING
 
     engine = make_engine(database_url)
     try:
@@ -161,7 +161,7 @@ def requeue_interrupted(database_url: str, stopped: list[int], worker_hosts: set
 
     from backend.db import make_engine
     from backend.models import Run
-    from backend.runs.states import CANCELLED, RUNNING
+    from reglab.states import CANCELLED, RUNNING
 
     engine = make_engine(database_url)
     try:

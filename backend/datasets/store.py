@@ -1,14 +1,11 @@
-"""Dataset arrays on disk, addressed by the sha256 of their content.
+"""Writing dataset arrays to disk, addressed by the sha256 of their content.
 
-A stored dataset is one uncompressed ``.npz`` of plain arrays (``x_train``,
-``y_train``, ``x_test``, ``y_test``, ``class_names``) named after its hash, so
-two uploads of the same arrays share one file and a worker's cache can be keyed
-by the hash the spec carries.
+The layout, the hash and the reader are shared with the workers and live in
+:mod:`reglab.datasets`; this module adds what only the API does: write them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -16,8 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.datasets.parse import Arrays
-
-STORED_ARRAYS = ("x_train", "y_train", "x_test", "y_test", "class_names")
+from reglab.datasets import STORED_ARRAYS, content_hash, load, path_for  # noqa: F401  (the API reads them from here too)
 
 
 def as_dict(arrays: Arrays) -> dict[str, np.ndarray]:
@@ -28,20 +24,6 @@ def as_dict(arrays: Arrays) -> dict[str, np.ndarray]:
         "y_test": np.ascontiguousarray(arrays.y_test),
         "class_names": np.asarray(arrays.class_names, dtype=str),
     }
-
-
-def content_hash(arrays: dict[str, np.ndarray]) -> str:
-    """sha256 over each array's name, dtype, shape and bytes, in a fixed order."""
-    digest = hashlib.sha256()
-    for name in STORED_ARRAYS:
-        array = np.ascontiguousarray(arrays[name])
-        digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
-def path_for(root: Path, sha256: str) -> Path:
-    return root / f"{sha256}.npz"
 
 
 def save(root: Path, arrays: Arrays) -> tuple[str, Path]:
@@ -62,9 +44,3 @@ def save(root: Path, arrays: Arrays) -> tuple[str, Path]:
         Path(temporary).unlink(missing_ok=True)
         raise
     return sha256, target
-
-
-def load(path: Path) -> dict[str, np.ndarray]:
-    """The stored arrays, read without unpickling anything."""
-    with np.load(path, allow_pickle=False) as data:
-        return {name: data[name] for name in STORED_ARRAYS}

@@ -13,17 +13,17 @@ from backend.errors import InvalidInput, field_error, spec_errors
 from backend.experiments import grid as grid_mod
 from backend.experiments.models import Experiment, ExperimentTag
 from backend.experiments.schemas import ExperimentCreate
+from backend.model_size import param_count
 from backend.runs.models import Run
 from backend.runs.service import run_items, stop_if_running
-from backend.runs.states import PRUNED, QUEUED
 from backend.search.coordinator import create_study, delete_study
 from backend.search.pruning import check_pruner
 from backend.search.space import check_search
 from backend.settings import get_settings
-from backend.model_size import param_count
+from backend.timeutil import iso
 from reglab.schedule_math import rate_preview
 from reglab.spec import RunSpec, build_spec, spec_warnings
-from backend.timeutil import iso
+from reglab.states import PRUNED, QUEUED
 
 
 def plan_runs(data: ExperimentCreate) -> tuple[RunSpec, list[grid_mod.PlannedRun]]:

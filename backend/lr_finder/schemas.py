@@ -5,9 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.bounds import PartialSpec
-
-# The key of a finder run's settings in its stored spec, next to the RunSpec fields.
-LR_FINDER = "lr_finder"
+from reglab.spec import LR_FINDER  # noqa: F401  (the finder service reads it from here)
 
 
 class LrFinderIn(BaseModel):

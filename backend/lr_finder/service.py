@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 from backend.errors import InvalidInput, field_error, spec_errors
 from backend.experiments.models import Experiment
 from backend.limits import breaches
-from backend.lr_finder.schemas import LR_FINDER, LrFinderIn
+from backend.lr_finder.schemas import LrFinderIn
 from backend.runs.models import Run
-from backend.runs.states import QUEUED
-from reglab.spec import build_spec, deep_merge
+from reglab.spec import LR_FINDER, build_spec, deep_merge
+from reglab.states import QUEUED
 
 
 def create_finder_run(session: Session, body: LrFinderIn) -> Run:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import update
 
 from backend.runs.models import Run
-from backend.runs.states import FAILED, QUEUED, RUNNING
+from reglab.states import FAILED, QUEUED, RUNNING
 
 
 def failed_message(errors: list[str], max_attempts: int, epoch: int) -> str:

@@ -5,7 +5,7 @@ from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import Base, JSONType
-from backend.runs.states import QUEUED
+from reglab.states import QUEUED
 
 
 class Run(Base):

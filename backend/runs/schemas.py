@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.bounds import PartialSpec
 from backend.run_ids import MAX_ID
-from backend.runs.states import ALL_STATES
+from reglab.states import ALL_STATES
 
 StateName = Literal["queued", "running", "completed", "failed", "cancelled", "diverged", "pruned"]
 assert set(StateName.__args__) == set(ALL_STATES)  # noqa: S101 - a drift check at import

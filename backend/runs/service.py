@@ -15,16 +15,16 @@ from backend.artifacts import artifact_file, remove_artifact, remove_checkpoints
 from backend.db import get_engine
 from backend.errors import Conflict, InvalidInput, NotFound, Unavailable, spec_errors
 from backend.experiments.grid import format_value
+from backend.experiments.models import Experiment, ExperimentTag
 from backend.limits import spec_limit_errors
 from backend.locks import lock_experiments
-from backend.experiments.models import Experiment, ExperimentTag
 from backend.runs import sorting
 from backend.runs.models import Run
-from backend.runs.states import CANCELLED, FINAL_STATES, QUEUED, RUNNING
 from backend.settings import get_settings
-from reglab.spec import RunSpec, build_spec, flatten, spec_warnings
 from backend.timeutil import iso, utcnow
 from backend.trainer.external import is_external
+from reglab.spec import RunSpec, build_spec, flatten, spec_warnings
+from reglab.states import CANCELLED, FINAL_STATES, QUEUED, RUNNING
 
 # Columns of a run list item: everything but the spec and the model summary, which can be large.
 ITEM_COLUMNS = (

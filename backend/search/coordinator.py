@@ -27,11 +27,11 @@ from sqlalchemy.orm import Session
 from backend.db import session_scope
 from backend.experiments.models import Experiment
 from backend.runs.models import Run
-from backend.runs.states import COMPLETED, FINAL_STATES, PRUNED, QUEUED
 from backend.search import space
 from backend.search.schemas import SearchIn
 from backend.search.storage import get_storage, study_name
 from backend.timeutil import utcnow
+from reglab.states import COMPLETED, FINAL_STATES, PRUNED, QUEUED
 
 log = logging.getLogger(__name__)
 

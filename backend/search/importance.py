@@ -18,10 +18,10 @@ from backend.analysis.grouping import get_path
 from backend.experiments.grid import format_value
 from backend.experiments.models import Experiment
 from backend.runs.models import Run
-from backend.runs.states import COMPLETED
 from backend.search import space
 from backend.search.schemas import SearchIn
 from reglab.spec import flatten
+from reglab.states import COMPLETED
 
 MIN_RUNS = 8
 Method = Literal["ped_anova", "fanova"]

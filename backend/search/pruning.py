@@ -20,8 +20,8 @@ from backend.db import session_scope
 from backend.errors import InvalidInput, field_error, shown
 from backend.experiments.models import Experiment
 from backend.runs.models import Run
-from backend.runs.states import COMPLETED, PRUNED
 from backend.search.schemas import PrunerIn, SearchIn
+from reglab.states import COMPLETED, PRUNED
 
 log = logging.getLogger(__name__)
 

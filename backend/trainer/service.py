@@ -32,16 +32,16 @@ from backend.errors import Conflict, NotFound
 from backend.experiments.models import Experiment
 from backend.metrics.batch import Batch
 from backend.metrics.epoch_store import drop_epochs_from, read_epochs
-from backend.metrics.step_store import drop_steps_from
 from backend.metrics.service import write_points
+from backend.metrics.step_store import drop_steps_from
 from backend.runs.models import Run
-from backend.runs.states import CANCELLED, FAILED, PRUNED, QUEUED, RUNNING
 from backend.settings import get_settings
 from backend.storage import latest_checkpoint
 from backend.timeutil import utcnow
 from backend.trainer.external import external_spec, is_external
 from backend.trainer.live import publish_points
 from backend.trainer.summary import complete_summary
+from reglab.states import CANCELLED, FAILED, PRUNED, QUEUED, RUNNING
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import redis
 import pytest
 
 from backend.channels import run_channel
-from backend.runs.states import QUEUED
+from reglab.states import QUEUED
 from tests.backend.helpers import set_run
 from tests.browser.test_pages import create_study, wait_ready
 

@@ -9,8 +9,8 @@ from typing import Any
 from backend.db import session_scope
 from backend.experiments.models import Experiment
 from backend.runs.models import Run
-from backend.runs.states import FINAL_STATES
 from backend.settings import get_settings
+from reglab.states import FINAL_STATES
 
 
 def create_run(spec: dict[str, Any], name: str = "run") -> int:

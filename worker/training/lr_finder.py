@@ -18,7 +18,7 @@ from typing import Any
 
 import keras
 
-from backend.runs.states import CANCELLED, COMPLETED
+from reglab.states import CANCELLED, COMPLETED
 from worker.training import datasets
 from worker.training.trainer import compile_model
 

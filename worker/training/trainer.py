@@ -16,7 +16,7 @@ from typing import Any
 
 import keras
 
-from backend.runs.states import CANCELLED, COMPLETED, DIVERGED
+from reglab.states import CANCELLED, COMPLETED, DIVERGED
 from worker.training import checkpoint as checkpoints
 from worker.training import datasets, evaluation, optimizers, schedules
 from worker.training.callbacks import CancelOnEvent, MetricsTracker, Sink

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from backend.datasets import store
-from backend.settings import get_settings
+from reglab import datasets as store
+from reglab.settings import get_client_settings
 from worker.training.datasets import DatasetUnavailable
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class UploadUnavailable(DatasetUnavailable):
 
 
 def cache_dir() -> Path:
-    return get_settings().DATA_DIR / "dataset-cache"
+    return get_client_settings().dataset_cache_dir
 
 
 def load(name: str, sha256: str | None) -> dict[str, np.ndarray]:
@@ -55,7 +55,7 @@ def _download(name: str, sha256: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".partial")
     # The run client's URL, token and proxy rules; the file itself is streamed to disk.
-    with Client(get_settings().URL) as client:
+    with Client(get_client_settings().URL) as client:
         url = client.url + path
         try:
             with os.fdopen(handle, "wb") as out, client.http.stream("GET", path, timeout=TIMEOUT) as response:
