@@ -75,7 +75,7 @@ class Stack:
 
     def start_worker(self, index: int) -> None:
         name = f"worker{index}"
-        argv = [sys.executable, "-m", "backend.cli.main", "worker", "--hostname", f"bench{index}-{self.starts[name]}@%h"]
+        argv = [sys.executable, "-m", "reglab.cli.main", "worker", "--hostname", f"bench{index}-{self.starts[name]}@%h"]
         self.start(name, argv, self.worker_env(name))
 
     def up(self) -> None:

@@ -25,13 +25,14 @@ Example::
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import logging
 import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,12 +48,23 @@ CHUNK_POINTS = 20_000
 
 
 class ApiError(Exception):
-    """The API refused a request; ``status`` is its HTTP status (0: it never answered)."""
+    """The API refused a request; ``status`` is its HTTP status (0: it never answered).
+
+    :meth:`Client.request` also records the request (``method``, ``path``) and
+    the API's ``url``, so a message can say which call failed where.
+    """
 
     def __init__(self, status: int, detail: Any):
         super().__init__(f"HTTP {status}: {detail}" if status else str(detail))
         self.status = status
         self.detail = detail
+        self.method: str | None = None
+        self.path: str | None = None
+        self.url: str | None = None
+
+    def _at(self, method: str, path: str, url: str) -> "ApiError":
+        self.method, self.path, self.url = method, path, url
+        return self
 
 
 class Unreachable(ApiError):
@@ -68,10 +80,14 @@ class NotFound(ApiError):
 
 
 def _detail(response: httpx.Response) -> Any:
+    """RegLab's ``{"detail": ...}``; anything else (a proxy's error page, another service) as sent."""
     try:
-        return response.json().get("detail", response.text)
+        body = response.json()
     except ValueError:
-        return response.text[:500]
+        body = None
+    if isinstance(body, dict) and "detail" in body:
+        return body["detail"]
+    return response.text.strip()[:500] or response.reason_phrase
 
 
 class Client:
@@ -124,16 +140,37 @@ class Client:
                 if response.status_code < 400:
                     return response
                 if response.status_code not in RETRY_STATUSES:
-                    raise _error(response)
+                    raise _error(response)._at(method, path, self.url)
                 failure = Unreachable(response.status_code, _detail(response))
             if attempt == retries:
-                raise failure
+                raise failure._at(method, path, self.url)
             time.sleep(min(10.0, delay) * (0.5 + random.random()))  # noqa: S311 - jitter, not security
             delay *= 2
         raise AssertionError("unreachable")
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.request(method, path, **kwargs).json()
+        """The decoded answer (None for an empty one, e.g. 204)."""
+        response = self.request(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(response.status_code, "the answer is not JSON: is this URL a RegLab API?")._at(
+                method, path, self.url
+            ) from None
+
+    @contextlib.contextmanager
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[Iterator[bytes]]:
+        """The body of a large answer, chunk by chunk (e.g. an export); not retried, errors as :class:`ApiError`."""
+        try:
+            with self.http.stream(method, path, **kwargs) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error(response)._at(method, path, self.url)
+                yield response.iter_bytes()
+        except httpx.TransportError as error:
+            raise Unreachable(0, f"{type(error).__name__}: {error}")._at(method, path, self.url) from None
 
     def run(self, run_id: int, attempt: int | None = None, **options: Any) -> "RunClient":
         """A :class:`RunClient` of an existing run (``attempt``: a claim already made)."""

@@ -152,14 +152,3 @@ def worker_host_names(pids: list[int]) -> set[str]:
     """The ``worker_host`` values the worker records for processes ``pids`` ("host (pid N)")."""
     host = socket.gethostname()
     return {f"{host} (pid {pid})" for pid in pids}
-
-
-def worker_argv(queue: str, concurrency: int, hostname: str, loglevel: str = "INFO") -> list[str]:
-    """The Celery worker command line `reglab up`, `reglab worker` and the worker image share."""
-    # One run per process: solo keeps TensorFlow in the main process; several
-    # runs side by side (e.g. small runs sharing a GPU) use forked pool processes.
-    pool = ["--pool=solo"] if concurrency == 1 else ["--pool=prefork", f"--concurrency={concurrency}"]
-    return [
-        sys.executable, "-m", "celery", "-A", "worker.app", "worker",
-        "-Q", queue, "-n", hostname, f"--loglevel={loglevel}", *pool,
-    ]  # fmt: skip

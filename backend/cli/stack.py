@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 
-from backend.cli.processes import Child, free_port, port_answers, wait_for_api, worker_argv, worker_host_names
+from backend.cli.processes import Child, free_port, port_answers, wait_for_api, worker_host_names
 from backend.cli.recovery import (
     ask_runs_to_stop,
     forget_stop_requests,
@@ -41,6 +41,7 @@ from backend.cli.recovery import (
     running_run_ids,
 )
 from backend.settings import Settings
+from worker.launch import worker_argv
 
 EMBEDDED_WORKER_NAME = "reglab-embedded@%h"
 # A worker dying this often is broken (not unlucky): stop and say why.

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 
 from backend.auth.scopes import SCOPES
+from reglab.cli.common import table
+from reglab.cli.errors import UsageError
 
 
-def add_token_commands(sub: argparse._SubParsersAction) -> None:
-    token = sub.add_parser("token", help="create, list and revoke API tokens (talks to the database directly)")
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    token = subparsers.add_parser("token", help="create, list and revoke API tokens (talks to the database directly)")
     commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     create = commands.add_parser(
         "create", help="create a token and print it once, alone on the last line",
@@ -38,7 +40,6 @@ def _session():
 
 def cmd_token_create(args) -> int:
     from backend.auth.service import TokenError, create_token
-    from backend.cli.main import UsageError
 
     with _session() as session:
         try:
@@ -52,7 +53,6 @@ def cmd_token_create(args) -> int:
 
 def cmd_token_ls(_args) -> int:
     from backend.auth.service import list_tokens
-    from backend.cli.main import _table
     from backend.timeutil import iso
 
     with _session() as session:
@@ -60,13 +60,12 @@ def cmd_token_ls(_args) -> int:
             [t.id, t.name, t.scope, iso(t.created_at), iso(t.last_used_at) or "never", iso(t.revoked_at) or "active"]
             for t in list_tokens(session)
         ]
-    print(_table(rows, ["ID", "NAME", "SCOPE", "CREATED", "LAST_USED", "REVOKED"]))
+    print(table(rows, ["ID", "NAME", "SCOPE", "CREATED", "LAST_USED", "REVOKED"]))
     return 0
 
 
 def cmd_token_revoke(args) -> int:
     from backend.auth.service import TokenError, revoke_tokens
-    from backend.cli.main import UsageError
 
     with _session() as session:
         try:

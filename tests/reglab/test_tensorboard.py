@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from backend.cli.main import main
+from reglab.cli.main import main
 
 pytestmark = pytest.mark.slow
 

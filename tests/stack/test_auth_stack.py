@@ -19,7 +19,7 @@ def test_the_worker_of_reglab_up_gets_a_worker_token(tmp_path):
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "up.log"
     env = clean_env(REGLAB_DATA_DIR=str(tmp_path / "data"), REGLAB_AUTH="all", REGLAB_TOKEN="rl_the_persons_own")
-    stack = start([sys.executable, "-m", "backend.cli.main", "up", "--port", str(port)], env, log)
+    stack = start([sys.executable, "-m", "reglab.cli.main", "up", "--port", str(port)], env, log)
 
     def alive() -> None:
         if stack.poll() is not None:

@@ -65,7 +65,7 @@ def test_compose_shaped_stack_spreads_a_study_over_two_workers(postgres_url, red
             worker_env.update(REGLAB_URL=url, REGLAB_DATA_DIR=str(tmp_path / name), NO_PROXY="127.0.0.1,localhost",
                               no_proxy="127.0.0.1,localhost")  # fmt: skip
             procs[name] = start(
-                [sys.executable, "-m", "backend.cli.main", "worker", "--hostname", f"w{index}-{tag}@%h"], worker_env,
+                [sys.executable, "-m", "reglab.cli.main", "worker", "--hostname", f"w{index}-{tag}@%h"], worker_env,
                 logs[name],
             )
         check = alive_check(procs, logs)

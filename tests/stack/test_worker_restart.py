@@ -44,7 +44,7 @@ def test_a_killed_worker_is_restarted_and_a_worker_that_keeps_dying_stops_the_st
     env = clean_env(
         REGLAB_DATA_DIR=str(tmp_path / "data"), REGLAB_CHECKPOINT_INTERVAL_S="0", REGLAB_DISPATCH_INTERVAL_S="0.5"
     )
-    stack = start([sys.executable, "-m", "backend.cli.main", "up", "--port", str(port)], env, log)
+    stack = start([sys.executable, "-m", "reglab.cli.main", "up", "--port", str(port)], env, log)
     tree: list[psutil.Process] = []
 
     def alive() -> None:

@@ -51,7 +51,8 @@ def _maps_tensorflow(pid: int) -> bool:
 
 
 def test_each_pool_process_loads_tensorflow_before_its_first_task_and_the_parent_never(redis_url, tmp_path):
-    from backend.cli.processes import Child, worker_argv
+    from backend.cli.processes import Child
+    from worker.launch import worker_argv
 
     queue = f"train-warmup-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "REGLAB_REDIS_URL": redis_url, "REGLAB_TRAIN_QUEUE": queue,

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from backend.cli.main import main
+from reglab.cli.main import main
 
 NONE = "no token"
 EVERYONE = {NONE, "read", "write", "worker", "admin"}

@@ -5,7 +5,7 @@ import hashlib
 import pytest
 import sqlalchemy as sa
 
-from backend.cli.main import main
+from reglab.cli.main import main
 
 
 def create(capsys, *args: str) -> str:

@@ -4,8 +4,10 @@ import io
 
 import pytest
 
-from backend.cli.main import UsageError, load_study, main
-from backend.cli.progress import ProgressBoard, all_final, run_line
+from reglab.cli.errors import UsageError
+from reglab.cli.main import main
+from reglab.cli.progress import ProgressBoard, all_final, run_line
+from reglab.cli.submit import load_study
 
 
 def _run(**fields):
@@ -75,7 +77,7 @@ def test_example_study_is_valid():
 
     from reglab.spec import build_spec, set_path
 
-    study = load_study(Path(__file__).resolve().parents[2] / "examples/dropout_sweep.yaml")
+    study = load_study(Path(__file__).resolve().parents[3] / "examples/dropout_sweep.yaml")
     base = build_spec(study["base"]).model_dump(mode="json")
     for path, values in study["grid"].items():
         for value in values:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import yaml
 
-from backend.cli.main import main
+from reglab.cli.main import main
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
