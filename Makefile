@@ -14,7 +14,7 @@ $(BIN)/python:
 
 # Stamps re-run pip only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[worker]'
+	$(BIN)/pip install -q -e '.[server,worker]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
