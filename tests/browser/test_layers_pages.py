@@ -42,6 +42,10 @@ def run_arrays(seed: int, epochs=EPOCHS, shift: float = 0.0) -> dict[int, dict]:
 
 
 def post_layers(base_url: str, run_id: int, arrays: dict[int, dict], first: bool = True) -> None:
+    """Posts as a worker does: it claims the run (attempt 1), then sends the snapshots with the layers' descriptions."""
+    if first:
+        claim = httpx.post(f"{base_url}/api/trainer/runs/{run_id}/claim", json={"worker_host": "test"}, timeout=30)
+        assert claim.status_code == 200 and claim.json()["attempt"] == 1, claim.text
     payload = {"attempt": 1, "snapshots": [snapshot(epoch, tensors) for epoch, tensors in arrays.items()]}
     if first:
         payload["layers"] = layer_descriptions(UNITS)
