@@ -17,6 +17,7 @@ from backend.compare.router import router as compare_router
 from backend.datasets.router import router as datasets_router
 from backend.errors import reject_unknown_query
 from backend.experiments.router import router as experiments_router
+from backend.layers.router import router as layers_router
 from backend.lr_finder.router import router as lr_finder_router
 from backend.metrics.router import router as metrics_router
 from backend.runs.router import router as runs_router
@@ -34,6 +35,7 @@ for router in (
     external_router,
     runs_router,
     metrics_router,
+    layers_router,
     compare_router,
     datasets_router,
     trainer_router,

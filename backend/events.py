@@ -47,6 +47,22 @@ def publish_state(run_id: int, state: str, **extra: Any) -> bool:
         return False
 
 
+def publish_layers(run_id: int, epochs: list[int]) -> bool:
+    """``{"type": "layers", "run_id", "epoch"}`` on the run's channel for each stored snapshot (an open page then
+    reads ``GET /api/runs/{id}/layers?epochs=N``); best effort."""
+    if not epochs:
+        return True
+    try:
+        pipe = redis_client().pipeline(transaction=False)
+        for epoch in epochs:
+            pipe.publish(run_channel(run_id), orjson.dumps({"type": "layers", "run_id": run_id, "epoch": epoch}))
+        pipe.execute()
+        return True
+    except (redis.RedisError, OSError) as exc:
+        log.warning("could not announce layer snapshots of run %s: %s", run_id, exc)
+        return False
+
+
 def publish_queued(run_ids: list[int], experiment_ids: list[int], state: str = "queued") -> bool:
     """Announce new runs on the runs channel (open Runs pages list them): runs just sent to
     the workers (``queued``), or an external run that started elsewhere (``running``)."""

@@ -3,7 +3,7 @@
 The worker (and the API, on cancel and clone) publishes JSON messages on
 ``run_channel(run_id)``; this endpoint subscribes to the channels of the
 requested runs with ``redis.asyncio`` and forwards each message as an SSE
-event named after its ``type`` (``points`` or ``state``).
+event named after its ``type`` (``points``, ``state`` or ``layers``).
 
 Redis pub/sub keeps no history, so an SSE id cannot be replayed after a
 reconnect: ids are a per-connection sequence, and a reconnecting browser fills
@@ -41,7 +41,7 @@ HEARTBEAT_S = 15.0
 POLL_S = 1.0
 # Browsers reconnect this soon after a dropped stream (EventSource's default is ~3 s).
 RETRY_MS = 1000
-EVENT_TYPES = frozenset({"points", "state", "runs"})
+EVENT_TYPES = frozenset({"points", "state", "runs", "layers"})
 
 
 def decode_message(data: bytes | str) -> tuple[str, str] | None:

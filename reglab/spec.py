@@ -208,8 +208,9 @@ class ModelSpec(SpecModel):
     )
     hidden_layers: list[BoundedInt(ge=1, le=4096)] = Field(
         default_factory=lambda: [300, 100],
-        max_length=16,
-        description="Units of each hidden Dense layer, input side first (0 to 16 layers of 1 to 4096 units)",
+        # 100: seed 004's 100-layer SELU network; the parameter bound still limits the total.
+        max_length=100,
+        description="Units of each hidden Dense layer, input side first (0 to 100 layers of 1 to 4096 units)",
     )
     activation: Literal[
         "relu", "leaky_relu", "prelu", "elu", "selu", "tanh", "sigmoid", "gelu", "swish", "linear"

@@ -46,6 +46,7 @@ POLICY: dict[tuple[str, str], Need] = {
     ("POST", RUN + "/claim"): Need.WORKER_WRITE,
     ("POST", RUN + "/heartbeat"): Need.WORKER_WRITE,
     ("POST", RUN + "/metrics"): Need.WORKER_WRITE,
+    ("POST", RUN + "/layers"): Need.WORKER_WRITE,
     ("POST", RUN + "/progress"): Need.WORKER_WRITE,
     ("POST", RUN + "/finish"): Need.WORKER_WRITE,
     ("PUT", RUN + "/checkpoint"): Need.WORKER_WRITE,

@@ -169,6 +169,18 @@ def _raise_missing_or_lost(session, run_id: int, attempt: int) -> None:
     raise lost(run_id, attempt)
 
 
+def hold_attempt(connection, run_id: int, attempt: int) -> None:
+    """Inside the caller's transaction: touch the heartbeat of the run while it is ``attempt``'s to train, so its
+    row lock keeps a reaper from re-queuing it until the caller's writes are in; NotFound or ClaimLost otherwise.
+
+    The guard of a trainer's writes kept beside the run's other tables (e.g. its layer snapshots)."""
+    result = connection.execute(
+        update(Run).where(*_ours(run_id, attempt)).values(heartbeat_at=utcnow()).execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        _raise_missing_or_lost(connection, run_id, attempt)
+
+
 def set_progress(run_id: int, attempt: int, **values: Any) -> None:
     """Update fields of a running run (epochs, device, backend, epoch)."""
     _update_running(run_id, attempt, **values)

@@ -79,6 +79,8 @@ export const cloneRun = (id) => sendJson(`/api/runs/${id}/clone`, "POST", {});
 export const deleteRun = (id) => sendJson(`/api/runs/${id}`, "DELETE");
 export const getMetrics = (id, params = {}) => fetchJson(`/api/runs/${id}/metrics${buildQuery(params)}`);
 export const getComparison = (params) => fetchJson(`/api/compare${buildQuery(params)}`);
+export const getRunLayers = (id, params = {}) => fetchJson(`/api/runs/${id}/layers${buildQuery(params)}`);
+export const getCompareLayers = (params) => fetchJson(`/api/compare/layers${buildQuery(params)}`);
 export const getSession = () => fetchJson("/api/session");
 export const signIn = (token) => sendJson("/api/session", "POST", { token });
 export const signOut = () => sendJson("/api/session", "DELETE");

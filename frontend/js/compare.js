@@ -1,8 +1,11 @@
 // Compare page: /compare?run_ids=1,2,3&smooth=0.6&logy=1&x=time&hidden=2&legend=1
 // Grouped: &group=auto (or none, or spec fields)&band=std&metric=test_accuracy&baseline=...&runs=0&sort=-p
+// Layers tab: &view=layers&ltensor=activations&lstat=std&llayer=dense_1&lepoch=3&hlog=1&plog=1 (comparelayers.js)
 // The runs table is the shared legend (colour swatch, show/hide per run);
 // Plotly's own legends repeat it on every chart, so they are off by default.
 // The URL is the state, so a view can be shared by link. Data: GET /api/compare.
+
+/* global Plotly */
 
 import { buildQuery, getComparison } from "./api.js";
 import { ChartBoard, EPOCH_SERIES, STEP_SERIES, downloadText, followColorScheme } from "./charts.js";
@@ -10,6 +13,8 @@ import { GroupBoard } from "./groups.js";
 import { analysisCsv, fillMetricSelect, renderResultsTable } from "./results.js";
 import { el, formatNumber, formatPercent, formatValue, renderStateBadge, setJsonTwin, showStatus } from "./dom.js";
 import { isActiveState, openRunStream } from "./live.js";
+import { CompareLayers } from "./comparelayers.js";
+import { TENSORS } from "./layerdata.js";
 
 const STEP_MAX_POINTS = 600;
 const SUMMARY_COLUMNS = [
@@ -36,6 +41,13 @@ export function readSettings(search = location.search) {
     baseline: params.get("baseline") || "",
     showRuns: params.get("runs") !== "0",
     sort: readSort(params.get("sort")),
+    view: params.get("view") === "layers" ? "layers" : "curves",
+    layerTensor: TENSORS.includes(params.get("ltensor")) ? params.get("ltensor") : "weights",
+    layerStat: params.get("lstat") || "std",
+    layerName: params.get("llayer") || "",
+    layerEpoch: /^-?\d+$/.test(params.get("lepoch") || "") ? params.get("lepoch") : "last",
+    histLog: params.get("hlog") === "1",
+    profileLog: params.get("plog") === "1",
   };
 }
 
@@ -64,6 +76,13 @@ export function writeSettings(settings) {
   if (settings.baseline) params.set("baseline", settings.baseline);
   if (!settings.showRuns) params.set("runs", "0");
   if (settings.sort) params.set("sort", writeSort(settings.sort));
+  if (settings.view === "layers") params.set("view", "layers");
+  if (settings.layerTensor && settings.layerTensor !== "weights") params.set("ltensor", settings.layerTensor);
+  if (settings.layerStat && settings.layerStat !== "std") params.set("lstat", settings.layerStat);
+  if (settings.layerName) params.set("llayer", settings.layerName);
+  if (settings.layerEpoch && settings.layerEpoch !== "last") params.set("lepoch", settings.layerEpoch);
+  if (settings.histLog) params.set("hlog", "1");
+  if (settings.profileLog) params.set("plog", "1");
   // replaceState: settings tweaks should not flood the back button.
   history.replaceState(null, "", `/compare?${params.toString().replace(/%2C/g, ",")}`);
 }
@@ -254,6 +273,32 @@ function throttledRegroup(board, table, settings) {
   };
 }
 
+// The Curves / Layers tabs. The Layers tab asks for its data the first time it is shown.
+function setupLayersTab(board, settings) {
+  const colors = { run: (runId) => board.colorOf.get(runId), group: (label) => board.groupColor?.get(label) };
+  const layers = new CompareLayers(document.getElementById("layers-view"), settings, colors, () => writeSettings(settings));
+  window.reglabLayers = layers;
+  let loaded = false;
+  const show = (view) => {
+    settings.view = view;
+    writeSettings(settings);
+    for (const [name, tab, panel] of [["curves", "tab-curves", "curves-view"], ["layers", "tab-layers", "layers-view"]]) {
+      document.getElementById(tab).setAttribute("aria-selected", String(view === name));
+      document.getElementById(panel).hidden = view !== name;
+    }
+    if (view === "layers" && !loaded) {
+      loaded = true;
+      layers.reload();
+    }
+    // Plotly sizes a figure drawn while hidden to a default width: fit the shown ones again.
+    for (const div of document.querySelectorAll(`#${view}-view .js-plotly-plot`)) Plotly.Plots.resize(div);
+  };
+  document.getElementById("tab-curves").addEventListener("click", () => show("curves"));
+  document.getElementById("tab-layers").addEventListener("click", () => show("layers"));
+  show(settings.view);
+  return { onLayers: () => loaded && layers.refreshSoon() };
+}
+
 async function resyncBoard(board, table, runIds) {
   const data = await fetchComparison(runIds);
   for (const run of data.runs) {
@@ -318,6 +363,7 @@ async function main() {
   bindGroupControls(board, settings);
   renderResults(data, board, settings);
   followColorScheme(board);
+  const layersTab = setupLayersTab(board, settings);
   showStatus(`${data.runs.length} runs · hover a curve for its run and value; untick a run to hide it`);
   document.body.dataset.ready = "1";
   const live = document.getElementById("live");
@@ -328,6 +374,7 @@ async function main() {
   }
   openRunStream(active, {
     onPoints: (message) => board.extendWithPoints(message.run_id, message.points),
+    onLayers: layersTab.onLayers,
     onState: (message) => {
       updateRunState(table, message);
       // A finished run has its summary (best / test accuracy) now: refetch and merge.
@@ -351,6 +398,7 @@ function mainGrouped(data, settings, table, container) {
   bindGroupControls(board, settings);
   renderResults(data, board, settings);
   followColorScheme(board);
+  const layersTab = setupLayersTab(board, settings);
   const groups = data.analysis.groups.length;
   showStatus(`${data.runs.length} runs in ${groups} group${groups === 1 ? "" : "s"} · untick a run to hide its faint line`);
   document.body.dataset.ready = "1";
@@ -363,6 +411,7 @@ function mainGrouped(data, settings, table, container) {
   const regroup = throttledRegroup(board, table, settings);
   openRunStream(active, {
     onPoints: regroup,
+    onLayers: layersTab.onLayers,
     onState: (message) => {
       updateRunState(table, message);
       regroup();

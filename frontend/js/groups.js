@@ -10,7 +10,7 @@ import { CHARTS, STEP_CHART, chartMargin, escapePlotlyText, fitLogTicks, pickCol
 
 const VALIDATION = new Set(["val_loss", "val_accuracy", "val_data_loss"]);
 
-function withAlpha(color, alpha) {
+export function withAlpha(color, alpha) {
   if (color.startsWith("#")) {
     const value = parseInt(color.slice(1), 16);
     return `rgba(${(value >> 16) & 255}, ${(value >> 8) & 255}, ${value & 255}, ${alpha})`;

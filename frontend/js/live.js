@@ -4,7 +4,8 @@
 // page's REST load (or the drop) and the subscription are gone, so the page
 // refetches from REST and merges without duplicates (see onResync).
 
-export function openRunStream(runIds, { onPoints, onState, onResync, onStatus } = {}) {
+// A `layers` message ({run_id, epoch}) says a layer snapshot was stored: the page fetches it.
+export function openRunStream(runIds, { onPoints, onState, onLayers, onResync, onStatus } = {}) {
   if (!runIds.length) return { close() {} };
   const source = new EventSource(`/api/stream?run_ids=${runIds.join(",")}`);
   source.addEventListener("ready", () => {
@@ -13,6 +14,7 @@ export function openRunStream(runIds, { onPoints, onState, onResync, onStatus } 
   });
   source.addEventListener("points", (event) => onPoints?.(JSON.parse(event.data)));
   source.addEventListener("state", (event) => onState?.(JSON.parse(event.data)));
+  source.addEventListener("layers", (event) => onLayers?.(JSON.parse(event.data)));
   source.addEventListener("error", () => onStatus?.(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting"));
   return source;
 }

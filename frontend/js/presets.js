@@ -14,8 +14,8 @@ export const PRESETS = [
   {
     id: "l1-l2",
     title: "No regularization vs L1 vs L2",
-    summary: "Same network with no penalty, an L1 and an L2 kernel penalty.",
-    tags: ["l1", "l2"],
+    summary: "Same network with no penalty, an L1 and an L2 kernel penalty; Compare's Layers tab overlays each layer's weight histograms.",
+    tags: ["l1", "l2", "layers"],
     base: NOTEBOOK_BASE,
     grid: {
       regularization: [
@@ -146,6 +146,54 @@ PRESETS.push(
         { kernel_l1: 0, kernel_l2: 0 },
         { kernel_l1: 0.001, kernel_l2: 0 },
         { kernel_l1: 0, kernel_l2: 0.001 },
+      ],
+    },
+  },
+);
+
+// Seed 004's first half: keeping signals healthy through depth. The runs record
+// per-layer statistics, and the Layers views show what the notes describe
+// (SELU keeps each layer's output near std 1; sigmoid saturates; batch norm re-centres).
+PRESETS.push(
+  {
+    id: "depth-init",
+    title: "SELU + LeCun vs ReLU + He vs sigmoid + Glorot at depth 20 (seed 004)",
+    summary:
+      "20 hidden layers of 100 units on standardized Fashion-MNIST, SGD 1e-3: each activation with its initializer. " +
+      "The Layers views show activation std and gradient norm through depth.",
+    tags: ["selu", "initialization", "layers"],
+    base: {
+      dataset: { name: "fashion_mnist", validation_samples: 5000, preprocessing: "standardize" },
+      model: { hidden_layers: Array(20).fill(100), activation: "selu", initializer: "lecun_normal" },
+      optimizer: { name: "sgd", learning_rate: 0.001 },
+      training: { epochs: 5, batch_size: 32 },
+    },
+    grid: {
+      model: [
+        { activation: "selu", initializer: "lecun_normal" },
+        { activation: "relu", initializer: "he_normal" },
+        { activation: "sigmoid", initializer: "glorot_uniform" },
+      ],
+    },
+  },
+  {
+    id: "batch-norm-004",
+    title: "Batch norm vs none, seed 004's networks",
+    summary:
+      "300-100 ReLU, SGD 1e-3: no batch norm; batch norm on the inputs and after each hidden layer's activation; " +
+      "on the inputs and before each activation (no bias). The Layers views show each layer's activations.",
+    tags: ["batch-norm", "layers"],
+    base: {
+      dataset: { name: "fashion_mnist", validation_samples: 5000 },
+      model: { hidden_layers: [300, 100], activation: "relu", initializer: "glorot_uniform" },
+      optimizer: { name: "sgd", learning_rate: 0.001 },
+      training: { epochs: 10, batch_size: 32 },
+    },
+    grid: {
+      model: [
+        { batch_norm: "none", input_batch_norm: false },
+        { batch_norm: "after_activation", input_batch_norm: true },
+        { batch_norm: "before_activation", input_batch_norm: true },
       ],
     },
   },

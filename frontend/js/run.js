@@ -1,11 +1,12 @@
 // Run page (/runs/{id}): spec, state, error, progress, summary, layer table,
 // model download and live curves. Data: GET /api/runs/{id} (its JSON twin),
-// /api/runs/{id}/metrics and /api/runs/{id}/summary.
+// /api/runs/{id}/metrics, /api/runs/{id}/summary and /api/runs/{id}/layers (runlayers.js).
 
 import { getMetrics, getRun, getRunSummary } from "./api.js";
 import { ChartBoard, EPOCH_SERIES, STEP_SERIES, followColorScheme } from "./charts.js";
 import { el, formatDate, formatDuration, formatNumber, formatPercent, formatValue, renderProgress, renderStateBadge, setJsonTwin, showStatus } from "./dom.js";
 import { isActiveState, openRunStream } from "./live.js";
+import { RunLayers } from "./runlayers.js";
 
 const SUMMARY_FIELDS = [
   ["best_val_accuracy", "best val accuracy", formatPercent],
@@ -77,6 +78,16 @@ function renderLayers(summary) {
       el("tr", {}, el("th", { scope: "row", colspan: "3" }, "Trainable"), el("td", { class: "num" }, formatNumber(summary.trainable_params)))));
 }
 
+// The section says "no layer statistics" when the run has none (or the server cannot tell).
+async function loadLayers(section) {
+  try {
+    await section.load();
+  } catch {
+    section.setData({ layers: [], snapshots: [] });
+  }
+  section.root.dataset.loaded = "1";
+}
+
 async function main() {
   const runId = readRunId();
   setJsonTwin(`/api/runs/${runId}`);
@@ -92,6 +103,9 @@ async function main() {
   // The layer table exists once the worker has built the model.
   if (run.state === "queued") renderLayers(null);
   else getRunSummary(runId).then(renderLayers, () => renderLayers(null));
+  const layerStats = new RunLayers(document.getElementById("layer-stats"), runId);
+  window.reglabLayers = layerStats;
+  const layersLoaded = loadLayers(layerStats);
   const metrics = await getMetrics(runId, { names: [...EPOCH_SERIES, ...STEP_SERIES], max_points: 800 });
   const board = new ChartBoard(document.getElementById("charts"), [run], { smooth: 0, logY: false, xAxis: "epoch", legend: false, hidden: new Set(), showSteps: isActiveState(run.state) });
   board.mergeSeries(run.id, metrics.series);
@@ -101,6 +115,7 @@ async function main() {
   board.render();
   followColorScheme(board);
   window.reglabBoard = board;
+  await layersLoaded;
   document.body.dataset.ready = "1";
   const live = document.getElementById("live");
   if (!isActiveState(run.state)) {
@@ -117,6 +132,9 @@ async function main() {
         renderRun(run);
       }
     },
+    onLayers: (message) => {
+      layerStats.addEpoch(message.epoch).catch(() => {}); // a missed epoch comes back with the next resync
+    },
     onState: async (message) => {
       Object.assign(run, await getRun(runId));
       renderRun(run);
@@ -125,6 +143,7 @@ async function main() {
     onResync: async () => {
       Object.assign(run, await getRun(runId));
       renderRun(run);
+      loadLayers(layerStats);
       const fresh = await getMetrics(runId, { names: [...EPOCH_SERIES, ...STEP_SERIES], max_points: 800 });
       for (const [name, series] of Object.entries(fresh.series)) {
         const from = board.store.get(runId)[name]?.x.length || 0;

@@ -42,7 +42,7 @@ def test_empty_database_shows_start_here(live_server, page):
     start = page.locator("#start-here")
     assert start.is_visible()
     links = start.locator("a")
-    assert links.count() == 9  # one per preset
+    assert links.count() == 11  # one per preset
     links.filter(has_text="Dropout 0.2/0.5").click()
     page.wait_for_url("**/new?preset=dropout")
     wait_ready(page)

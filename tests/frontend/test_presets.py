@@ -33,3 +33,14 @@ def test_the_notes_recipes_are_presets(presets):
     assert [run.spec.regularization.kernel_l1 for run in imdb] == [0, 0.001, 0]
     assert imdb[0].spec.dataset.num_words == 100 and imdb[0].spec.training.batch_size == 500
     assert "imdb.npz" in presets["imdb-l1-l2"]["summary"]
+
+
+def test_seed_004_presets_compare_activations_initializers_and_batch_norm_through_depth(presets):
+    depth = expand(presets["depth-init"]["base"], presets["depth-init"]["grid"], "depth", 1000)
+    assert [(run.spec.model.activation, run.spec.model.initializer) for run in depth] == [
+        ("selu", "lecun_normal"), ("relu", "he_normal"), ("sigmoid", "glorot_uniform")]
+    assert all(run.spec.model.hidden_layers == [100] * 20 and run.spec.dataset.preprocessing == "standardize" for run in depth)
+    norm = expand(presets["batch-norm-004"]["base"], presets["batch-norm-004"]["grid"], "bn", 1000)
+    assert [(run.spec.model.batch_norm, run.spec.model.input_batch_norm) for run in norm] == [
+        ("none", False), ("after_activation", True), ("before_activation", True)]
+    assert all(run.spec.optimizer.name == "sgd" and run.spec.optimizer.learning_rate == 0.001 for run in norm)

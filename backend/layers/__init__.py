@@ -1,0 +1,1 @@
+"""Per-layer snapshots of a run: storage, ingest, reads and the cross-run comparison."""
