@@ -71,7 +71,7 @@ def test_grids_of_two_tensors_nest():
 
 def test_a_spike_at_zero_stays_on_its_side_of_the_zero_edge():
     # L1 leaves many weights a hair below or above 0; with range [-1, 1] they sit in the bins next to 0.
-    values = np.concatenate([np.full(40, -1e-12), np.full(30, 1e-12), np.zeros(5), [1.0, -0.75]])
+    values = np.concatenate([np.full(40, -1e-20), np.full(30, 1e-20), np.zeros(5), [1.0, -0.75]])
     hist = histogram(values)
     zero = hist["edges"].index(0.0)
     assert hist["counts"][zero - 1] == 40

@@ -50,6 +50,7 @@ def test_descriptions_name_every_dense_layer_from_the_input_side():
     assert all(set(entry) == {"weights"} for entry in snapshot["layers"].values())
 
 
+@pytest.mark.slow
 def test_weight_stats_equal_numpy_on_the_kernels():
     model = regularized_model()
     x, y, xv, yv = digits()
@@ -90,6 +91,7 @@ def test_activation_stats_equal_a_keras_sub_model_on_the_probe_batch():
     assert "saturated_fraction" not in snapshot["layers"][model.layers[0].name]["activations"]
 
 
+@pytest.mark.slow
 def test_gradients_are_those_of_the_training_loss_with_its_penalties():
     model = regularized_model()
     x, y, xv, yv = digits()
@@ -115,6 +117,7 @@ def test_gradients_are_those_of_the_training_loss_with_its_penalties():
         assert abs(np.linalg.norm(expected[index]) - np.linalg.norm(without_penalty[index])) > 1e-3
 
 
+@pytest.mark.slow
 def test_a_recorder_snapshots_the_weights_as_they_change():
     model = regularized_model()
     x, y, xv, yv = digits()
