@@ -4,6 +4,14 @@ The API sends tasks by name on a small Celery app of its own, so it never
 imports the worker (or TensorFlow). Publishing never retries and every
 connection times out quickly: a broker that is down leaves the run `queued`
 with ``dispatched_at`` NULL, and :func:`dispatch_pass` sends it later.
+
+A run sent but never claimed is sent again once its dispatch is older than
+``REGLAB_DISPATCH_TIMEOUT_S`` and the train queue has been empty for a pass
+(so its message was delivered, not waiting behind others): the worker that
+took it died or hangs before its claim, and the broker would give the
+message back only after its visibility timeout, a day later. The old
+message, when it comes back, finds the run claimed or final and is refused
+at the claim (the worker acks it and moves on).
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from functools import lru_cache
 
 import redis
 from celery import Celery
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from backend import events
 from backend.artifacts import remove_checkpoints
@@ -39,6 +47,8 @@ PASS_BATCH = 500
 # within the broker timeout, and the runs stay pending.
 BROKER_CHECK_TTL_S = 1.0
 _answered_at: dict[str, float] = {}
+# Consecutive passes that found the train queue empty, by (broker, queue).
+_empty_passes: dict[tuple[str, str], int] = {}
 
 
 @lru_cache(maxsize=4)
@@ -83,23 +93,27 @@ def broker_answers() -> bool:
     return answered
 
 
-def _send_batch(run_ids: list[int]) -> tuple[int, Exception | None]:
+def _send_batch(run_ids: list[int], stale_before: datetime | None = None) -> tuple[int, Exception | None]:
     """Claim runs, send their tasks and commit, all in one transaction.
 
     The conditional UPDATE is the lock: of two API processes, only one gets
     each row back. Committing after the sends means an API that dies half-way
     commits nothing: its runs keep ``dispatched_at`` NULL and the next pass
     sends them again. A task sent twice is harmless, since a worker claims a
-    run only while it is queued. Returns (runs sent, the broker error if one
-    stopped the batch; then the whole batch is released).
+    run only while it is queued. With ``stale_before``, runs sent before it
+    and still queued are sent again too. Returns (runs sent, the broker error
+    if one stopped the batch; then the whole batch is released).
     """
     settings = get_settings()
     app = celery_app()
+    unsent = Run.dispatched_at.is_(None)
+    if stale_before is not None:
+        unsent = or_(unsent, Run.dispatched_at < stale_before)
     with session_scope() as session:
         claimed_rows = sorted(
             session.execute(
                 update(Run)
-                .where(Run.id.in_(run_ids), Run.state == QUEUED, Run.dispatched_at.is_(None))
+                .where(Run.id.in_(run_ids), Run.state == QUEUED, unsent)
                 .values(dispatched_at=utcnow())
                 .returning(Run.id, Run.experiment_id)
             ).all()
@@ -130,18 +144,19 @@ def _send_batch(run_ids: list[int]) -> tuple[int, Exception | None]:
     return len(claimed), None
 
 
-def dispatch_runs(run_ids: Iterable[int]) -> int:
+def dispatch_runs(run_ids: Iterable[int], stale_before: datetime | None = None) -> int:
     """Send each run's task if the broker answers; return how many were sent.
 
     Never raises for a broker problem: runs that could not be sent keep
-    ``dispatched_at`` NULL for the next :func:`dispatch_pass`.
+    ``dispatched_at`` NULL for the next :func:`dispatch_pass`. ``stale_before``:
+    see :func:`_send_batch`.
     """
     ids = list(run_ids)
     if not ids or not broker_answers():
         return 0
     sent = 0
     for start in range(0, len(ids), PASS_BATCH):
-        done, error = _send_batch(ids[start : start + PASS_BATCH])
+        done, error = _send_batch(ids[start : start + PASS_BATCH], stale_before)
         sent += done
         if error is not None:
             log.warning("broker unavailable, %d of %d runs left queued: %s", len(ids) - sent, len(ids), error)
@@ -157,6 +172,58 @@ def pending_run_ids(limit: int = PASS_BATCH) -> list[int]:
                 select(Run.id).where(Run.state == QUEUED, Run.dispatched_at.is_(None)).order_by(Run.id).limit(limit)
             )
         )
+
+
+def stale_dispatch_ids(cutoff: datetime, limit: int = PASS_BATCH) -> list[int]:
+    """Queued runs sent to the broker before ``cutoff`` that no worker claimed (a claim makes them running),
+    longest waiting first."""
+    with session_scope() as session:
+        return list(
+            session.scalars(
+                select(Run.id)
+                .where(Run.state == QUEUED, Run.dispatched_at < cutoff)
+                .order_by(Run.dispatched_at, Run.id)
+                .limit(limit)
+            )
+        )
+
+
+def queue_drained() -> bool:
+    """Whether the train queue was empty at this pass and the one before: every message sent was delivered,
+    and a message delivered just before the last pass had a whole interval to be claimed.
+
+    A run whose message waits in the queue behind others is not lost: sending it again would only pile
+    copies up. Unknown (the broker not answering) counts as not drained.
+    """
+    settings = get_settings()
+    key = (settings.REDIS_URL, settings.TRAIN_QUEUE)
+    try:
+        waiting = events.redis_client().llen(settings.TRAIN_QUEUE)
+    except (redis.RedisError, OSError):
+        waiting = None
+    if waiting != 0:
+        _empty_passes.pop(key, None)
+        return False
+    _empty_passes[key] = _empty_passes.get(key, 0) + 1
+    return _empty_passes[key] >= 2
+
+
+def resend_stale_dispatches(now: datetime | None = None) -> int:
+    """Send again the runs whose message was delivered to a worker that never claimed them; how many were sent."""
+    if not queue_drained():
+        return 0
+    timeout = get_settings().dispatch_timeout_s
+    cutoff = (now or utcnow()) - timedelta(seconds=timeout)
+    stale = stale_dispatch_ids(cutoff)
+    if not stale:
+        return 0
+    sent = dispatch_runs(stale, stale_before=cutoff)
+    if sent:
+        log.warning(
+            "run(s) %s sent again: dispatched more than %g s ago and never claimed (the worker that took the task "
+            "died or hangs before its claim)", ", ".join(map(str, stale)), timeout,
+        )  # fmt: skip
+    return sent
 
 
 def stale_message(seconds: float, epoch: int, worker_host: str | None = None) -> str:
@@ -204,9 +271,11 @@ def reap_stale_runs(now: datetime | None = None) -> dict[int, str]:
 
 
 def dispatch_pass() -> dict[str, int]:
-    """One pass of the background loop: reap silent runs, then send runs the broker missed (re-queued ones too)."""
+    """One pass of the background loop: reap silent runs, send runs the broker missed (re-queued ones too),
+    then send again those a worker took and never claimed."""
     reaped = reap_stale_runs()
     search_pass(send=dispatch_runs)
     pending = pending_run_ids()
     sent = dispatch_runs(pending) if pending else 0
-    return {"reaped": len(reaped), "pending": len(pending), "dispatched": sent}
+    resent = resend_stale_dispatches()
+    return {"reaped": len(reaped), "pending": len(pending), "dispatched": sent, "resent": resent}

@@ -8,7 +8,9 @@ is kept and the request goes on to a thread as before, whose connection waits
 and whose errors are the answer. The loop is held for the write alone, never
 for a lock or a disk flush: this connection leaves WAL checkpoints (milliseconds,
 with a flush) to a thread, one passive checkpoint every :data:`CHECKPOINT_EVERY`
-writes, after the answer. PostgreSQL: never (every statement waits on the network).
+writes, after the answer. Each checkpoint that lets the WAL start over leaves the file at most
+``journal_size_limit`` (:data:`backend.db.WAL_SIZE_LIMIT`), and the API's stop truncates it to nothing
+(:func:`final_checkpoint`). PostgreSQL: never (every statement waits on the network).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from backend.db import get_engine, get_nowait_engine
+from backend.db import get_engine, get_nowait_engine, truncate_wal
 from backend.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -58,3 +60,13 @@ def checkpoint() -> None:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
     except DBAPIError as exc:  # the next one, or another connection's commit, catches up
         log.warning("WAL checkpoint skipped: %s", exc)
+
+
+def final_checkpoint() -> None:
+    """At the API's stop: the whole WAL copied into the database and the file truncated, so a stopped
+    RegLab leaves only its database; a reader still holding it (another process) only delays that."""
+    try:
+        if not truncate_wal(get_engine()):
+            log.warning("WAL not truncated at stop: another connection was reading it")
+    except DBAPIError as exc:
+        log.warning("WAL not truncated at stop: %s", exc)

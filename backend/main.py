@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from backend import sender
+from backend import loop_writes, sender
 from backend.api import api_router
 from backend.datasets import catalog
 from backend.auth.access import AccessMiddleware
@@ -59,6 +59,7 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
             await task
         # Send the clones answered a moment ago; any still unsent go with the next start's dispatcher pass.
         await asyncio.to_thread(sender.flush)
+        await asyncio.to_thread(loop_writes.final_checkpoint)
         gc.unfreeze()  # an app made and stopped again (tests) leaves nothing uncollectable
 
 

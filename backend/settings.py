@@ -35,6 +35,9 @@ class Settings(ClientSettings):
     MAX_ATTEMPTS: int = Field(3, ge=1, le=100)
     # How often the API retries dispatching runs that were queued while the broker was away.
     DISPATCH_INTERVAL_S: float = Field(5.0, gt=0)
+    # A queued run sent this long ago that no worker claimed is sent again (its worker may have died holding
+    # the task, which the broker would redeliver only after its visibility timeout); default HEARTBEAT_TIMEOUT_S.
+    DISPATCH_TIMEOUT_S: float | None = Field(None, gt=0)
     BROKER_TIMEOUT_S: float = Field(1.0, gt=0)
     # Uploaded datasets: the file, and what its arrays may hold once decoded.
     MAX_DATASET_MB: int = Field(512, ge=1, le=65_536, description="Largest dataset file accepted, in MiB")
@@ -60,6 +63,10 @@ class Settings(ClientSettings):
         if self.DATABASE_URL:
             return self.DATABASE_URL
         return f"sqlite:///{(self.DATA_DIR / 'reglab.db').resolve()}"
+
+    @property
+    def dispatch_timeout_s(self) -> float:
+        return self.DISPATCH_TIMEOUT_S if self.DISPATCH_TIMEOUT_S is not None else self.HEARTBEAT_TIMEOUT_S
 
     @property
     def artifacts_dir(self) -> Path:

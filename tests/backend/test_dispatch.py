@@ -82,7 +82,7 @@ def test_silent_runs_are_requeued_to_resume_then_failed_after_their_last_attempt
     for run_id in (silent, alive):
         (artifacts / f"run-{run_id}.checkpoint.json").write_text("{}")
 
-    assert dispatch_pass() == {"reaped": 2, "pending": 2, "dispatched": 2}
+    assert dispatch_pass() == {"reaped": 2, "pending": 2, "dispatched": 2, "resent": 0}
     items = {r["id"]: r for r in client.get("/api/runs").json()["items"]}
     assert items[alive]["state"] == "running"
     # Back in the queue, sent to the workers again, its checkpoint kept to resume from.

@@ -84,3 +84,42 @@ def test_the_loops_writes_leave_wal_checkpoints_to_a_thread(experiment, reglab_e
     with sqlite3.connect(wal.removesuffix("-wal")) as conn:
         busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     assert busy == 0 and frames == copied > 0
+
+
+def _fill_then_checkpoint() -> int:
+    """The -wal file's size after twice CHECKPOINT_EVERY writes of new pages, their due checkpoint and one write more."""
+    due = [write_now(describe(os.urandom(8_192).hex()))[1] for _ in range(2 * loop_writes.CHECKPOINT_EVERY)]
+    next(call for call in due if call is not None)()
+    # The write after a complete checkpoint starts the WAL over; SQLite cuts the file down then.
+    write_now(describe("after the checkpoint"))
+    return os.path.getsize(get_engine().url.database + "-wal")
+
+
+@sqlite_only
+@pytest.mark.parametrize("limited", [True, False], ids=["journal_size_limit", "no limit"])
+def test_a_checkpoint_leaves_the_wal_at_most_its_size_limit(experiment, monkeypatch, limited):
+    from backend import db
+
+    if not limited:
+        monkeypatch.setattr(db, "WAL_SIZE_LIMIT", -1)
+    db.reset_engine_cache()  # new connections, with the pragma as set now
+
+    size = _fill_then_checkpoint()
+
+    # Over 6 MB at its high-water mark (see above); the limit is 4 MiB.
+    if limited:
+        assert size <= 4 * 2**20
+    else:
+        assert size > 6 * 2**20
+
+
+@sqlite_only
+def test_the_apis_stop_leaves_no_wal_behind(experiment):
+    _fill_then_checkpoint()
+    wal = get_engine().url.database + "-wal"
+    assert os.path.getsize(wal) > 0
+
+    loop_writes.final_checkpoint()
+
+    assert not os.path.exists(wal) or os.path.getsize(wal) == 0
+    assert description() == "after the checkpoint"
