@@ -20,6 +20,7 @@ from backend.experiments.router import router as experiments_router
 from backend.layers.router import compare_router as compare_layers_router, router as layers_router
 from backend.lr_finder.router import router as lr_finder_router
 from backend.metrics.router import router as metrics_router
+from backend.report.router import router as report_router
 from backend.runs.router import router as runs_router
 from backend.trainer.router import external_router, router as trainer_router
 
@@ -32,6 +33,7 @@ for router in (
     experiments_router,
     lr_finder_router,
     analysis_router,
+    report_router,
     external_router,
     runs_router,
     metrics_router,

@@ -12,6 +12,8 @@
 
 /* global Plotly */
 
+import { exportImage, plotConfig, saveBlob } from "./export.js";
+
 export const CHARTS = [
   { id: "loss", title: "Loss", series: ["loss", "val_loss"] },
   { id: "accuracy", title: "Accuracy", series: ["accuracy", "val_accuracy"] },
@@ -205,7 +207,7 @@ export class ChartBoard {
     div.className = "plot";
     div.id = `chart-${definition.id}`;
     div.dataset.chart = definition.id;
-    exportButton.addEventListener("click", () => Plotly.downloadImage(div, { format: "png", filename: `reglab-${definition.id}`, width: 1200, height: 600 }));
+    exportButton.addEventListener("click", () => exportImage(div, "png"));
     const key = document.createElement("span");
     key.className = "muted chart-key";
     key.textContent = definition.step ? "solid: batch loss · dotted: batch lr (right axis)" : definition.series.length > 1 ? "solid: train · dashed: validation" : "";
@@ -217,7 +219,7 @@ export class ChartBoard {
     // merged: runs joined into one trace per colour and series; members[trace] = {runs, name} then.
     const chart = { definition, div, index: new Map(), pending: new Map(), pendingSince: 0, inView: true, zoom: null, zoomTicket: 0, merged: false, members: [] };
     const traces = this.buildTraces(chart);
-    Plotly.newPlot(div, traces, this.buildLayout(definition), { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] });
+    Plotly.newPlot(div, traces, this.buildLayout(definition), plotConfig({ modeBarButtonsToRemove: ["select2d", "lasso2d"] }));
     fitLogTicks(div);
     div.on("plotly_relayout", (event) => this.onRelayout(chart, event));
     div.on("plotly_legendclick", (event) => {
@@ -586,14 +588,7 @@ export function escapePlotlyText(text) {
 
 // Saves text made in the page (the analysis export) as a file.
 export function downloadText(text, filename, type = "text/csv") {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const anchor = document.createElement("a");
-  anchor.href = url;
-  anchor.download = filename;
-  document.body.append(anchor);
-  anchor.click();
-  anchor.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  saveBlob(new Blob([text], { type }), filename);
 }
 
 // Re-theme every chart when the OS switches between light and dark.

@@ -5,6 +5,7 @@
 import { buildQuery, fetchJson, sendJson } from "./api.js";
 import { el } from "./dom.js";
 import { readTheme } from "./charts.js";
+import { plotConfig } from "./export.js";
 
 /* global Plotly */
 
@@ -36,7 +37,7 @@ function plot(node, series, summary) {
     xaxis: { ...axis, type: "log", title: { text: "learning rate" } },
     yaxis: { ...axis, title: { text: "loss" } },
     shapes, legend: { orientation: "h", y: -0.3 },
-  }, { displaylogo: false, responsive: true });
+  }, plotConfig());
 }
 
 // mount({ button, panel, getSpec, accept(rate) }): wires the button and fills the panel.

@@ -7,6 +7,7 @@
 
 import { csvCell } from "./results.js";
 import { CHARTS, STEP_CHART, chartMargin, escapePlotlyText, fitLogTicks, pickColor, readTheme } from "./charts.js";
+import { plotConfig } from "./export.js";
 
 const VALIDATION = new Set(["val_loss", "val_accuracy", "val_data_loss"]);
 
@@ -78,7 +79,7 @@ export class GroupBoard {
 
   draw() {
     for (const chart of this.charts) {
-      Plotly.react(chart.div, this.traces(chart.definition), this.layout(chart.definition), { responsive: true, displaylogo: false });
+      Plotly.react(chart.div, this.traces(chart.definition), this.layout(chart.definition), plotConfig());
       fitLogTicks(chart.div);
     }
   }

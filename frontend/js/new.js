@@ -11,6 +11,7 @@ import { PRESETS, findPreset } from "./presets.js";
 import { addUploadOptions, listUploads, mountUploadPanel } from "./datasets.js";
 import { pickColor, readTheme, escapePlotlyText } from "./charts.js";
 import { mountFinder } from "./finder.js";
+import { plotConfig } from "./export.js";
 
 /* global Plotly */
 
@@ -126,7 +127,7 @@ function renderPreview() {
     yaxis: { ...axis, ...pickRateAxis(traces), title: { text: "learning rate" } },
     legend: { orientation: "h", y: -0.25, font: { size: 10.5 } },
     showlegend: plan.runs.length > 1,
-  }, { displaylogo: false, responsive: true });
+  }, plotConfig());
 }
 
 function studyBody() {

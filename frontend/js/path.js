@@ -6,6 +6,7 @@
 /* global Plotly */
 
 import { escapePlotlyText, readTheme } from "./charts.js";
+import { plotConfig } from "./export.js";
 import { METRIC_LABELS } from "./results.js";
 
 // The training counterpart drawn next to a validation metric, so the gap shows.
@@ -116,6 +117,6 @@ export function renderPathChart(div, analysis, metric) {
     traces = [{ type: "parcoords", line: { color: scores, colorscale: "Viridis", showscale: true }, dimensions }];
   }
   div.dataset.kind = kind;
-  Plotly.react(div, traces, layout, { responsive: true, displaylogo: false });
+  Plotly.react(div, traces, layout, plotConfig());
   return kind;
 }

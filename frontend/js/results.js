@@ -105,6 +105,23 @@ export function bestCondition(analysis, metric) {
   return { group: best, metric, direction, margin: next ? best.metrics[metric].mean - next.metrics[metric].mean : null, next, vs: best.vs_baseline[metric] || null };
 }
 
+// "<label> is best by <metric>: <mean>, +<margin> over the next (<label>); vs baseline ..." in `node`
+// (hidden when there is one condition only).
+export function renderBestCondition(node, analysis, metric) {
+  metric = metric || analysis.metric;
+  const best = analysis.groups.length > 1 ? bestCondition(analysis, metric) : null;
+  node.hidden = !best;
+  if (!best) return null;
+  const label = METRIC_LABELS[metric] || metric;
+  const mean = best.group.metrics[metric].mean;
+  const parts = [el("strong", {}, best.group.label), ` is best by ${label}: ${formatNumber(mean)}`];
+  if (best.next) parts.push(`, ${best.margin >= 0 ? "+" : ""}${formatNumber(best.margin)} over the next (${best.next.label})`);
+  if (best.vs?.verdict) parts.push(`; vs baseline ${formatNumber(best.vs.diff)} (${best.vs.verdict}, adjusted p ${best.vs.p_adjusted?.toFixed(3)})`);
+  else if (best.group.label === analysis.baseline) parts.push("; it is the baseline");
+  node.replaceChildren(...parts);
+  return best;
+}
+
 // Text cells that a spreadsheet would run as a formula are prefixed with a quote;
 // numbers (a negative difference) stay numbers.
 export function csvCell(value) {

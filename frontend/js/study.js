@@ -4,11 +4,12 @@
 // view. Data: GET /api/experiments/{id} and GET /api/experiments/{id}/analysis (its JSON twin).
 
 import { buildQuery, fetchJson } from "./api.js";
-import { downloadText, pickColor, readTheme } from "./charts.js";
-import { el, formatNumber, formatValue, renderProgress, setJsonTwin, showStatus } from "./dom.js";
+import { downloadText, pickColor } from "./charts.js";
+import { el, formatValue, renderProgress, setJsonTwin, showStatus } from "./dom.js";
+import { drawImportance, importanceCaption } from "./importance.js";
 import { isActiveState, openRunStream } from "./live.js";
 import { renderPathChart } from "./path.js";
-import { METRIC_LABELS, analysisCsv, bestCondition, fillMetricSelect, renderResultsTable } from "./results.js";
+import { analysisCsv, bestCondition, fillMetricSelect, renderBestCondition, renderResultsTable } from "./results.js";
 
 const experimentId = Number(location.pathname.split("/").filter(Boolean)[1]);
 
@@ -70,31 +71,8 @@ const IMPORTANCE_METRICS = ["best_val_accuracy", "final_val_accuracy", "best_val
 async function renderImportance(metric) {
   const chosen = IMPORTANCE_METRICS.includes(metric) ? metric : "best_val_accuracy";
   const result = await fetchJson(`/api/experiments/${experimentId}/importance${buildQuery({ metric: chosen })}`);
-  const node = document.getElementById("importance-chart");
-  document.getElementById("importance-reason").textContent = result.reason ||
-    `${result.method === "fanova" ? "fANOVA" : "PED-ANOVA"} over ${result.runs} finished runs, on ${result.metric}`;
-  node.hidden = !result.importances.length;
-  if (!result.importances.length || typeof Plotly === "undefined") return;
-  const items = [...result.importances].reverse();
-  const theme = readTheme();
-  Plotly.react(node, [{ type: "bar", orientation: "h", x: items.map((i) => i.importance), y: items.map((i) => i.field), marker: { color: pickColor(0) } }], {
-    margin: { l: 190, r: 10, t: 10, b: 40 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-    font: { color: theme.fg, size: 11 }, xaxis: { title: { text: "importance" }, gridcolor: theme.grid, range: [0, 1] },
-  }, { displaylogo: false, responsive: true });
-}
-
-function renderBest(analysis, metric) {
-  const node = document.getElementById("best-condition");
-  const best = analysis.groups.length > 1 ? bestCondition(analysis, metric) : null;
-  node.hidden = !best;
-  if (!best) return;
-  const label = METRIC_LABELS[metric] || metric;
-  const mean = best.group.metrics[metric].mean;
-  const parts = [el("strong", {}, best.group.label), ` is best by ${label}: ${formatNumber(mean)}`];
-  if (best.next) parts.push(`, ${best.margin >= 0 ? "+" : ""}${formatNumber(best.margin)} over the next (${best.next.label})`);
-  if (best.vs?.verdict) parts.push(`; vs baseline ${formatNumber(best.vs.diff)} (${best.vs.verdict}, adjusted p ${best.vs.p_adjusted?.toFixed(3)})`);
-  else if (best.group.label === analysis.baseline) parts.push("; it is the baseline");
-  node.replaceChildren(...parts);
+  document.getElementById("importance-reason").textContent = importanceCaption(result);
+  drawImportance(document.getElementById("importance-chart"), result);
 }
 
 function render(state) {
@@ -119,7 +97,7 @@ function render(state) {
       render(state);
     },
   });
-  renderBest(analysis, metric);
+  renderBestCondition(document.getElementById("best-condition"), analysis, metric);
   renderPathChart(document.getElementById("path-chart"), analysis, metric);
   const runIds = analysis.runs.map((run) => run.id).slice(0, 100).join(",");
   document.getElementById("compare-link").href = `/compare?run_ids=${runIds}&group=auto&metric=${encodeURIComponent(metric)}` +

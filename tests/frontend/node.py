@@ -1,6 +1,7 @@
 """Pure frontend modules evaluated in node, so their helpers are tested as the browser runs them."""
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -18,9 +19,12 @@ def evaluator(directory: Path, name: str) -> Callable[[str], Any]:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
-    # A copy with the .mjs suffix, so node loads it as an ES module without a package.json.
+    # Copies with the .mjs suffix, so node loads them as ES modules without a package.json; the
+    # modules' imports of each other are pointed at the copies.
+    for source in FRONTEND_JS.glob("*.js"):
+        text = re.sub(r'from "\./([\w-]+)\.js";', r'from "./\1.mjs";', source.read_text())
+        (directory / f"{source.stem}.mjs").write_text(text)
     module = directory / f"{name}.mjs"
-    module.write_text((FRONTEND_JS / f"{name}.js").read_text())
 
     def run(expression: str) -> Any:
         script = f"import * as {name} from {json.dumps(module.as_uri())}; console.log(JSON.stringify({expression}));"
