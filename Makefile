@@ -1,4 +1,5 @@
-# RegLab: `make run` starts the product, `make test` installs what the tests need and runs them all.
+# RegLab: `make run` starts the product, `make test` installs what the tests need and runs them all,
+# `make docs` builds the documentation site (mkdocs.yml) into build/docs.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -6,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test install install-dev system-deps torch-cpu bench clean
+.PHONY: run test install install-dev system-deps torch-cpu bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +47,10 @@ run: install
 
 test: install-dev system-deps torch-cpu
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Warnings (a broken link or anchor, a page left out of the nav) are errors.
+docs: install-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d build/docs
 
 bench: install-dev
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
