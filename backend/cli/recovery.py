@@ -57,7 +57,7 @@ def redispatch_queued(database_url: str) -> int:
 
     from backend.db import make_engine
     from backend.models import Run
-    from backend.runs.states import QUEUED
+    from reglab.states import QUEUED
 
     engine = make_engine(database_url)
     try:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from backend.analysis import service as analysis_service
 from backend.experiments import service as experiment_service
 from backend.experiments.models import Experiment
-from backend.runs.states import PRUNED
+from reglab.states import PRUNED
 from backend.search.importance import importance
 from backend.search.schemas import OBJECTIVE_METRICS
 from backend.timeutil import iso
