@@ -22,7 +22,7 @@ def test_mkdocs_build_strict_passes(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (site / "benchmarks" / "index.html").exists() and (site / "img" / "study.png").exists()
+    assert (site / "benchmarks.html").exists() and (site / "img" / "study.png").exists()
 
 
 def test_readme_links_point_at_files_that_exist():
