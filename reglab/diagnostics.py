@@ -8,6 +8,7 @@ worker's tracker and :class:`reglab.keras.RegLabCallback` both call
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -15,6 +16,20 @@ import numpy as np
 
 # A kernel weight below this magnitude counts as zero for ``sparsity``.
 SPARSITY_THRESHOLD = 1e-3
+
+
+def finite(value: Any) -> float | None:
+    """A float for the store and JSON; None for NaN, inf, None or anything not a number (JSON has no NaN)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def read_rate(optimizer: Any) -> float:
+    """The rate the optimizer applies to its next update."""
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
 def dense_layers(model: keras.Model) -> list[keras.layers.Dense]:

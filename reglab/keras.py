@@ -14,7 +14,6 @@ runs: in lists, Compare (its ``params`` in ``params_diff``) and live charts.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import socket
 import tempfile
@@ -25,7 +24,7 @@ from typing import Any
 import keras
 
 from reglab.client import ApiError, Client, Heartbeat, RunClient
-from reglab.diagnostics import regularization_values
+from reglab.diagnostics import finite, read_rate, regularization_values
 
 log = logging.getLogger("reglab.keras")
 
@@ -37,17 +36,9 @@ def _name(key: str) -> str:
     return "".join(c if c in _ALLOWED else "_" for c in key)[:64] or "metric"
 
 
-def _finite(value: Any) -> float | None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
 def _read_rate(optimizer: Any) -> float | None:
     try:
-        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        return read_rate(optimizer)
     except Exception:  # an optimizer without a readable rate: record none
         return None
 
@@ -179,7 +170,7 @@ class RegLabCallback(keras.callbacks.Callback):
         logs = logs or {}
         # Keras logs the running mean of the epoch's losses; with equal batches the
         # batch's own loss is k * mean_k - (k - 1) * mean_{k-1}.
-        mean = _finite(logs.get("loss"))
+        mean = finite(logs.get("loss"))
         loss = None
         if mean is not None:
             total = mean * (batch + 1)
@@ -199,7 +190,7 @@ class RegLabCallback(keras.callbacks.Callback):
         logs = dict(logs or {})
         now = time.perf_counter()
         t = now - self.started
-        values: dict[str, float | None] = {_name(k): _finite(v) for k, v in logs.items()}
+        values: dict[str, float | None] = {_name(k): finite(v) for k, v in logs.items()}
         values["learning_rate"] = _read_rate(self.model.optimizer)
         values["epoch_time"] = now - self.epoch_started
         values.update(regularization_values(self.model, logs, self.probe))

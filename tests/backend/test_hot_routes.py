@@ -105,3 +105,25 @@ def test_other_requests_go_to_the_app(client, method, path, content_type):
     response = client.request(method, path, content=b"{}", headers={"content-type": content_type})
 
     assert response.json()["inner"] is True
+
+
+
+def test_every_hot_pattern_matches_a_declared_post_route():
+    """A renamed prefix must not silently turn a fast path off: each pattern matches its declared route."""
+    import re
+
+    from backend import main
+
+    app = main.create_app()
+    (hot,) = [m for m in app.user_middleware if m.cls is HotRoutes]
+    patterns = hot.kwargs["routes"]
+    declared = {
+        path.replace("{run_id}", "7"): operation["operationId"]
+        for path, item in app.openapi()["paths"].items()
+        for method, operation in item.items()
+        if method == "post" and "{run_id}" in path
+    }
+    for pattern, handler in patterns.items():
+        matched = [name for path, name in declared.items() if re.fullmatch(pattern, path)]
+        # The fast handler is named after its route's handler (post_metrics -> post_metrics_fast).
+        assert matched == [handler.__name__.removesuffix("_fast")], (pattern, matched)

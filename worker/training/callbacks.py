@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import keras
 
-from reglab.diagnostics import regularization_values
+from reglab.diagnostics import finite, read_rate, regularization_values
 
 # sink(epoch, points, epoch_seconds, complete): writes and announces one epoch's
 # points; ``complete`` is False for an epoch cut short (cancel, NaN), which
@@ -34,14 +34,6 @@ Sink = Callable[[int, list[dict[str, Any]], float, bool], None]
 EPOCH_LOG_NAMES = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
-def finite(value: Any) -> float | None:
-    """A float for the store and JSON, None for NaN/inf (JSON has no NaN)."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 class LearningRateMismatch(RuntimeError):
     """The optimizer trained with another rate, or step count, than the schedule plans."""
 
@@ -49,11 +41,6 @@ class LearningRateMismatch(RuntimeError):
 # float32 in the optimizer against float64 in the plan; one step of a long 1cycle is ~1e-4.
 RATE_RTOL = 1e-5
 RATE_ATOL = 1e-9
-
-
-def read_rate(optimizer: Any) -> float:
-    """The rate the optimizer applies to its next update."""
-    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
 class MetricsTracker(keras.callbacks.Callback):
