@@ -30,21 +30,24 @@ def _index(rows: list[list[int]]) -> np.ndarray:
     return out
 
 
-def _chunks(count: int, longest: int) -> list[slice]:
+def _chunks(count: int, longest: int, metrics: int = len(SUMMARY_METRICS)) -> list[slice]:
     """Groups in slices small enough that groups × longest × metrics stays around a million values."""
-    step = max(1, (1 << 20) // max(1, longest * len(SUMMARY_METRICS)))
+    step = max(1, (1 << 20) // max(1, longest * metrics))
     return [slice(start, start + step) for start in range(0, count, step)]
 
 
 def group_statistics(
-    table: np.ndarray, members: list[list[int]], base: int | None, replicate: list[str]
+    table: np.ndarray, members: list[list[int]], base: int | None, replicate: list[str],
+    metrics: dict[str, str] | None = None,
 ) -> tuple[list[dict[str, dict]], list[dict[str, dict]]]:
     """Every group's :func:`stats.describe` and its comparison with group ``base`` on every summary metric.
 
-    ``table`` is ``(metrics, runs)``. The groups are stacked into padded arrays, so
+    ``table`` is ``(metrics, runs)``, its rows the metrics of ``metrics`` (name -> direction; the summary
+    metrics when None), in order. The groups are stacked into padded arrays, so
     describing and testing them is a few array operations per chunk, not one per group.
     """
-    names = list(SUMMARY_METRICS)
+    metrics = SUMMARY_METRICS if metrics is None else metrics
+    names = list(metrics)
     table = np.concatenate([table, np.full((len(names), 1), np.nan)], axis=1)
 
     def gather(index: np.ndarray) -> np.ndarray:
@@ -53,7 +56,7 @@ def group_statistics(
 
     described: list[dict[str, dict]] = [{} for _ in members]
     longest = max((len(m) for m in members), default=0)
-    for part in _chunks(len(members), longest):
+    for part in _chunks(len(members), longest, len(names)):
         index = _index(members[part])
         rows = stats.describe_rows(gather(index))
         for m, name in enumerate(names):
@@ -64,7 +67,7 @@ def group_statistics(
         return described, versus
     others = [g for g in range(len(members)) if g != base]
     results: dict[str, list[dict]] = {name: [] for name in names}
-    for part in _chunks(len(others), longest + len(members[base])):
+    for part in _chunks(len(others), longest + len(members[base]), len(names)):
         chunk = others[part]
         matched = [_matched(members[base], members[g], replicate) for g in chunk]
         first = _index([m[0] if m else [] for m in matched])
@@ -76,7 +79,7 @@ def group_statistics(
         )
         for m, name in enumerate(names):
             results[name].extend(results_of[m * len(chunk):(m + 1) * len(chunk)])
-    for name, direction in SUMMARY_METRICS.items():
+    for name, direction in metrics.items():
         adjusted = stats.holm([r["p_value"] for r in results[name]])
         for g, result, p_adj in zip(others, results[name], adjusted, strict=True):
             versus[g][name] = {**result, "p_adjusted": p_adj, "verdict": stats.verdict(result["diff"], p_adj, direction)}

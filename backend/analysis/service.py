@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from backend.analysis import bands, group_stats, grouping
 from backend.analysis.dense import Dense, experiment_rows, read_dense
 from backend.analysis.summaries import SUMMARY_METRICS, run_metrics
+from backend.layers.summaries import LAYER_METRICS, is_layer_metric, layer_metrics
 from backend.compare import service as compare_service
 from backend.compare.service import params_diff
 from backend.db import session_scope
@@ -34,8 +35,8 @@ def replicates_of(stored: list[str] | None) -> list[str]:
 
 
 def check_metric(metric: str) -> None:
-    if metric not in SUMMARY_METRICS:
-        allowed = ", ".join(SUMMARY_METRICS)
+    if metric not in SUMMARY_METRICS and not is_layer_metric(metric):
+        allowed = ", ".join(SUMMARY_METRICS) + ", " + ", ".join(f"{m}[<layer>]" for m in LAYER_METRICS)
         raise InvalidInput([field_error("metric", f"must be one of {allowed}, got {shown(metric)}")])
 
 
@@ -73,13 +74,14 @@ def analyse(
     step_series: dict[int, dict[str, dict[str, Any]]] | None = None,
     step_buckets: int = STEP_BUCKETS,
     diff: dict[str, dict[int, Any]] | None = None,
+    per_layer: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Group ``runs`` (dicts with id, name, state, spec, summary, epoch_seconds) and compare the groups.
 
     ``dense`` holds the runs' epoch series (rows in the order of ``runs``);
     ``step_series`` their step series, if any. ``group_by`` None groups by every
     differing field outside ``replicate_fields``; ``diff`` is the runs' params_diff
-    when the caller has it already.
+    when the caller has it already; ``per_layer`` more metrics (diagnostic), ``{name: (runs,)}``.
     """
     check_metric(metric)
     run_ids = [run["id"] for run in runs]
@@ -98,13 +100,17 @@ def analyse(
     base_group = by_label[baseline] if baseline is not None else (grouping.default_baseline(groups) if groups else None)
 
     metric_values = run_metrics(dense, [run.get("summary") for run in runs], [run.get("epoch_seconds") for run in runs])
-    table = np.stack([metric_values[name] for name in SUMMARY_METRICS]) if runs else np.zeros((len(SUMMARY_METRICS), 0))
+    metric_values.update(per_layer or {})
+    metrics = {**SUMMARY_METRICS, **{name: "diagnostic" for name in per_layer or {}}}
+    if metric not in metrics:
+        raise InvalidInput([field_error("metric", f"no run of these has {shown(metric)}: it names no recorded layer")])
+    table = np.stack([metric_values[name] for name in metrics]) if runs else np.zeros((len(metrics), 0))
     replicate = [grouping.replicate_key(run["spec"], replicate_fields) for run in runs]
     row_of = {run_id: i for i, run_id in enumerate(run_ids)}
     active = np.array([run["state"] == RUNNING for run in runs], dtype=bool)
     members = [[row_of[i] for i in g.run_ids] for g in groups]
     base_index = next((i for i, g in enumerate(groups) if g is base_group), None)
-    described, versus = group_stats.group_statistics(table, members, base_index, replicate)
+    described, versus = group_stats.group_statistics(table, members, base_index, replicate, metrics)
     out_groups = {
         g.label: {
             "key": g.key,
@@ -117,7 +123,7 @@ def analyse(
         }
         for i, g in enumerate(groups)
     }
-    direction = SUMMARY_METRICS[metric]
+    direction = metrics[metric]
     ranked = sorted(out_groups.values(), key=lambda g: _rank_key(direction, g["metrics"][metric]["mean"]))
 
     reason = None
@@ -143,12 +149,12 @@ def analyse(
         "run_count": len(runs),
         "running": int(active.sum()),
         "queued": sum(1 for run in runs if run["state"] == QUEUED),
-        "metric_info": [{"name": n, "direction": d} for n, d in SUMMARY_METRICS.items()],
+        "metric_info": [{"name": n, "direction": d} for n, d in metrics.items()],
         "groups": ranked,
         "series": series,
         "runs": [
             {"id": run["id"], "name": run["name"], "state": run["state"], "group": label_of[run["id"]],
-             "key": key_of[run["id"]], "metrics": dict(zip(SUMMARY_METRICS, columns[i], strict=True))}
+             "key": key_of[run["id"]], "metrics": dict(zip(metrics, columns[i], strict=True))}
             for i, run in enumerate(runs)
         ],
     }
@@ -197,8 +203,10 @@ def experiment_analysis(
     diff = params_diff({run["id"]: run["spec"] for run in runs})
     dense = read_dense(session, [run["id"] for run in runs], experiment.id,
                        fetched=series.result() if series is not None else None)
+    # One more query: the last layer snapshot of each run, for the per-layer metrics.
+    per_layer = layer_metrics(session.connection(), [run["id"] for run in runs])
     result = analyse(runs, dense, replicate_fields=replicates_of(experiment.replicates), metric=metric,
-                     baseline=baseline, band=band, diff=diff)
+                     baseline=baseline, band=band, diff=diff, per_layer=per_layer)
     return {"experiment_id": experiment.id, "experiment_name": experiment.name, **result}
 
 

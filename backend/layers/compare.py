@@ -21,8 +21,8 @@ from backend.db import get_engine
 from backend.errors import InvalidInput, NotFound, field_error, shown
 from backend.experiments.models import Experiment
 from backend.layers import codec, store
-from backend.layers.codec import COLUMN, EXTRA, HAS_EXTRA, HAS_HIST, PRESENT, TENSORS
-from backend.layers.rebin import common_edges, nested_grid, rebin
+from backend.layers.codec import COLUMN, EXTRA, HAS_EXTRA, HAS_HIST, PRESENT, TENSORS, UNIFORM
+from backend.layers.rebin import common_edges, nested_grid, nested_params, rebin, rebin_nested
 from backend.layers.schemas import MAX_EPOCH
 from backend.runs.models import Run
 
@@ -154,28 +154,47 @@ def compare_layers(
 def _histograms(run_ids: list[int], snapshots: dict[int, tuple[int, codec.Snapshot]], names: list[str], tensor: int):
     """``(edges, {name: (runs, bins) counts with NaN rows for runs lacking it}, exact)`` on one grid common to
     every layer and run; edges None when no run has a histogram; ``exact`` when the grids were nested."""
-    found: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+    found: dict[str, list[tuple[int, int, codec.Snapshot]]] = {}
     wanted = set(names)
+    need = PRESENT | HAS_HIST
     for i, run_id in enumerate(run_ids):
         if run_id not in snapshots:
             continue
         snapshot = snapshots[run_id][1]
-        for row, name in enumerate(snapshot.names):
-            if name in wanted and snapshot.flags[row, tensor] & (PRESENT | HAS_HIST) == PRESENT | HAS_HIST:
-                found.setdefault(name, []).append((i, snapshot.hist_edges(row, tensor), snapshot.hist_counts(row, tensor)))
-    every = [e for hists in found.values() for _, e, _ in hists]
-    edges = common_edges(every)
-    if edges is None:
+        rows = np.nonzero(snapshot.flags[:, tensor] & need == need)[0].tolist()
+        for row in rows:
+            if (name := snapshot.names[row]) in wanted:
+                found.setdefault(name, []).append((i, row, snapshot))
+    every = [hist for hists in found.values() for hist in hists]
+    if not every:
         return None, {}, False
+    # The recorder's grids: uniform, so the common grid follows from each one's first and last edge and bins.
+    uniform = all(s.flags[row, tensor] & UNIFORM for _, row, s in every)
+    nested = None
+    if uniform:
+        lo = np.array([s.floats[row, tensor, COLUMN["lo"]] for _, row, s in every], dtype=np.float64)
+        hi = np.array([s.floats[row, tensor, COLUMN["hi"]] for _, row, s in every], dtype=np.float64)
+        bins = np.array([s.bins[row, tensor] for _, row, s in every], dtype=np.float64)
+        nested = nested_params(lo, hi, bins)
+    if nested is not None:
+        start, coarse, size = nested
+        edges = start + coarse * np.arange(size + 1, dtype=np.float64)
+    else:
+        edges = common_edges([s.hist_edges(row, tensor) for _, row, s in every])
     by_layer = {}
     for name in names:
         if name not in found:
             continue
         counts = np.full((len(run_ids), len(edges) - 1), np.nan)
-        for i, hist_edges, hist_counts in found[name]:
-            counts[i] = rebin(hist_edges, hist_counts, edges)
+        for i, row, s in found[name]:
+            if nested is not None:
+                low, high = float(s.floats[row, tensor, COLUMN["lo"]]), float(s.floats[row, tensor, COLUMN["hi"]])
+                width = (high - low) / int(s.bins[row, tensor])
+                counts[i] = rebin_nested(low, width, s.hist_counts(row, tensor), start, coarse, size)
+            else:
+                counts[i] = rebin(s.hist_edges(row, tensor), s.hist_counts(row, tensor), edges)
         by_layer[name] = counts
-    return edges, by_layer, nested_grid(every) is not None
+    return edges, by_layer, nested is not None or nested_grid([s.hist_edges(row, tensor) for _, row, s in every]) is not None
 
 
 def _hist_answer(histograms, entries: list[tuple[str, str, list[int]]]) -> dict[str, Any]:

@@ -55,3 +55,24 @@ def rebin(edges: np.ndarray, counts: np.ndarray, target: np.ndarray) -> np.ndarr
     cumulative = np.concatenate([[0.0], np.cumsum(counts, dtype=np.float64)])
     # At a target edge that is a fine edge, interp returns that edge's cumulative count exactly.
     return np.diff(np.interp(target, edges, cumulative))
+
+
+def nested_params(lo: np.ndarray, hi: np.ndarray, bins: np.ndarray) -> tuple[float, float, int] | None:
+    """:func:`nested_grid` of uniform histograms given by their first edges, last edges and bin counts, all at once:
+    ``(first edge, width, bins)`` of the common grid, or None when they are not nested power-of-two grids."""
+    if not len(lo):
+        return None
+    width = (hi - lo) / bins
+    mantissa, _ = np.frexp(width)
+    if not (np.all(width > 0) and np.all(mantissa == 0.5) and np.all(lo / width == np.round(lo / width))):
+        return None
+    coarse = float(width.max())
+    first = float(np.floor(lo.min() / coarse))
+    last = float(np.ceil(hi.max() / coarse))
+    return first * coarse, coarse, int(last - first)
+
+
+def rebin_nested(lo: float, width: float, counts: np.ndarray, start: float, coarse: float, size: int) -> np.ndarray:
+    """A uniform histogram's counts summed into the bins of a coarser nested grid (exact: integers in float64)."""
+    index = np.floor((lo - start) / coarse + np.arange(len(counts)) * (width / coarse)).astype(np.int64)
+    return np.bincount(index, weights=counts, minlength=size)[:size]
