@@ -17,7 +17,7 @@ from backend.compare.router import router as compare_router
 from backend.datasets.router import router as datasets_router
 from backend.errors import reject_unknown_query
 from backend.experiments.router import router as experiments_router
-from backend.layers.router import router as layers_router
+from backend.layers.router import compare_router as compare_layers_router, router as layers_router
 from backend.lr_finder.router import router as lr_finder_router
 from backend.metrics.router import router as metrics_router
 from backend.runs.router import router as runs_router
@@ -37,6 +37,7 @@ for router in (
     metrics_router,
     layers_router,
     compare_router,
+    compare_layers_router,
     datasets_router,
     trainer_router,
     stream.router,

@@ -47,6 +47,11 @@ def _reduce(stack: np.ndarray, band: str) -> tuple[np.ndarray, np.ndarray, np.nd
     return mean, mean - half, mean + half, n
 
 
+def column_band(stack: np.ndarray, band: str = "ci95") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """mean, lo, hi and n of each column of ``stack`` (rows: runs, NaN: no value); lo/hi NaN where n < 2."""
+    return _reduce(stack, band)
+
+
 def _reduce_groups(values: np.ndarray, sizes: np.ndarray, band: str):
     """:func:`_reduce` of consecutive blocks of ``values`` along axis 0 (``sizes`` rows each), all at once.
 
