@@ -151,8 +151,10 @@ export class CompareLayers {
     this.sliderValue.textContent = last ? `last (${epochs.length === 1 ? `epoch ${epochs[0]}` : "each run's own"})` : Number(this.settings.layerEpoch) === -1 ? "before training" : `epoch ${this.settings.layerEpoch}`;
     this.root.dataset.epoch = last ? "last" : String(this.settings.layerEpoch);
     this.onChange();
+    const started = performance.now();
     this.drawProfile();
     this.drawHistograms();
+    this.root.dataset.drawMs = (performance.now() - started).toFixed(1);
     // Counts the draws, so a test (or the bench) can wait for the one it caused.
     this.root.dataset.drawn = String(Number(this.root.dataset.drawn || 0) + 1);
   }

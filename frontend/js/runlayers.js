@@ -94,8 +94,10 @@ export class RunLayers {
     this.pageSelect.value = String(this.page);
     this.pageSelect.closest("label").hidden = pages.length < 2;
     this.slider.max = String(this.snapshots.length - 1);
+    const started = performance.now();
     this.drawLayers();
     this.showEpochAt(this.epoch == null ? this.snapshots.length - 1 : Math.max(0, this.snapshots.findIndex((s) => s.epoch === this.epoch)));
+    this.root.dataset.drawMs = (performance.now() - started).toFixed(1);
   }
 
   // One figure per layer of the page, reused between draws (a figure is the costly part).
