@@ -60,6 +60,7 @@ ERROR_DESCRIPTIONS = {
     422: "Invalid input: each item names a field and its allowed range",
     429: "Too many failed attempts from this address; Retry-After says when to try again",
     503: "A service the request needs (database, Redis) is unreachable",
+    507: "The server's disk refused the file (full, over quota or read-only)",
 }
 
 
@@ -109,6 +110,12 @@ class Conflict(ApiError):
 
 class Unavailable(ApiError):
     status_code = 503
+
+
+class InsufficientStorage(ApiError):
+    """507: the server's disk refused a file (full, over quota, read-only)."""
+
+    status_code = 507
 
 
 class InvalidInput(ApiError):

@@ -23,7 +23,7 @@ from typing import TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from backend.db import get_engine, get_nowait_engine, truncate_wal
+from backend.db import WAL_SIZE_LIMIT, get_engine, get_nowait_engine, truncate_wal
 from backend.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,11 @@ T = TypeVar("T")
 
 # About 1,000 WAL pages (SQLite's own checkpoint interval) at a few pages a write.
 CHECKPOINT_EVERY = 250
+# Bytes of a WAL frame besides its page.
+WAL_FRAME_HEADER = 24
+# How long a restarting checkpoint, holding the write lock, waits for readers: a reader longer than this
+# (an export) leaves the WAL as it is until the next checkpoint.
+RESTART_WAIT_MS = 500
 _written = 0
 _count_lock = threading.Lock()
 
@@ -54,10 +59,25 @@ def write_now(work: Callable[[Connection], T]) -> tuple[T, Callable[[], None] | 
 
 
 def checkpoint() -> None:
-    """Copy the WAL into the database as far as no reader needs it, without waiting for anyone."""
+    """Copy the WAL into the database as far as no reader needs it, without waiting for anyone; past
+    :data:`WAL_SIZE_LIMIT`, also start it over.
+
+    Under a steady stream of writes a passive checkpoint never catches the last frame (the loop writes
+    more while it copies), so the WAL would never start over and its file would only grow. Once the WAL
+    holds more than the limit, a RESTART checkpoint holds the write lock while it copies the rest (the
+    loop's writes meanwhile go to threads, which wait) and waits a moment for readers, so that the next
+    write starts the file over and SQLite cuts it down to ``journal_size_limit``.
+    """
     try:
         with get_engine().connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            _busy, frames, _copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+            page = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
+            if frames * (page + WAL_FRAME_HEADER) > WAL_SIZE_LIMIT:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+                try:
+                    connection.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)")
+                finally:
+                    connection.exec_driver_sql("PRAGMA busy_timeout=30000")
     except DBAPIError as exc:  # the next one, or another connection's commit, catches up
         log.warning("WAL checkpoint skipped: %s", exc)
 

@@ -130,7 +130,13 @@ def _train(run: RunClient, claim: ClaimInfo, spec: RunSpec, scratch: Path) -> tu
     if result.state == COMPLETED:
         path = scratch / f"run-{run.run_id}.keras"
         result.model.save(path)
-        run.upload_model(path)
+        try:
+            run.upload_model(path)
+        except ApiError as error:
+            if error.status != 507:
+                raise
+            # The server's disk is full: the run trained and its points are stored; only the file is missing.
+            log.error("run %s: the trained model was not stored: %s", run.run_id, error)
     return result.state, values
 
 

@@ -7,6 +7,9 @@ it held the database (see :mod:`backend.trainer.service`).
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
 from functools import partial
 from typing import Any
 
@@ -16,7 +19,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from backend.deps import RunId
-from backend.errors import Conflict, NotFound, error_responses
+from backend.errors import Conflict, InsufficientStorage, NotFound, error_responses
 from backend.hot_routes import HotAnswer, HotCall
 from backend.metrics.batch import KEYS, Batch, checked
 from backend.timeutil import utcnow
@@ -28,11 +31,13 @@ from backend.trainer.schemas import (
     FinishIn, FinishOut, HeartbeatOut, OkOut, ProgressIn, UploadOut,
 )  # fmt: skip
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/trainer/runs/{run_id}", tags=["trainer"])
 external_router = APIRouter(prefix="/api/runs", tags=["trainer"])
 
 # Model and checkpoint files may be far larger than the app's JSON body limit; they are streamed to disk.
 MAX_UPLOAD_BYTES = 4 * 1024**3
+UPLOAD_ERRORS = {**ERRORS, **error_responses(507)}
 UPLOAD = {"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}  # fmt: skip
 
 
@@ -122,13 +127,28 @@ def finish(run_id: RunId, body: FinishIn, background: BackgroundTasks) -> Finish
     return FinishOut(**finished)
 
 
+# Why a disk refuses a file for want of room (or of write access); any other OSError is a server fault.
+NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+
+
 async def _store_upload(run_id: int, attempt: int, request: Request, key: str) -> int:
     # 404/409 before reading any byte.
     await run_in_threadpool(service.set_progress, run_id, attempt, heartbeat_at=utcnow())
-    return await get_storage().put_stream(key, request.stream())
+    try:
+        return await get_storage().put_stream(key, request.stream())
+    except OSError as exc:
+        if exc.errno not in NO_ROOM:
+            raise
+        log.error("run %s: %s not stored: %s", run_id, key, exc)
+        # The points go to the database, not this disk: the trainer keeps training and reporting.
+        raise InsufficientStorage(
+            f"{key} not stored: the artifacts directory refused it ({os.strerror(exc.errno)}); free space under "
+            "REGLAB_DATA_DIR. The run keeps training and its points are still stored, but its checkpoints and "
+            "model are not saved until then."
+        ) from None
 
 
-@router.put("/model", response_model=UploadOut, responses=ERRORS, openapi_extra=UPLOAD, max_body_size=MAX_UPLOAD_BYTES)
+@router.put("/model", response_model=UploadOut, responses=UPLOAD_ERRORS, openapi_extra=UPLOAD, max_body_size=MAX_UPLOAD_BYTES)
 async def upload_model(run_id: RunId, attempt: AttemptQuery, request: Request) -> UploadOut:
     """The trained ``.keras`` file, streamed to the store; GET /api/runs/{id}/model serves it."""
     key = model_key(run_id)
@@ -138,7 +158,7 @@ async def upload_model(run_id: RunId, attempt: AttemptQuery, request: Request) -
 
 
 @router.put(
-    "/checkpoint", response_model=UploadOut, responses=ERRORS, openapi_extra=UPLOAD, max_body_size=MAX_UPLOAD_BYTES
+    "/checkpoint", response_model=UploadOut, responses=UPLOAD_ERRORS, openapi_extra=UPLOAD, max_body_size=MAX_UPLOAD_BYTES
 )
 async def upload_checkpoint(run_id: RunId, attempt: AttemptQuery, epoch: EpochQuery, request: Request) -> UploadOut:
     """A resume checkpoint after ``epoch`` complete epochs; it replaces the older ones."""
