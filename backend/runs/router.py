@@ -24,6 +24,7 @@ from backend.runs.schemas import (
     ModelSummary,
     Offset,
     RunDetail,
+    RunFilter,
     RunPage,
     StateName,
     TagFilter,
@@ -62,10 +63,12 @@ def list_runs(
     tag: TagFilter = None,
     q: TextFilter = None,
     sort: SortParam = "-created",
+    filter: RunFilter = None,  # noqa: A002 - the query parameter's name
 ) -> OrjsonResponse:
     """A page of runs, newest first unless ``sort`` says otherwise: ``{"items", "total", "limit", "offset"}``."""
     page = service.list_runs(
-        session, limit=limit, offset=offset, experiment_id=experiment_id, state=state, tag=tag, q=q, sort=sort
+        session, limit=limit, offset=offset, experiment_id=experiment_id, state=state, tag=tag, q=q, sort=sort,
+        filter_text=filter,
     )
     return OrjsonResponse(page)
 

@@ -20,6 +20,16 @@ TextFilter = Annotated[
     str | None, Query(min_length=1, max_length=200, description="Case-insensitive text in the run name")
 ]
 
+RunFilter = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=2000,
+        description="An expression of the run filter language, e.g. "
+        "`metrics.best_val_accuracy > 0.9 and params.regularization.dropout >= 0.3` (docs/filter.md)",
+    ),
+]
+
 
 class Progress(BaseModel):
     epoch: int
@@ -48,6 +58,8 @@ class RunItem(BaseModel):
     device: str | None
     worker_host: str | None
     backend: str | None
+    notes: str = Field(description="What a person wrote about the run, plain text")
+    tags: list[str]
 
 
 class RunPage(BaseModel):

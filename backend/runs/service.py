@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 from backend import events
 from backend.artifacts import artifact_file, remove_artifact, remove_checkpoints
 from backend.db import get_engine
-from backend.errors import Conflict, InvalidInput, NotFound, Unavailable, spec_errors
+from backend.errors import Conflict, InvalidInput, NotFound, Unavailable, field_error, spec_errors
 from backend.experiments.grid import format_value
 from backend.limits import spec_limit_errors
 from backend.locks import lock_experiments
 from backend.experiments.models import Experiment, ExperimentTag
+from backend.runs import filter as run_filter
 from backend.runs import sorting
 from backend.runs.models import Run
 from backend.runs.states import CANCELLED, FINAL_STATES, QUEUED, RUNNING
@@ -48,6 +49,8 @@ ITEM_COLUMNS = (
     Run.backend,
     Run.attempts,
     Run.attempt_errors,
+    Run.notes,
+    Run.tags,
 )
 MAX_NAME = 500
 # A run just inserted, as a row of ITEM_COLUMNS: what the insert does not set is NULL.
@@ -94,6 +97,8 @@ def item_from_row(row: Any) -> dict[str, Any]:
         "attempts": row.attempts,
         "max_attempts": get_settings().MAX_ATTEMPTS,
         "attempt_errors": row.attempt_errors or [],
+        "notes": row.notes or "",
+        "tags": row.tags or [],
     }
 
 
@@ -117,9 +122,18 @@ def list_runs(
     tag: str | None = None,
     q: str | None = None,
     sort: str = "-created",
+    filter_text: str | None = None,
 ) -> dict[str, Any]:
-    """One page of runs (newest first unless ``sort`` says otherwise), with the total matching the filters."""
+    """One page of runs (newest first unless ``sort`` says otherwise), with the total matching the filters.
+
+    ``filter_text`` is an expression of the run filter language (backend/runs/filter.py), and-ed with the others.
+    """
     conditions = []
+    if filter_text is not None:
+        try:
+            conditions.append(run_filter.compile_filter(filter_text, session.get_bind().dialect.name))
+        except run_filter.FilterError as exc:
+            raise InvalidInput([field_error("filter", str(exc), "filter_invalid")]) from None
     if experiment_id is not None:
         conditions.append(Run.experiment_id == experiment_id)
     if state is not None:
