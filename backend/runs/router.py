@@ -26,6 +26,7 @@ from backend.runs.schemas import (
     RunDetail,
     RunFilter,
     RunPage,
+    RunPatch,
     StateName,
     TagFilter,
     TextFilter,
@@ -77,6 +78,12 @@ def list_runs(
 def get_run(run: RunDep, session: SessionDep) -> OrjsonResponse:
     """One run with its complete spec."""
     return OrjsonResponse(service.run_detail(session, run))
+
+
+@router.patch("/{run_id:run_id}", response_class=OrjsonResponse, response_model=RunDetail, responses=error_responses(404, 422))
+def patch_run(run: RunDep, session: SessionDep, body: RunPatch) -> OrjsonResponse:
+    """Rename a run, or set its tags or notes; fields left out stay as they are."""
+    return OrjsonResponse(service.update_run(session, run, body.model_dump(exclude_unset=True, exclude_none=True)))
 
 
 @router.post(

@@ -3,7 +3,7 @@
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.bounds import PartialSpec
 from backend.run_ids import MAX_ID
@@ -78,6 +78,19 @@ class RunDetail(RunItem):
     warnings: list[str]
     has_model: bool
     has_model_summary: bool
+
+
+RunTag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+MAX_NOTES = 10_000
+
+
+class RunPatch(BaseModel):
+    """What a person may change on a run: the fields of RunItem of the same names; those left out stay."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=500)
+    tags: list[RunTag] | None = Field(None, max_length=32, description="Replaces the run's tags")
+    notes: str | None = Field(None, max_length=MAX_NOTES, description="Plain text, shown as text")
 
 
 class CancelOut(RunDetail):

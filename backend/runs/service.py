@@ -168,6 +168,17 @@ def with_spec(
     return {**item, "spec": spec, "warnings": warnings, "has_model": has_model, "has_model_summary": has_model_summary}
 
 
+def update_run(session: Session, run: Run, changes: dict[str, Any]) -> dict[str, Any]:
+    """Set the run's name, tags or notes (those in ``changes``); its detail after."""
+    if "tags" in changes:
+        changes["tags"] = list(dict.fromkeys(changes["tags"]))
+    if changes:
+        session.execute(update(Run).where(Run.id == run.id).values(**changes))
+        session.commit()
+        session.refresh(run)
+    return run_detail(session, run)
+
+
 def cancel_run(session: Session, run: Run) -> dict[str, Any]:
     """Cancel a queued run at once, or ask the worker of a running one to stop."""
     if run.state == QUEUED:
