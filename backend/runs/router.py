@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 from starlette.convertors import StringConvertor, register_url_convertor
@@ -65,11 +65,12 @@ def list_runs(
     q: TextFilter = None,
     sort: SortParam = "-created",
     filter: RunFilter = None,  # noqa: A002 - the query parameter's name
+    with_spec: Annotated[bool, Query(description="Include each run's spec (as GET /api/runs/{id} has it)")] = False,
 ) -> OrjsonResponse:
     """A page of runs, newest first unless ``sort`` says otherwise: ``{"items", "total", "limit", "offset"}``."""
     page = service.list_runs(
         session, limit=limit, offset=offset, experiment_id=experiment_id, state=state, tag=tag, q=q, sort=sort,
-        filter_text=filter,
+        filter_text=filter, with_spec=with_spec,
     )
     return OrjsonResponse(page)
 

@@ -60,6 +60,7 @@ class RunItem(BaseModel):
     backend: str | None
     notes: str = Field(description="What a person wrote about the run, plain text")
     tags: list[str]
+    spec: dict[str, Any] | None = Field(None, description="Only with ?with_spec=true in lists; always in a run's detail")
 
 
 class RunPage(BaseModel):

@@ -123,6 +123,7 @@ def list_runs(
     q: str | None = None,
     sort: str = "-created",
     filter_text: str | None = None,
+    with_spec: bool = False,
 ) -> dict[str, Any]:
     """One page of runs (newest first unless ``sort`` says otherwise), with the total matching the filters.
 
@@ -146,8 +147,13 @@ def list_runs(
         conditions.append(func.lower(Run.name).like(pattern, escape="\\"))
     total = session.scalar(select(func.count()).select_from(Run).where(*conditions))
     ordering = sorting.order_by(sort)
-    rows = session.execute(items_query().where(*conditions).order_by(*ordering).limit(limit).offset(offset)).all()
-    return {"items": [item_from_row(row) for row in rows], "total": total, "limit": limit, "offset": offset}
+    query = items_query().add_columns(Run.spec) if with_spec else items_query()
+    rows = session.execute(query.where(*conditions).order_by(*ordering).limit(limit).offset(offset)).all()
+    items = [item_from_row(row) for row in rows]
+    if with_spec:  # for notebooks (reglab.frames): every param in one request per page
+        for item, row in zip(items, rows, strict=True):
+            item["spec"] = row.spec
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 def run_detail(session: Session, run: Run) -> dict[str, Any]:
