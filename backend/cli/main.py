@@ -3,7 +3,7 @@
     reglab up [--host H] [--port P]          the whole product on this machine (what `make run` calls)
     reglab worker [--concurrency N]          one Celery worker, e.g. on another machine
     reglab submit study.yaml [--wait]        create an experiment; --wait draws a progress bar per run
-    reglab ls [--experiment ID] [--state S]  list runs, newest first
+    reglab ls [--experiment ID] [--state S] [--filter EXPR]  list runs, newest first
     reglab show RUN                          one run: state, device, summary, spec
     reglab compare RUN... [--csv|--arrow F]  summaries and differing parameters; --csv, --arrow write every series
     reglab cancel RUN                        stop a queued or running run
@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     ls = api_command("ls", "list runs, newest first")
     ls.add_argument("--experiment", type=int, default=None, help="only this experiment's runs")
     ls.add_argument("--state", default=None, help="only runs in this state (queued, running, completed, ...)")
+    ls.add_argument("--filter", default=None, metavar="EXPR",
+                    help="a run filter, e.g. \"metrics.best_val_accuracy > 0.9 and params.regularization.dropout >= 0.3\" (docs/filter.md)")
     ls.add_argument("--limit", type=int, default=50)
     ls.add_argument("--json", action="store_true", help="print the API's JSON")
     ls.set_defaults(func=cmd_ls)
@@ -272,7 +274,7 @@ def _fmt(value: Any) -> str:
 
 def cmd_ls(args) -> int:
     with _client(args) as client:
-        page = client.list_runs(experiment_id=args.experiment, state=args.state, limit=args.limit)
+        page = client.list_runs(experiment_id=args.experiment, state=args.state, filter=args.filter, limit=args.limit)
     if args.json:
         print(json.dumps(page, indent=2))
         return 0
