@@ -35,9 +35,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
+
+if TYPE_CHECKING:
+    from reglab.frames import RunList
 
 log = logging.getLogger("reglab.client")
 
@@ -171,6 +175,15 @@ class Client:
                 yield response.iter_bytes()
         except httpx.TransportError as error:
             raise Unreachable(0, f"{type(error).__name__}: {error}")._at(method, path, self.url) from None
+
+    def runs(
+        self, experiment_id: int | None = None, filter: str | None = None,  # noqa: A002 - the API's name
+        state: str | None = None, limit: int | None = None,
+    ) -> "RunList":
+        """The runs matching (``filter`` in the run filter language), newest first: a list with ``.to_pandas()``."""
+        from reglab.frames import list_runs
+
+        return list_runs(self, experiment_id=experiment_id, filter=filter, state=state, limit=limit)
 
     def run(self, run_id: int, attempt: int | None = None, **options: Any) -> "RunClient":
         """A :class:`RunClient` of an existing run (``attempt``: a claim already made)."""

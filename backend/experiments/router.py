@@ -10,7 +10,7 @@ from backend.search.coordinator import settle_study, start_trials
 from backend.search.importance import importance
 from backend.search.schemas import ImportanceMethod, ImportanceMetric, ImportanceOut
 from backend.errors import error_responses
-from backend.experiments.schemas import ExperimentCreate, ExperimentDetail, ExperimentPage, PlanOut
+from backend.experiments.schemas import ExperimentCreate, ExperimentDetail, ExperimentPage, ExperimentPatch, PlanOut
 from backend.responses import OrjsonResponse
 from backend.runs.schemas import Limit, Offset, TagFilter, TextFilter
 
@@ -60,6 +60,15 @@ def list_experiments(
 )
 def get_experiment(experiment: ExperimentDep, session: SessionDep) -> OrjsonResponse:
     """One experiment with its runs."""
+    return OrjsonResponse(service.experiment_detail(session, experiment))
+
+
+@router.patch(
+    "/{experiment_id:experiment_id}", response_class=OrjsonResponse, response_model=ExperimentDetail, responses=error_responses(404, 422)
+)
+def patch_experiment(experiment: ExperimentDep, session: SessionDep, body: ExperimentPatch) -> OrjsonResponse:
+    """Rename a study, or set its description or tags; fields left out stay as they are."""
+    service.update_experiment(session, experiment, body.model_dump(exclude_unset=True, exclude_none=True))
     return OrjsonResponse(service.experiment_detail(session, experiment))
 
 

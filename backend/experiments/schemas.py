@@ -47,6 +47,16 @@ class ExperimentCreate(BaseModel):
     pruner: PrunerIn | None = Field(None, description="Stop hopeless runs early (grid and search studies)")
 
 
+class ExperimentPatch(BaseModel):
+    """What a person may change on a study: the fields of ExperimentOut of the same names; those left out stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=10_000, description="Plain text, shown as text")
+    tags: list[Tag] | None = Field(None, max_length=32, description="Replaces the study's tags")
+
+
 class ExperimentOut(BaseModel):
     id: int
     name: str

@@ -122,6 +122,18 @@ def run_ids_of(session: Session, experiment_id: int) -> list[int]:
     return list(session.scalars(select(Run.id).where(Run.experiment_id == experiment_id).order_by(Run.id)))
 
 
+def update_experiment(session: Session, experiment: Experiment, changes: dict[str, Any]) -> None:
+    """Set the study's name, description or tags (those in ``changes``), its tag rows with its tags."""
+    for key in ("name", "description"):
+        if key in changes:
+            setattr(experiment, key, changes[key])
+    if "tags" in changes:
+        tags = list(dict.fromkeys(changes["tags"]))
+        experiment.tags = tags
+        experiment.tag_rows = [ExperimentTag(tag=tag) for tag in tags]
+    session.commit()
+
+
 def experiment_detail(session: Session, experiment: Experiment, warnings: list[str] | None = None) -> dict[str, Any]:
     """The experiment with its base, grid, runs (list items) and spec warnings."""
     runs = run_items(session, run_ids_of(session, experiment.id))

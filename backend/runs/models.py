@@ -48,6 +48,10 @@ class Run(Base):
     # Why each earlier attempt ended without finishing (its worker died), oldest first.
     attempt_errors: Mapped[list[str]] = mapped_column(JSONType, default=list, server_default="[]")
 
+    # What a person wrote about the run (plain text) and the tags they gave it; an external run starts with its logged tags.
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list, server_default="[]")
+
     # The Optuna trial number of a search or pruned study's run (replicates share one).
     trial: Mapped[int | None] = mapped_column(Integer, nullable=True)
 

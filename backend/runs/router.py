@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 from starlette.convertors import StringConvertor, register_url_convertor
@@ -24,7 +24,9 @@ from backend.runs.schemas import (
     ModelSummary,
     Offset,
     RunDetail,
+    RunFilter,
     RunPage,
+    RunPatch,
     StateName,
     TagFilter,
     TextFilter,
@@ -62,10 +64,13 @@ def list_runs(
     tag: TagFilter = None,
     q: TextFilter = None,
     sort: SortParam = "-created",
+    filter: RunFilter = None,  # noqa: A002 - the query parameter's name
+    with_spec: Annotated[bool, Query(description="Include each run's spec (as GET /api/runs/{id} has it)")] = False,
 ) -> OrjsonResponse:
     """A page of runs, newest first unless ``sort`` says otherwise: ``{"items", "total", "limit", "offset"}``."""
     page = service.list_runs(
-        session, limit=limit, offset=offset, experiment_id=experiment_id, state=state, tag=tag, q=q, sort=sort
+        session, limit=limit, offset=offset, experiment_id=experiment_id, state=state, tag=tag, q=q, sort=sort,
+        filter_text=filter, with_spec=with_spec,
     )
     return OrjsonResponse(page)
 
@@ -74,6 +79,12 @@ def list_runs(
 def get_run(run: RunDep, session: SessionDep) -> OrjsonResponse:
     """One run with its complete spec."""
     return OrjsonResponse(service.run_detail(session, run))
+
+
+@router.patch("/{run_id:run_id}", response_class=OrjsonResponse, response_model=RunDetail, responses=error_responses(404, 422))
+def patch_run(run: RunDep, session: SessionDep, body: RunPatch) -> OrjsonResponse:
+    """Rename a run, or set its tags or notes; fields left out stay as they are."""
+    return OrjsonResponse(service.update_run(session, run, body.model_dump(exclude_unset=True, exclude_none=True)))
 
 
 @router.post(

@@ -3,7 +3,7 @@
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.bounds import PartialSpec
 from backend.run_ids import MAX_ID
@@ -18,6 +18,16 @@ IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 TagFilter = Annotated[str | None, Query(min_length=1, max_length=64)]
 TextFilter = Annotated[
     str | None, Query(min_length=1, max_length=200, description="Case-insensitive text in the run name")
+]
+
+RunFilter = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=2000,
+        description="An expression of the run filter language, e.g. "
+        "`metrics.best_val_accuracy > 0.9 and params.regularization.dropout >= 0.3` (docs/filter.md)",
+    ),
 ]
 
 
@@ -48,6 +58,9 @@ class RunItem(BaseModel):
     device: str | None
     worker_host: str | None
     backend: str | None
+    notes: str = Field(description="What a person wrote about the run, plain text")
+    tags: list[str]
+    spec: dict[str, Any] | None = Field(None, description="Only with ?with_spec=true in lists; always in a run's detail")
 
 
 class RunPage(BaseModel):
@@ -66,6 +79,19 @@ class RunDetail(RunItem):
     warnings: list[str]
     has_model: bool
     has_model_summary: bool
+
+
+RunTag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+MAX_NOTES = 10_000
+
+
+class RunPatch(BaseModel):
+    """What a person may change on a run: the fields of RunItem of the same names; those left out stay."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=500)
+    tags: list[RunTag] | None = Field(None, max_length=32, description="Replaces the run's tags")
+    notes: str | None = Field(None, max_length=MAX_NOTES, description="Plain text, shown as text")
 
 
 class CancelOut(RunDetail):

@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 from backend import events
 from backend.artifacts import artifact_file, remove_artifact, remove_checkpoints
 from backend.db import get_engine
-from backend.errors import Conflict, InvalidInput, NotFound, Unavailable, spec_errors
+from backend.errors import Conflict, InvalidInput, NotFound, Unavailable, field_error, spec_errors
 from backend.experiments.grid import format_value
 from backend.experiments.models import Experiment, ExperimentTag
 from backend.limits import spec_limit_errors
 from backend.locks import lock_experiments
+from backend.runs import filter as run_filter
 from backend.runs import sorting
 from backend.runs.models import Run
 from backend.settings import get_settings
@@ -48,6 +49,8 @@ ITEM_COLUMNS = (
     Run.backend,
     Run.attempts,
     Run.attempt_errors,
+    Run.notes,
+    Run.tags,
 )
 MAX_NAME = 500
 # A run just inserted, as a row of ITEM_COLUMNS: what the insert does not set is NULL.
@@ -94,6 +97,8 @@ def item_from_row(row: Any) -> dict[str, Any]:
         "attempts": row.attempts,
         "max_attempts": get_settings().MAX_ATTEMPTS,
         "attempt_errors": row.attempt_errors or [],
+        "notes": row.notes or "",
+        "tags": row.tags or [],
     }
 
 
@@ -117,9 +122,19 @@ def list_runs(
     tag: str | None = None,
     q: str | None = None,
     sort: str = "-created",
+    filter_text: str | None = None,
+    with_spec: bool = False,
 ) -> dict[str, Any]:
-    """One page of runs (newest first unless ``sort`` says otherwise), with the total matching the filters."""
+    """One page of runs (newest first unless ``sort`` says otherwise), with the total matching the filters.
+
+    ``filter_text`` is an expression of the run filter language (backend/runs/filter.py), and-ed with the others.
+    """
     conditions = []
+    if filter_text is not None:
+        try:
+            conditions.append(run_filter.compile_filter(filter_text, session.get_bind().dialect.name))
+        except run_filter.FilterError as exc:
+            raise InvalidInput([field_error("filter", str(exc), "filter_invalid")]) from None
     if experiment_id is not None:
         conditions.append(Run.experiment_id == experiment_id)
     if state is not None:
@@ -132,8 +147,13 @@ def list_runs(
         conditions.append(func.lower(Run.name).like(pattern, escape="\\"))
     total = session.scalar(select(func.count()).select_from(Run).where(*conditions))
     ordering = sorting.order_by(sort)
-    rows = session.execute(items_query().where(*conditions).order_by(*ordering).limit(limit).offset(offset)).all()
-    return {"items": [item_from_row(row) for row in rows], "total": total, "limit": limit, "offset": offset}
+    query = items_query().add_columns(Run.spec) if with_spec else items_query()
+    rows = session.execute(query.where(*conditions).order_by(*ordering).limit(limit).offset(offset)).all()
+    items = [item_from_row(row) for row in rows]
+    if with_spec:  # for notebooks (reglab.frames): every param in one request per page
+        for item, row in zip(items, rows, strict=True):
+            item["spec"] = row.spec
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 def run_detail(session: Session, run: Run) -> dict[str, Any]:
@@ -152,6 +172,17 @@ def with_spec(
 ) -> dict[str, Any]:
     """A run's detail: its list item with its spec, the spec's warnings and what the worker left."""
     return {**item, "spec": spec, "warnings": warnings, "has_model": has_model, "has_model_summary": has_model_summary}
+
+
+def update_run(session: Session, run: Run, changes: dict[str, Any]) -> dict[str, Any]:
+    """Set the run's name, tags or notes (those in ``changes``); its detail after."""
+    if "tags" in changes:
+        changes["tags"] = list(dict.fromkeys(changes["tags"]))
+    if changes:
+        session.execute(update(Run).where(Run.id == run.id).values(**changes))
+        session.commit()
+        session.refresh(run)
+    return run_detail(session, run)
 
 
 def cancel_run(session: Session, run: Run) -> dict[str, Any]:

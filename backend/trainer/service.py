@@ -332,7 +332,7 @@ def create_external(
                     return run, found, False
         now = utcnow()
         run = Run(
-            experiment_id=found.id, name=name, spec=external_spec(params, source, source_key, tags), state=RUNNING,
+            experiment_id=found.id, name=name, spec=external_spec(params, source, source_key, tags), tags=list(tags), state=RUNNING,
             epoch=0, epochs=epochs, summary={}, started_at=now, heartbeat_at=now, worker_host=worker_host,
             attempts=1, attempt_errors=[],
         )  # fmt: skip

@@ -1,5 +1,5 @@
 // Runs page: experiments with their runs, filters in the URL
-// (/?state=running&experiment_id=3&tag=l2&q=dropout), multi-select -> Compare,
+// (/?state=running&experiment_id=3&tag=l2&q=dropout&filter=metrics.best_val_accuracy%20>%200.9), multi-select -> Compare,
 // cancel / clone / delete, live state and progress over SSE: every run's state and the
 // runs queued anywhere from GET /api/stream/runs, the points of active runs from /api/stream.
 // Data: GET /api/experiments and GET /api/runs (its JSON twin).
@@ -20,7 +20,7 @@ const state = {
 
 function readFilters() {
   const params = new URLSearchParams(location.search);
-  return { state: params.get("state") || "", experiment_id: params.get("experiment_id") || "", tag: params.get("tag") || "", q: params.get("q") || "", sort: params.get("sort") || "" };
+  return { state: params.get("state") || "", experiment_id: params.get("experiment_id") || "", tag: params.get("tag") || "", q: params.get("q") || "", filter: params.get("filter") || "", sort: params.get("sort") || "" };
 }
 
 function fillFilterForm(filters) {

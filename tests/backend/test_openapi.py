@@ -71,18 +71,23 @@ def test_bodies_that_are_not_json(client, document):
 
 
 @pytest.mark.parametrize(
-    ("path", "allowed"),
+    ("method", "path", "allowed"),
     [
-        ("/api/experiments", "GET, POST"),
-        ("/api/experiments/1", "DELETE, GET"),
-        ("/api/runs/1", "DELETE, GET"),
-        ("/api/runs/1/metrics", "GET, POST"),
-        # Its own resource, though /api/experiments/{experiment_id} reads like it.
-        ("/api/experiments/plan", "POST"),
-        ("/api/runs/clone", "POST"),
+        *(
+            (method, path, allowed)
+            for method in ("PATCH", "PUT")
+            for path, allowed in [
+                ("/api/experiments", "GET, POST"),
+                ("/api/runs/1/metrics", "GET, POST"),
+                # Its own resource, though /api/experiments/{experiment_id} reads like it.
+                ("/api/experiments/plan", "POST"),
+                ("/api/runs/clone", "POST"),
+            ]
+        ),
+        ("PUT", "/api/experiments/1", "DELETE, GET, PATCH"),
+        ("PUT", "/api/runs/1", "DELETE, GET, PATCH"),
     ],
 )
-@pytest.mark.parametrize("method", ["PATCH", "PUT"])
 def test_405_lists_every_method_of_the_path(client, path, allowed, method):
     # Starlette named only the first route matching the path (GET /api/runs/{id}, not DELETE).
     response = client.request(method, path)

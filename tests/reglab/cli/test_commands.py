@@ -102,6 +102,12 @@ def test_submit_errors_and_cancel_queued(live_server, tmp_path, capsys):
     run_id = int(capsys.readouterr().out.split("#")[1].split()[0])
     assert main(["ls", "--state", "queued", "--url", url]) == 0
     assert str(run_id) in capsys.readouterr().out
+    assert main(["ls", "--filter", f"state = 'queued' and id = {run_id}", "--url", url]) == 0
+    assert str(run_id) in capsys.readouterr().out
+    assert main(["ls", "--filter", f"id = {run_id} and state != 'queued'", "--url", url]) == 0
+    assert str(run_id) not in capsys.readouterr().out
+    assert main(["ls", "--filter", "state >", "--url", url]) == 1
+    assert "expected a value after '>'" in capsys.readouterr().err
     assert main(["cancel", str(run_id), "--url", url]) == 0
     assert capsys.readouterr().out.strip() == f"run {run_id}: cancelled"
 
