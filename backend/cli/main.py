@@ -7,6 +7,7 @@
     reglab show RUN                          one run: state, device, summary, spec
     reglab compare RUN... [--csv|--arrow F]  summaries and differing parameters; --csv, --arrow write every series
     reglab cancel RUN                        stop a queued or running run
+    reglab report ID [-o F] [--pdf]          a study's report: one HTML file that opens offline, or a PDF
     reglab token create --name N --scope S   a token for REGLAB_AUTH=write|all (also: token ls, token revoke)
     reglab import tensorboard DIR            TensorBoard runs as external runs (repeatable)
 
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from backend.cli import report_cli
 from backend.cli.client import ApiClient, ApiError
 from backend.cli.progress import ProgressBoard, all_final
 from backend.cli.tokens import add_token_commands
@@ -122,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("run", type=int)
     cancel.set_defaults(func=cmd_cancel)
 
+    report_cli.add_parser(sub)
     add_token_commands(sub)
     importer = sub.add_parser("import", help="import runs trained elsewhere", description="import runs trained elsewhere")
     sources = importer.add_subparsers(dest="source", required=True, metavar="SOURCE")
