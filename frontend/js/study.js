@@ -103,6 +103,10 @@ function render(state) {
   document.getElementById("compare-link").href = `/compare?run_ids=${runIds}&group=auto&metric=${encodeURIComponent(metric)}` +
     (view.band !== "ci95" ? `&band=${view.band}` : "") + (view.baseline ? `&baseline=${encodeURIComponent(view.baseline)}` : "");
   setJsonTwin(analysisUrl(view));
+  // The report shows the view as chosen here: same metric, baseline and interval.
+  const report = document.getElementById("report-link");
+  report.href = `/api/experiments/${experimentId}/report${buildQuery({ metric: view.metric || null, baseline: view.baseline || null, band: view.band })}`;
+  report.download = `reglab-study-${experimentId}.html`;
 }
 
 async function load(state) {

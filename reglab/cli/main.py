@@ -1,10 +1,11 @@
 """The `reglab` command: drive RegLab over REST, and run its server and workers when installed.
 
     reglab submit study.yaml [--wait]        create an experiment; --wait draws a progress bar per run
-    reglab ls [--experiment ID] [--state S]  list runs, newest first
+    reglab ls [--experiment ID] [--state S] [--filter EXPR]  list runs, newest first
     reglab show RUN                          one run: state, device, summary, spec
     reglab compare RUN... [--csv|--arrow F]  summaries and differing parameters; --csv, --arrow write every series
     reglab cancel RUN                        stop a queued or running run
+    reglab report ID [-o F] [--pdf]          a study's report: one HTML file that opens offline, or a PDF
     reglab import tensorboard DIR            TensorBoard runs as external runs (repeatable)
     reglab up [--host H] [--port P]          the whole product on this machine (the server extra; `make run`)
     reglab worker [--concurrency N]          one Celery worker, e.g. on another machine (the worker extra)
@@ -22,12 +23,12 @@ import argparse
 import importlib
 import sys
 
-from reglab.cli import cancel, compare, imports, ls, show, submit
+from reglab.cli import cancel, compare, imports, ls, report, show, submit
 from reglab.cli.errors import UsageError, describe
 from reglab.client import ApiError
 
 # Each module adds its subcommands with add_parser(subparsers).
-REST_COMMANDS = (submit, ls, show, compare, cancel, imports)
+REST_COMMANDS = (submit, ls, show, compare, cancel, report, imports)
 # Commands of the other packages, looked up by name so this package never imports
 # them: each module raises ImportError when its extra is not installed.
 PLUGINS = {
