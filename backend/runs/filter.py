@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from backend.runs.models import Run
-from backend.runs.states import ALL_STATES
+from reglab.states import ALL_STATES
 from backend.spec_fields import resolve
 from backend.trainer.external import EXTERNAL
 
