@@ -1,7 +1,7 @@
 """GET /api/experiments/{id}/report: the study as one self-contained HTML file."""
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from backend.analysis.schemas import BandParam, BaselineParam, MetricParam
 from backend.analysis.service import DEFAULT_METRIC
@@ -19,7 +19,8 @@ HTML_RESPONSE = {
 
 @router.get(
     "/{experiment_id}/report",
-    response_class=HTMLResponse,
+    # Response, not HTMLResponse: the documented error bodies stay application/json.
+    response_class=Response,
     responses={200: HTML_RESPONSE, **error_responses(404, 422)},
 )
 def experiment_report(

@@ -70,3 +70,17 @@ def test_svg_and_csv_exports_hold_the_drawn_traces(live_server, page):
     assert png[:4] == b"\x89PNG"
     width = page.evaluate("document.getElementById('chart-loss')._fullLayout.width")
     assert int.from_bytes(png[16:20], "big") == 2 * width  # the IHDR's width: twice the chart's
+
+
+def test_study_page_report_button_downloads_the_report(live_server, page):
+    from tests.browser.test_analysis_pages import seed_study
+
+    study = seed_study(live_server)
+    page.goto(f"{live_server}/experiments/{study['id']}?metric=final_sparsity")
+    wait_ready(page)
+    with page.expect_download() as download:
+        page.click("#report-link")
+    assert download.value.suggested_filename == f"reglab-study-{study['id']}.html"
+    report = download.value.path().read_text()
+    assert "<h1 id=\"study-title\">L2 path</h1>" in report
+    assert '"metric":"final_sparsity"' in report  # the page's view, carried into the report
