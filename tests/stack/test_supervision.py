@@ -35,7 +35,7 @@ def test_the_api_and_the_embedded_redis_are_restarted_and_runs_complete(tmp_path
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "up.log"
     env = clean_env(REGLAB_DATA_DIR=str(tmp_path / "data"), REGLAB_DISPATCH_INTERVAL_S="0.5")
-    stack = start([sys.executable, "-m", "backend.cli.main", "up", "--port", str(port)], env, log)
+    stack = start([sys.executable, "-m", "reglab.cli.main", "up", "--port", str(port)], env, log)
     tree: list[psutil.Process] = []
 
     def alive() -> None:
