@@ -4,7 +4,7 @@ An external run's tags, until now only in its spec, become its run tags, so the
 run filter's ``tags CONTAINS`` finds them.
 
 Revision ID: 0011_run_notes
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-07
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0011_run_notes"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
