@@ -234,7 +234,7 @@ class ClaimInfo:
 
 @dataclasses.dataclass
 class _Job:
-    kind: str  # "epoch" or "checkpoint"
+    kind: str  # "epoch", "layers" or "checkpoint"
     body: dict[str, Any] = dataclasses.field(default_factory=dict)
     path: Path | None = None
     epoch: int = 0
@@ -414,6 +414,15 @@ class RunClient:
                 body["drop_from"] = {"epoch": drop_from[0], "step": drop_from[1]}
             self._enqueue(_Job("epoch", body=body, points=len(chunk)))
 
+    def record_layers(self, snapshot: dict[str, Any], layers: list[dict[str, Any]] | None = None) -> None:
+        """Queue one per-layer snapshot (:mod:`reglab.layer_stats`), with the layer descriptions the first time."""
+        if self.lost.is_set():
+            return
+        body: dict[str, Any] = {"attempt": self.attempt, "snapshots": [snapshot]}
+        if layers is not None:
+            body["layers"] = layers
+        self._enqueue(_Job("layers", body=body))
+
     def save_checkpoint(self, path: str | Path, epoch: int) -> None:
         """Queue the upload of a checkpoint file (deleted once sent or superseded by a newer one)."""
         self._enqueue(_Job("checkpoint", path=Path(path), epoch=epoch))
@@ -491,6 +500,9 @@ class RunClient:
     def _send(self, job: _Job) -> None:
         if job.kind == "epoch":
             self.client.json("POST", f"{self.path}/epoch", json=job.body, retries=0)
+            return
+        if job.kind == "layers":
+            self.client.json("POST", f"/api/runs/{self.run_id}/layers", json=job.body, retries=0)
             return
         with self._cond:
             superseded = any(other.kind == "checkpoint" for other in list(self._jobs)[1:])

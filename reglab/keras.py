@@ -25,6 +25,7 @@ import keras
 
 from reglab.client import ApiError, Client, Heartbeat, RunClient
 from reglab.diagnostics import finite, read_rate, regularization_values
+from reglab.layer_tracking import LayerSnapshots
 
 log = logging.getLogger("reglab.keras")
 
@@ -65,6 +66,11 @@ class RegLabCallback(keras.callbacks.Callback):
         token: API token (default ``REGLAB_TOKEN``).
         upload_model: upload the trained ``.keras`` file at the end (default True).
         probe: a few training inputs to measure activity penalties on (optional).
+        layer_probe: ``(x, y)``, a fixed batch (e.g. the first 256 validation
+            examples) the per-layer activations and gradients are measured on;
+            without it the per-layer snapshots hold weights only.
+        layer_stats_every: a per-layer snapshot every this many epochs, plus the
+            one before training and the last (default 1; 0 for none).
         heartbeat_s: seconds between heartbeats, i.e. how soon a cancel is heard (default 1).
         client: a :class:`reglab.client.Client` to use instead of ``url``/``token``.
     """
@@ -79,6 +85,8 @@ class RegLabCallback(keras.callbacks.Callback):
         token: str | None = None,
         upload_model: bool = True,
         probe: Any = None,
+        layer_probe: tuple[Any, Any] | None = None,
+        layer_stats_every: int = 1,
         heartbeat_s: float = 1.0,
         client: Client | None = None,
     ):
@@ -96,6 +104,9 @@ class RegLabCallback(keras.callbacks.Callback):
         self.client = client or Client(url, token)
         self.upload_model = upload_model
         self.probe = probe
+        self.layer_probe = layer_probe
+        self.layer_stats_every = layer_stats_every
+        self._layers: LayerSnapshots | None = None
         self.heartbeat_s = heartbeat_s
         self.run: RunClient | None = None
         self.state: str | None = None
@@ -127,6 +138,12 @@ class RegLabCallback(keras.callbacks.Callback):
         self.state = None
         self._error = None
         self._wrap_train_function()
+        run = self.run
+        self._layers = LayerSnapshots(lambda layers, snapshot: run.record_layers(snapshot, layers),
+                                      self.layer_stats_every, probe=self.layer_probe)  # fmt: skip
+        self._layers.set_model(self.model)
+        self._layers.set_params(self.params)
+        self._layers.on_train_begin()
 
     def _wrap_train_function(self) -> None:
         """Keras calls no callback when a step raises: the wrapped step records the error first."""
@@ -204,11 +221,15 @@ class RegLabCallback(keras.callbacks.Callback):
         self.seconds.append(values["epoch_time"])
         progress = {"epoch": self.completed, "epoch_seconds": sum(self.seconds) / len(self.seconds)}
         self.run.record_epoch(points, progress)
+        if self._layers is not None:
+            self._layers.on_epoch_end(epoch)
 
     def on_train_end(self, logs=None):
         self._unwrap_train_function()
         if self.run is None or self.state is not None:
             return
+        if self._layers is not None:
+            self._layers.on_train_end()
         state = "cancelled" if self.run.cancel.is_set() else "completed"
         summary: dict[str, Any] = {"param_count": int(self.model.count_params()),
                                    "train_seconds": time.perf_counter() - self.started}  # fmt: skip

@@ -433,6 +433,20 @@ class EvaluationSpec(SpecModel):
     mc_samples: Int = Field(
         0, ge=0, le=1000, description="Monte-Carlo dropout passes over the test set (0 to 1000); 0 for none"
     )
+    layer_stats_every: Int = Field(
+        1,
+        ge=0,
+        le=1000,
+        description="Per-layer snapshot every this many epochs (0 to 1000; 0 for none); "
+        "the one before training and the last epoch's are always kept",
+    )
+    probe_examples: Int = Field(
+        256,
+        ge=1,
+        le=1024,
+        description="Validation examples (the first ones) the per-layer activations and gradients are measured on "
+        "(1 to 1024)",
+    )
 
 
 class RunSpec(SpecModel):

@@ -125,6 +125,7 @@ def _train(run: RunClient, claim: ClaimInfo, spec: RunSpec, scratch: Path) -> tu
         checkpoint=UploadedCheckpoints(run, scratch / "checkpoints"),
         checkpoint_interval_s=get_client_settings().CHECKPOINT_INTERVAL_S,
         resume=resume,
+        layers=lambda layers, snapshot: run.record_layers(snapshot, layers),
     )
     values: dict = {"summary": result.summary, "model_summary": model_module.describe(result.model)}
     if result.state == COMPLETED:

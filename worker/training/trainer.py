@@ -16,6 +16,7 @@ from typing import Any
 
 import keras
 
+from reglab.layer_tracking import LayerSnapshots, Send
 from reglab.states import CANCELLED, COMPLETED, DIVERGED
 from worker.training import checkpoint as checkpoints
 from worker.training import datasets, evaluation, optimizers, schedules
@@ -59,6 +60,7 @@ def train(
     checkpoint_interval_s: float = 0.0,
     resume: checkpoints.Resume | None = None,
     read_rates_every_step: bool = False,
+    layers: Send | None = None,
 ) -> TrainingResult:
     """Train ``spec`` (a :class:`reglab.spec.RunSpec`) and evaluate it.
 
@@ -75,6 +77,8 @@ def train(
             optimizer state, at its epoch, with the earlier epochs' values.
         read_rates_every_step: record the optimizer's rate read before every batch
             instead of the planned one (see :mod:`worker.training.callbacks`).
+        layers: receives the per-layer snapshots (:class:`reglab.layer_tracking.LayerSnapshots`),
+            thinned by ``evaluation.layer_stats_every``; None records none.
 
     Raises:
         LearningRateMismatch: the optimizer's rate or step count left the plan.
@@ -111,6 +115,12 @@ def train(
     callbacks: list[keras.callbacks.Callback] = [*setup.callbacks, keras.callbacks.TerminateOnNaN()]
     if track:
         callbacks += [tracker, CancelOnEvent(cancel)]
+        if layers is not None and spec.evaluation.layer_stats_every > 0:
+            probe = spec.evaluation.probe_examples
+            callbacks.append(LayerSnapshots(
+                layers, spec.evaluation.layer_stats_every, probe=(data.x_val[:probe], data.y_val[:probe]),
+                initial_epoch=initial_epoch,
+            ))  # fmt: skip
         if checkpoint is not None:
             callbacks.append(checkpoints.EpochCheckpoint(checkpoint, tracker.stored, checkpoint_interval_s))
     if spec.training.early_stopping is not None:
