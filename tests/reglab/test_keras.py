@@ -137,3 +137,24 @@ def test_an_unreachable_api_never_stops_the_fit(caplog):
     history = conv_model().fit(x[:200], y[:200], epochs=2, batch_size=100, verbose=0, callbacks=[callback])
     assert len(history.epoch) == 2 and callback.run is None
     assert "run not created" in caplog.text and "training goes on untracked" in caplog.text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_keras_run_records_layer_snapshots_on_its_probe_batch(live_server):
+    x, y, xv, yv = digits()
+    model = conv_model()
+    callback = RegLabCallback("layers", "conv", url=live_server, layer_probe=(xv[:64], yv[:64]), upload_model=False)
+    model.fit(x[:256], y[:256], validation_data=(xv, yv), epochs=2, batch_size=64, verbose=0, callbacks=[callback])
+    assert callback.state == "completed"
+
+    answer = httpx.get(f"{live_server}/api/runs/{callback.run_id}/layers").json()
+    assert [(layer["type"], layer["units"]) for layer in answer["layers"]] == [("Conv2D", 8), ("Dense", 10)]
+    assert [snapshot["epoch"] for snapshot in answer["snapshots"]] == [-1, 0, 1]
+    conv, dense = (layer.name for layer in model.layers if hasattr(layer, "kernel"))
+    last = answer["snapshots"][-1]["layers"]
+    # The conv output on 64 probe images: 6 x 6 positions, 8 filters, computed here by Keras itself.
+    outputs = keras.Model(model.inputs, model.layers[0].output)(xv[:64]).numpy()
+    assert sum(last[conv]["activations"]["hist"]["counts"]) == outputs.size == 64 * 6 * 6 * 8
+    assert last[conv]["activations"]["zero_fraction"] == pytest.approx((outputs == 0).mean(), rel=1e-6)
+    assert last[dense]["weights"]["l2"] == pytest.approx(float((model.layers[-1].kernel.numpy() ** 2).sum() ** 0.5), rel=1e-4)
+    assert last[dense]["gradients"]["l2"] > 0
