@@ -205,8 +205,9 @@ class ModelSpec(SpecModel):
     )
     hidden_layers: list[BoundedInt(ge=1, le=4096)] = Field(
         default_factory=lambda: [300, 100],
-        max_length=16,
-        description="Units of each hidden Dense layer, input side first (0 to 16 layers of 1 to 4096 units)",
+        max_length=100,
+        description="Units of each hidden Dense layer, input side first (0 to 100 layers of 1 to 4096 units; "
+        "the server's parameter bound still applies)",
     )
     activation: Literal[
         "relu", "leaky_relu", "prelu", "elu", "selu", "tanh", "sigmoid", "gelu", "swish", "linear"
@@ -428,6 +429,20 @@ class EvaluationSpec(SpecModel):
     test_set: bool = Field(True, description="Evaluate on the loader's test set at the end")
     mc_samples: Int = Field(
         0, ge=0, le=1000, description="Monte-Carlo dropout passes over the test set (0 to 1000); 0 for none"
+    )
+    layer_stats_every: Int = Field(
+        1,
+        ge=0,
+        le=1000,
+        description="Per-layer snapshot every this many epochs (0 to 1000; 0 for none); "
+        "the one before training and the last epoch's are always kept",
+    )
+    probe_examples: Int = Field(
+        256,
+        ge=1,
+        le=1024,
+        description="Validation examples (the first ones) the per-layer activations and gradients are measured on "
+        "(1 to 1024)",
     )
 
 
