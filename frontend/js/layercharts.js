@@ -6,9 +6,8 @@
 
 import { bandPolygon, withAlpha } from "./groups.js";
 import { escapePlotlyText, pickColor, readTheme } from "./charts.js";
+import { plotConfig } from "./export.js";
 import { binCentres } from "./layerdata.js";
-
-const CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
 
 function baseLayout({ xTitle, yTitle, logY = false, legend = false, margin = null }) {
   const theme = readTheme();
@@ -126,7 +125,8 @@ function react(div, traces, layout) {
     div.replaceChildren();
     delete div.dataset.empty;
   }
-  return Plotly.react(div, traces, layout, CONFIG);
+  // The export menu (PNG, SVG, the drawn traces as CSV) and the publication style, as on every chart.
+  return Plotly.react(div, traces, layout, plotConfig({ modeBarButtonsToRemove: ["select2d", "lasso2d"] }));
 }
 
 function drawNothing(div, message) {
