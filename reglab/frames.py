@@ -128,11 +128,12 @@ def read_series(client: Client, run_ids: list[int] | int, names: list[str] | str
         with client.stream("GET", "/api/compare/export", params={**params, "run_ids": ",".join(map(str, chunk))}) as body:
             data = b"".join(body)
         table = ipc.open_stream(data).read_all()
-        frame = table.to_pandas()
-        # Each record batch has its own dictionaries: plain text compares and concatenates across runs.
+        # Decoded to plain text: each record batch (run) has its own dictionary, and a name logged on
+        # both axes is in it twice, which pandas' categoricals refuse.
         for column in ("metric", "axis"):
-            frame[column] = frame[column].astype(str)
-        frames.append(frame)
+            index = table.schema.get_field_index(column)
+            table = table.set_column(index, column, table.column(column).cast("string"))
+        frames.append(table.to_pandas())
     if not frames:
         return pandas.DataFrame(columns=list(SERIES_COLUMNS))
     return pandas.concat(frames, ignore_index=True)[list(SERIES_COLUMNS)]
