@@ -32,7 +32,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from typing import TYPE_CHECKING
@@ -187,7 +187,7 @@ class Client:
 
         return list_runs(self, experiment_id=experiment_id, filter=filter, state=state, limit=limit)
 
-    def series(self, run_ids: list[int] | int, names: list[str] | str | None = None) -> "pd.DataFrame":
+    def series(self, run_ids: "Iterable[int] | int", names: list[str] | str | None = None) -> "pd.DataFrame":
         """Every stored point of the runs, never downsampled: a long frame ``run_id, metric, axis, x, value, t``."""
         from reglab.frames import read_series
 

@@ -8,7 +8,8 @@ importing this module needs neither, only the methods that build frames do.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import numbers
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from reglab.spec import flatten
@@ -108,7 +109,7 @@ def list_runs(
     return RunList(runs)
 
 
-def read_series(client: Client, run_ids: list[int] | int, names: list[str] | str | None = None) -> pd.DataFrame:
+def read_series(client: Client, run_ids: Iterable[int] | int, names: list[str] | str | None = None) -> pd.DataFrame:
     """Every stored point of ``run_ids`` (all series, or those ``names``), raw, as one long frame.
 
     Columns ``run_id, metric, axis, x, value, t`` (``t``: seconds since the run
@@ -118,7 +119,8 @@ def read_series(client: Client, run_ids: list[int] | int, names: list[str] | str
     """
     pandas = _pandas()
     ipc = _pyarrow_ipc()
-    ids = list(dict.fromkeys([run_ids] if isinstance(run_ids, int) else run_ids))
+    # One id or any iterable of them (a list, a DataFrame's id column), numpy integers included.
+    ids = list(dict.fromkeys(int(i) for i in ([run_ids] if isinstance(run_ids, numbers.Integral) else run_ids)))
     params: dict[str, Any] = {"format": "arrow"}
     if names is not None:
         params["names"] = names if isinstance(names, str) else ",".join(names)

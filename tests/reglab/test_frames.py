@@ -99,6 +99,7 @@ def test_series_are_every_stored_point_from_the_arrow_export(live_server, monkey
         a, b, c = runs
         frame = client.series([a, b, c])
         only_val = client.series([a, b], names=["val_accuracy"])
+        just_b = client.series(np.int64(b))  # one id, as a DataFrame's id column holds it
         monkeypatch.setattr(frames, "RUN_IDS_PER_REQUEST", 1)  # one request per run, concatenated
         one_by_one = client.series([a, b, c])
 
@@ -116,6 +117,7 @@ def test_series_are_every_stored_point_from_the_arrow_export(live_server, monkey
         np.testing.assert_array_equal(got["value"].to_numpy(), np.array([v for _, v, _ in want], dtype=np.float32))
         np.testing.assert_array_equal(got["t"].to_numpy(), np.array([np.nan if t is None else t for *_, t in want]))
     assert len(only_val) == 9 and set(only_val["metric"]) == {"val_accuracy"}
+    assert list(just_b["x"]) == [0, 1, 2] and set(just_b["run_id"]) == {b}
     assert one_by_one.equals(frame)
 
 
