@@ -143,7 +143,8 @@ def test_groups_frame_equals_the_analysis(live_server):
             assert row[["diff", "ci_low", "ci_high", "hedges_g", "p_adjusted", "verdict"]].isna().all()
             continue
         assert [row["diff"], row["ci_low"], row["ci_high"]] == [versus["diff"], *versus["ci95"]]
-        assert [row["hedges_g"], row["p_adjusted"], row["verdict"]] == [versus["hedges_g"], versus["p_adjusted"], versus["verdict"]]
+        assert [row["hedges_g"], row["p_adjusted"], row["verdict"]] == [
+            versus["hedges_g"], versus["p_adjusted"], versus["verdict"]]  # fmt: skip
     # And the figures themselves, from the seeded values.
     plain, l1 = [v[0] for v in PLAIN.values()], [v[0] for v in L1.values()]
     assert rows.loc["kernel_l1=0.0", "mean"] == pytest.approx(np.mean(plain))
