@@ -32,7 +32,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from typing import TYPE_CHECKING
@@ -41,7 +41,9 @@ from urllib.parse import urlsplit
 import httpx
 
 if TYPE_CHECKING:
-    from reglab.frames import RunList
+    import pandas as pd
+
+    from reglab.frames import Analysis, RunList
 
 log = logging.getLogger("reglab.client")
 
@@ -184,6 +186,18 @@ class Client:
         from reglab.frames import list_runs
 
         return list_runs(self, experiment_id=experiment_id, filter=filter, state=state, limit=limit)
+
+    def series(self, run_ids: "Iterable[int] | int", names: list[str] | str | None = None) -> "pd.DataFrame":
+        """Every stored point of the runs, never downsampled: a long frame ``run_id, metric, axis, x, value, t``."""
+        from reglab.frames import read_series
+
+        return read_series(self, run_ids, names)
+
+    def analysis(self, experiment_id: int, metric: str | None = None, baseline: str | None = None) -> "Analysis":
+        """A study's analysis (as GET /api/experiments/{id}/analysis answers), a dict with ``.groups_frame()``."""
+        from reglab.frames import read_analysis
+
+        return read_analysis(self, experiment_id, metric=metric, baseline=baseline)
 
     def run(self, run_id: int, attempt: int | None = None, **options: Any) -> "RunClient":
         """A :class:`RunClient` of an existing run (``attempt``: a claim already made)."""
