@@ -66,13 +66,19 @@ def _checked(edges: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndar
     if edges[-1] <= edges[0]:
         # All values equal: TF writes zero-width buckets; one bucket of width 1 around the value, as TF2 does.
         return np.array([edges[0] - 0.5, edges[0] + 0.5]), np.array([counts.sum()])
-    # A zero-width bucket in between (TF1's clipped limits) joins the next one.
-    keep = np.append(np.diff(edges) > 0, True)
-    kept_edges = np.append(edges[0], edges[1:][keep[:-1]])
-    kept_counts = np.add.reduceat(counts, np.flatnonzero(np.append(True, keep[:-2]))) if counts.size > 1 else counts
-    if kept_counts.size != kept_edges.size - 1 or kept_counts.size > MAX_BINS:
+    # A zero-width bucket in between (TF1's clipped limits) gives its count to the next bucket of positive width.
+    kept_edges, kept_counts, carry = [float(edges[0])], [], 0.0
+    for i, count in enumerate(counts):
+        carry += count
+        if edges[i + 1] > kept_edges[-1]:
+            kept_edges.append(float(edges[i + 1]))
+            kept_counts.append(carry)
+            carry = 0.0
+    if carry:
+        kept_counts[-1] += carry
+    if len(kept_counts) > MAX_BINS:
         return None
-    return kept_edges, kept_counts
+    return np.array(kept_edges), np.array(kept_counts)
 
 
 def _quantiles(edges: np.ndarray, counts: np.ndarray) -> list[float]:
