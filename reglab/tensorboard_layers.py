@@ -138,7 +138,8 @@ def model_layers(config: bytes | str) -> dict[str, dict[str, Any]]:
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             config_ = node.get("config")
-            if isinstance(node.get("class_name"), str) and isinstance(config_, dict) and isinstance(config_.get("name"), str):
+            named = isinstance(config_, dict) and isinstance(config_.get("name"), str)
+            if isinstance(node.get("class_name"), str) and named:
                 units = config_.get("units", config_.get("filters"))
                 activation = config_.get("activation")
                 found.setdefault(config_["name"], {

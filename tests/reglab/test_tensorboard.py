@@ -48,19 +48,20 @@ def test_tensorboard_runs_are_imported_once(live_server, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_kernel_histograms_become_weight_snapshots(live_server, tmp_path):
+def test_kernel_histograms_become_weight_snapshots(live_server, tmp_path, capsys):
     keras.utils.set_random_seed(3)
     x = np.random.rand(64, 4).astype("float32")
     y = (x.sum(axis=1) > 2).astype("int32")
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, activation="relu"), keras.layers.Dense(2, activation="softmax")])
+    dense = [keras.layers.Dense(5, activation="relu"), keras.layers.Dense(2, activation="softmax")]
+    model = keras.Sequential([keras.Input((4,)), *dense])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    model.fit(x, y, epochs=2, batch_size=16, verbose=0,
-              callbacks=[keras.callbacks.TensorBoard(log_dir=str(tmp_path / "logs" / "hist"), histogram_freq=1)])  # fmt: skip
+    tensorboard = keras.callbacks.TensorBoard(log_dir=str(tmp_path / "logs" / "hist"), histogram_freq=1)
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[tensorboard])
 
     assert main(["import", "tensorboard", str(tmp_path / "logs"), "--url", live_server]) == 0
+    assert "and 2 layer snapshot(s)" in capsys.readouterr().out
     (run,) = httpx.get(f"{live_server}/api/runs").json()["items"]
     answer = httpx.get(f"{live_server}/api/runs/{run['id']}/layers").json()
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     assert [layer["name"] for layer in answer["layers"]] == [layer.name for layer in dense]
     assert [layer["type"] for layer in answer["layers"]] == ["Dense", "Dense"]
     assert [s["epoch"] for s in answer["snapshots"]] == [0, 1]
