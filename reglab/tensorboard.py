@@ -6,7 +6,8 @@ writes count as one run (validation tags get the ``val_`` prefix). Keras'
 ``epoch_*`` tags go on the epoch axis under their Keras log names
 (``epoch_loss`` -> ``loss``, ``val_loss``), every other tag on the step axis.
 A run is keyed by a hash of its directory's absolute path, so importing the
-same directory again changes nothing.
+same directory again changes nothing. Kernel histograms (``histogram_freq``)
+become per-layer weight snapshots, one per epoch (:mod:`reglab.tensorboard_layers`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reglab.client import Client
+from reglab.tensorboard_layers import from_proto, from_tensor, kernel_layer, layer_snapshots, model_layers
 
 log = logging.getLogger("reglab.tensorboard")
 
@@ -33,6 +35,8 @@ class TensorBoardRun:
     directory: Path
     name: str
     points: list[dict[str, Any]] = field(default_factory=list)
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    snapshots: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def source_key(self) -> str:
@@ -83,6 +87,33 @@ def scalars(directory: Path) -> Iterator[tuple[str, int, float, float]]:
                 yield tag, int(event.step), float(value.reshape(())), float(event.wall_time)
 
 
+def histograms(directory: Path) -> tuple[list[tuple[str, int, Any, Any]], dict[str, dict[str, Any]]]:
+    """((tag, step, edges, counts) of every kernel histogram, {layer: description} of Keras 3's model config)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util import tensor_util
+
+    accumulator = EventAccumulator(str(directory), size_guidance={"histograms": 0, "tensors": 0})
+    accumulator.Reload()
+    tags = accumulator.Tags()
+    found, known = [], {}
+    for tag in tags.get("histograms", []):
+        if kernel_layer(tag) is not None:
+            for event in accumulator.Histograms(tag):
+                if (hist := from_proto(event.histogram_value)) is not None:
+                    found.append((tag, int(event.step), *hist))
+    for tag in tags.get("tensors", []):
+        if tag == "keras":
+            for event in accumulator.Tensors(tag)[:1]:
+                value = tensor_util.make_ndarray(event.tensor_proto)
+                if value.size == 1 and isinstance(value.reshape(())[()], bytes):
+                    known = model_layers(value.reshape(())[()])
+        elif kernel_layer(tag) is not None:
+            for event in accumulator.Tensors(tag):
+                if (hist := from_tensor(tensor_util.make_ndarray(event.tensor_proto))) is not None:
+                    found.append((tag, int(event.step), *hist))
+    return found, known
+
+
 def read_run(run_dir: Path, parts: list[tuple[Path, str]], root: Path) -> TensorBoardRun:
     name = str(run_dir.relative_to(root)) if run_dir != root else run_dir.resolve().name
     run = TensorBoardRun(run_dir, name)
@@ -94,6 +125,14 @@ def read_run(run_dir: Path, parts: list[tuple[Path, str]], root: Path) -> Tensor
         # A step written twice (a restarted TensorBoard run) keeps its last value, as TensorBoard shows it.
         latest[(name_, axis, step)] = {"name": name_, "axis": axis, "x": step, "value": value, "t": wall - start}
     run.points = sorted(latest.values(), key=lambda p: (p["axis"], p["x"], p["name"]))
+    # Keras writes histograms with the training split only; other splits' would be the same weights.
+    found, known = [], {}
+    for directory, prefix in parts:
+        if prefix == "":
+            hists, config = histograms(directory)
+            found += hists
+            known = known or config
+    run.layers, run.snapshots = layer_snapshots(found, known)
     return run
 
 
@@ -115,9 +154,13 @@ def import_tensorboard(root: Path, experiment: str | None = None, client: Client
         )  # fmt: skip
         state = client.json("GET", f"/api/runs/{run.run_id}")["state"]
         if not run.created and state in FINAL:
-            results.append({"run_id": run.run_id, "name": tb_run.name, "points": 0, "created": False})
+            results.append({"run_id": run.run_id, "name": tb_run.name, "points": 0, "snapshots": 0, "created": False})
             continue
         run.record_epoch(tb_run.points, {"epoch": tb_run.epochs})
+        for i, snapshot in enumerate(tb_run.snapshots):
+            run.record_layers(snapshot, tb_run.layers if i == 0 else None)
+        run.flush()
         run.finish("completed")
-        results.append({"run_id": run.run_id, "name": tb_run.name, "points": len(tb_run.points), "created": run.created})
+        results.append({"run_id": run.run_id, "name": tb_run.name, "points": len(tb_run.points),
+                        "snapshots": len(tb_run.snapshots), "created": run.created})  # fmt: skip
     return results

@@ -34,6 +34,8 @@ def cmd_import_tensorboard(args) -> int:
         results = import_tensorboard(args.directory, args.experiment, api)
     for result in results:
         what = f"imported {result['points']} point(s)" if result["points"] else "already imported, unchanged"
+        if result.get("snapshots"):
+            what += f" and {result['snapshots']} layer snapshot(s)"
         print(f"run {result['run_id']} {result['name']}: {what}")
     if not results:
         print(f"no TensorBoard event files under {args.directory}")
