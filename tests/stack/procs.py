@@ -65,6 +65,14 @@ def alive_check(procs: dict[str, subprocess.Popen], logs: dict[str, Path]) -> Ca
     return check
 
 
+def start_up(port: int, env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, Callable[[], None]]:
+    """``reglab up`` on ``port``, and the check that fails (with its log's tail) once it has exited."""
+    import sys
+
+    stack = start([sys.executable, "-m", "reglab.cli.main", "up", "--port", str(port)], env, log_path)
+    return stack, alive_check({"reglab up": stack}, {"reglab up": log_path})
+
+
 def log_contains(path: Path, text: str) -> bool:
     try:
         return text in path.read_text(errors="replace")

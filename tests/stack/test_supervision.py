@@ -4,7 +4,6 @@ after Redis came back (empty) completes too."""
 
 import re
 import signal
-import sys
 
 import httpx
 import psutil
@@ -12,7 +11,7 @@ import pytest
 
 from backend.cli.processes import api_answers
 from tests.fixtures.services import free_port
-from tests.stack.procs import clean_env, descendants, get_run, log_contains, start, stop_group, submit, survivors, wait_runs, wait_until
+from tests.stack.procs import clean_env, descendants, get_run, log_contains, start_up, stop_group, submit, survivors, wait_runs, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -35,12 +34,8 @@ def test_the_api_and_the_embedded_redis_are_restarted_and_runs_complete(tmp_path
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "up.log"
     env = clean_env(REGLAB_DATA_DIR=str(tmp_path / "data"), REGLAB_DISPATCH_INTERVAL_S="0.5")
-    stack = start([sys.executable, "-m", "reglab.cli.main", "up", "--port", str(port)], env, log)
+    stack, alive = start_up(port, env, log)
     tree: list[psutil.Process] = []
-
-    def alive() -> None:
-        if stack.poll() is not None:
-            raise AssertionError(f"reglab up exited with {stack.returncode}:\n{log.read_text()[-4000:]}")
 
     try:
         wait_until(lambda: log_contains(log, f"RegLab is running: {url}/"), 180, "the dashboard URL", alive, every=0.5)

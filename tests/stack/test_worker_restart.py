@@ -3,7 +3,6 @@ while the API and Redis stay up, and its run resumes from its checkpoint at once
 keeps dying stops the stack, saying why, with nothing left behind."""
 
 import signal
-import sys
 import time
 
 import httpx
@@ -16,7 +15,7 @@ from tests.stack.procs import (
     descendants,
     get_run,
     log_contains,
-    start,
+    start_up,
     stop_group,
     submit,
     survivors,
@@ -44,12 +43,8 @@ def test_a_killed_worker_is_restarted_and_a_worker_that_keeps_dying_stops_the_st
     env = clean_env(
         REGLAB_DATA_DIR=str(tmp_path / "data"), REGLAB_CHECKPOINT_INTERVAL_S="0", REGLAB_DISPATCH_INTERVAL_S="0.5"
     )
-    stack = start([sys.executable, "-m", "reglab.cli.main", "up", "--port", str(port)], env, log)
+    stack, alive = start_up(port, env, log)
     tree: list[psutil.Process] = []
-
-    def alive() -> None:
-        if stack.poll() is not None:
-            raise AssertionError(f"reglab up exited with {stack.returncode}:\n{log.read_text()[-4000:]}")
 
     try:
         wait_until(lambda: log_contains(log, f"RegLab is running: {url}/"), 180, "the dashboard URL", alive, every=0.5)
